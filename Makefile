@@ -1,0 +1,36 @@
+# supportbot: `make help` lists the verbs.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: help install run test test-unit lint train index bench clinc
+
+help:  ## list the verbs
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install:  ## create .venv (Python 3.10) and install the locked dependencies if missing
+	@scripts/install.sh
+
+run: install  ## build the index, train if data changed, start Rasa + action server
+	@$(BIN)/supportbot run
+
+test: install  ## run every test (unit, integration, Rasa stories, end-to-end)
+	@$(BIN)/python -m pytest
+
+test-unit: install  ## only the fast unit tests
+	@$(BIN)/python -m pytest -m unit
+
+lint: install  ## ruff and mypy
+	@$(BIN)/ruff check bot actions tests bench scripts && $(BIN)/mypy
+
+train: install  ## train the Rasa model if its training data changed
+	@$(BIN)/supportbot train
+
+index: install  ## validate the FAQ and build (and calibrate) a new index version
+	@$(BIN)/supportbot kb validate && $(BIN)/supportbot kb build
+
+clinc: install  ## build and evaluate the CLINC150 corpus from ../shared/datasets
+	@$(BIN)/python scripts/clinc150.py
+
+bench: install  ## run the benchmarks and write docs/benchmarks.md
+	@$(BIN)/python bench/run.py

@@ -1,0 +1,1 @@
+"""Custom Rasa actions: thin glue over the plain services in ``bot``."""

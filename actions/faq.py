@@ -1,0 +1,29 @@
+"""action_answer_faq: retrieve from the FAQ index and answer, clarify or admit a miss."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.faq_turn import faq_turn
+from bot.runtime import knowledge_base
+
+
+class ActionAnswerFaq(Action):
+    def name(self) -> str:
+        return "action_answer_faq"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: dict[str, Any]) -> list[dict[str, Any]]:
+        message = tracker.latest_message or {}
+        entities = {e["entity"]: e.get("value") for e in message.get("entities", [])}
+        result = faq_turn(knowledge_base(), message.get("text"),
+                          (message.get("intent") or {}).get("name"), entities,
+                          tracker.get_slot("faq_miss_count"))
+        for m in result.messages:
+            dispatcher.utter_message(text=m.text, response=m.response,
+                                     buttons=m.buttons or None, **m.metadata)
+        return [SlotSet(name, value) for name, value in result.slots.items()]

@@ -1,0 +1,1 @@
+"""FAQ knowledge base: corpus, encoder, index, decision, evaluation and calibration."""

