@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
     b.add_argument("--no-calibrate", action="store_true", help="keep default thresholds")
     b.add_argument("--target-precision", type=float, default=0.95)
+    b.add_argument("--answer-weight", type=float, default=0.5,
+                   help="weight of the answer text as evidence (0 when answers are placeholders)")
 
     s = kb.add_parser("search", help="what would the bot answer?")
     _kb_paths(s, corpus=False)
@@ -148,7 +150,7 @@ def cmd_build(args, settings: Settings) -> int:
     started = time.perf_counter()
     result = build(corpus, index, _encoder(settings), force=args.force,
                    progress=sys.stderr.isatty(), calibrate=not args.no_calibrate,
-                   target_precision=args.target_precision)
+                   target_precision=args.target_precision, answer_weight=args.answer_weight)
     m = result.manifest
     if result.up_to_date:
         print(f"index {result.name} is up to date ({m['entries']} entries); nothing to do")
@@ -230,7 +232,7 @@ def cmd_calibrate(args, settings: Settings) -> int:
               f"{report['samples_out_of_scope']} out-of-scope samples")
         if not report["target_reached"]:
             print(f"warning: the target precision {args.target_precision} cannot be reached; "
-                  "the most precise setting was kept", file=sys.stderr)
+                  "the setting with the best F0.5 (precision weighted over coverage) was kept", file=sys.stderr)
     return EXIT_OK
 
 

@@ -16,9 +16,11 @@ from typing import Sequence
 import numpy as np
 
 from bot.kb.decision import Thresholds
-from bot.kb.index import IndexVersion, make_faiss_index, write_json_atomic
+from bot.kb.index import IndexVersion, make_faiss_index, score_entries, write_json_atomic
 
 TOP = 5  # entries kept per sample: enough for up to 3 options plus the runner-up
+MIN_COVERAGE = 0.3  # a "reached" target must still answer this share of in-scope samples
+MAX_OOS_CLARIFY = 0.1  # at most this share of out-of-scope questions get a "did you mean"
 MARGINS = (0.0, 0.01, 0.02, 0.03, 0.04, 0.06, 0.08, 0.1)
 
 
@@ -51,23 +53,21 @@ class Samples:
                        np.concatenate([self.top_scores, other.top_scores]))
 
 
-def _aggregate(scores: np.ndarray, ids: np.ndarray, owners: np.ndarray,
-               skip: int | None = None) -> list[tuple[int, float]]:
-    best: dict[int, float] = {}
-    for score, pid in zip(scores, ids):
-        if pid < 0 or pid == skip:
-            continue
-        best.setdefault(int(owners[pid]), float(score))
-    return list(best.items())
-
-
-def leave_one_out(vectors: np.ndarray, owners: np.ndarray, k: int = 20) -> Samples:
+def leave_one_out(vectors: np.ndarray, owners: np.ndarray, answers: np.ndarray | None = None,
+                  answer_weight: float = 0.0, k: int = 20) -> Samples:
     """Each phrasing of a multi-phrasing entry, searched against all the other phrasings."""
     counts = np.bincount(owners)
     rows = np.flatnonzero(counts[owners] >= 2)
     index = make_faiss_index(vectors)
-    scores, ids = index.search(np.ascontiguousarray(vectors[rows]), min(k + 1, len(vectors)))
-    hits = [_aggregate(s, i, owners, skip=int(r)) for r, s, i in zip(rows, scores, ids)]
+    queries = np.ascontiguousarray(vectors[rows])
+    scores, ids = index.search(queries, min(k + 1, len(vectors)))
+    answer_scores = queries @ answers.T if answers is not None and answer_weight > 0 else None
+    hits = [
+        [(e, s) for e, s, _ in score_entries(
+            sc, ix, owners, answer_scores[n] if answer_scores is not None else None,
+            answer_weight, skip=int(r))]
+        for n, (r, sc, ix) in enumerate(zip(rows, scores, ids))
+    ]
     return Samples.from_hits(owners[rows].tolist(), hits)
 
 
@@ -86,7 +86,7 @@ def choose_thresholds(samples: Samples, target_precision: float = 0.95, oos_shar
 
     Out-of-scope samples are weighted so that they make up ``oos_share`` of the traffic.
     The clarify threshold is the lowest at which at least ``clarify_precision`` of clarify
-    prompts contain the right entry.
+    prompts contain the right entry, and at most MAX_OOS_CLARIFY of out-of-scope samples get one.
     """
     if not 0 < target_precision < 1:
         raise ValueError("the target precision must be between 0 and 1 (exclusive)")
@@ -102,6 +102,9 @@ def choose_thresholds(samples: Samples, target_precision: float = 0.95, oos_shar
     s2 = np.where(np.isfinite(samples.top_scores[:, 1]), samples.top_scores[:, 1], -1.0)
     right1 = (samples.top_ids[:, 0] == samples.labels) & ~oos
 
+    # Most correct answers at the target precision; when the evidence cannot reach the target
+    # (leave-one-out is pessimistic: each query loses its own phrasing), the best F0.5 instead,
+    # which still weighs precision over coverage.
     best = None
     for t in np.arange(0.30, 0.96, 0.005):
         for m in MARGINS:
@@ -109,9 +112,12 @@ def choose_thresholds(samples: Samples, target_precision: float = 0.95, oos_shar
             tp = float(weight[answered & right1].sum())
             total = float(weight[answered].sum())
             precision = tp / total if total else 1.0
-            key = (precision >= target_precision, tp if precision >= target_precision else precision)
+            recall = tp / n_in
+            f05 = 1.25 * precision * recall / (0.25 * precision + recall) if tp else 0.0
+            reached = precision >= target_precision and recall >= MIN_COVERAGE
+            key = (reached, tp if reached else f05)
             if best is None or key > best[0]:
-                best = (key, float(t), float(m), precision, tp / n_in)
+                best = (key, float(t), float(m), precision, recall)
     assert best is not None
     (reached, _), answer_t, margin, precision, accuracy = best
     answered = (s1 >= answer_t) & (s1 - s2 >= margin)
@@ -120,7 +126,8 @@ def choose_thresholds(samples: Samples, target_precision: float = 0.95, oos_shar
     window, max_opts = base.window, base.max_options
     rank = np.arange(TOP)[None, :]
     clarify_t = answer_t
-    for c in np.arange(answer_t, 0.19, -0.01):
+    floor = float(np.quantile(s1[oos], 1 - MAX_OOS_CLARIFY)) if n_oos else 0.2
+    for c in np.arange(answer_t, max(floor, 0.2) - 1e-9, -0.01):
         in_window = (samples.top_scores >= c) & (s1[:, None] - samples.top_scores <= window)
         in_window &= rank < max_opts
         asked = ~answered & in_window[:, 0]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from bot.kb.decision import EntryHit, Thresholds
 from bot.kb.encoder import Encoder
 
 FORMAT_VERSION = 1
+ANSWER_WEIGHT = 0.5  # weight of the answer text as evidence next to the best phrasing
 FLAT_LIMIT = 20_000  # above this many phrasings an HNSW graph replaces exact search
 KEEP_VERSIONS = 5
 
@@ -119,13 +121,41 @@ def embed_phrasings(index_dir: Path, encoder: Encoder, texts: Sequence[str],
         cache.close()
 
 
+def answer_text(markdown: str) -> str:
+    """An answer as plain words for embedding: no Markdown marks, no URLs."""
+    return " ".join(re.sub(r"https?://\S+|[*_`#>\[\]()|]", " ", markdown).split())
+
+
+def score_entries(row_scores: np.ndarray, row_ids: np.ndarray, owners: np.ndarray,
+                  answer_scores: np.ndarray | None, answer_weight: float,
+                  skip: int | None = None) -> list[tuple[int, float, int]]:
+    """Entries among the nearest phrasings, best first, as (entry, score, best phrasing).
+
+    An entry's score is its best phrasing's cosine, blended with its answer's cosine when
+    ``answer_weight`` > 0: (phrasing + w * answer) / (1 + w).
+    """
+    best: dict[int, tuple[float, int]] = {}
+    for score, pid in zip(row_scores, row_ids):
+        if pid < 0 or pid == skip:
+            continue
+        best.setdefault(int(owners[pid]), (float(score), int(pid)))  # sorted: first is best
+    out = []
+    for entry, (score, pid) in best.items():
+        if answer_weight > 0 and answer_scores is not None:
+            score = (score + answer_weight * float(answer_scores[entry])) / (1 + answer_weight)
+        out.append((entry, score, pid))
+    out.sort(key=lambda t: -t[1])
+    return out
+
+
 def build_index(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: bool = False,
-                progress: bool = False, calibrate: Any = None) -> BuildResult:
+                progress: bool = False, calibrate: Any = None,
+                answer_weight: float = ANSWER_WEIGHT) -> BuildResult:
     """Embed every phrasing of ``corpus`` and publish a new index version.
 
     Nothing is switched until the new version is complete on disk; any failure leaves the
     serving version untouched. ``calibrate``, if given, is called as ``calibrate(path, vectors,
-    owners)`` before the switch and may write thresholds into the new version.
+    owners, answer_vectors)`` before the switch and may write thresholds into the new version.
     """
     if corpus.errors:
         raise KbIndexError("the corpus has errors; fix them first ('supportbot kb validate')")
@@ -142,12 +172,18 @@ def build_index(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: boo
             manifest_now = {}
         if (manifest_now.get("corpus_hash") == corpus_hash
                 and manifest_now.get("model") == encoder.name
-                and manifest_now.get("format") == FORMAT_VERSION):
+                and manifest_now.get("format") == FORMAT_VERSION
+                and manifest_now.get("answer_weight") == answer_weight):
             return BuildResult(name_now, index_dir / "versions" / name_now, manifest_now, True)
 
     started = time.perf_counter()
     texts, owners = phrasing_table(corpus.entries)
     vectors, n_encoded = embed_phrasings(index_dir, encoder, texts, progress)
+    answers = np.zeros((len(corpus.entries), vectors.shape[1]), dtype=np.float32)
+    if answer_weight > 0:
+        answers, n_answers = embed_phrasings(
+            index_dir, encoder, [answer_text(e.answer) for e in corpus.entries], progress)
+        n_encoded += n_answers
     index = make_faiss_index(vectors)
     stamp = datetime.now(timezone.utc)
     name = f"{stamp.strftime('%Y%m%dT%H%M%S%fZ')}-{corpus_hash[:8]}"
@@ -158,6 +194,7 @@ def build_index(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: boo
     try:
         tmp.mkdir()
         _faiss().write_index(index, str(tmp / "index.faiss"))
+        np.save(tmp / "answers.npy", answers)
         write_json_atomic(tmp / "phrasings.json",
                           [[int(o), t] for o, t in zip(owners, texts)])
         write_json_atomic(tmp / "entries.json", [e.to_json() for e in corpus.entries])
@@ -172,12 +209,13 @@ def build_index(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: boo
             "phrasings": len(texts),
             "encoded": n_encoded,
             "index_type": type(index).__name__,
+            "answer_weight": answer_weight,
             "built_at": stamp.isoformat(),
             "build_seconds": round(time.perf_counter() - started, 3),
         }
         write_json_atomic(tmp / "manifest.json", manifest)
         if calibrate is not None:
-            calibrate(tmp, vectors, owners)
+            calibrate(tmp, vectors, owners, answers)
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -214,6 +252,7 @@ class IndexVersion:
             self.owners = np.asarray([row[0] for row in table], dtype=np.int64)
             self.texts = [row[1] for row in table]
             self.index = _faiss().read_index(str(path / "index.faiss"))
+            self.answers = np.load(path / "answers.npy")
         except KbIndexError:
             raise
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
@@ -225,26 +264,23 @@ class IndexVersion:
         self.by_id = {e.id: e for e in self.entries}
         self.overrides = {e.id: e.thresholds for e in self.entries if e.thresholds}
         self.thresholds = load_thresholds(path)
+        self.answer_weight = float(self.manifest.get("answer_weight", 0.0))
 
     @property
     def model(self) -> str:
         return str(self.manifest["model"])
 
     def search(self, vectors: np.ndarray, k: int) -> list[list[EntryHit]]:
-        """Per query, entries best first, each scored by its best phrasing among the k nearest."""
+        """Per query, the entries among the k nearest phrasings, best first."""
         k = min(k, len(self.texts))
-        scores, ids = self.index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
-        out = []
-        for row_scores, row_ids in zip(scores, ids):
-            best: dict[int, EntryHit] = {}
-            for score, pid in zip(row_scores, row_ids):
-                if pid < 0:
-                    continue
-                owner = int(self.owners[pid])
-                if owner not in best:  # results come sorted: the first is the best
-                    best[owner] = EntryHit(self.entries[owner].id, float(score), self.texts[pid])
-            out.append(list(best.values()))
-        return out
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        scores, ids = self.index.search(vectors, k)
+        answer_scores = vectors @ self.answers.T if self.answer_weight > 0 else [None] * len(ids)
+        return [
+            [EntryHit(self.entries[e].id, score, self.texts[pid])
+             for e, score, pid in score_entries(s, i, self.owners, a, self.answer_weight)]
+            for s, i, a in zip(scores, ids, answer_scores)
+        ]
 
 
 def load_thresholds(path: Path) -> Thresholds:

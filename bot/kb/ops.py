@@ -11,11 +11,12 @@ from bot.kb.corpus import Corpus
 from bot.kb.decision import Thresholds
 from bot.kb.encoder import Encoder
 from bot.kb.evaluate import read_queries, search_queries
-from bot.kb.index import BuildResult, IndexVersion, build_index, current_path, embed_phrasings
+from bot.kb.index import ANSWER_WEIGHT, BuildResult, IndexVersion, build_index, current_path, embed_phrasings
 
 
 def calibrate_version(path: Path, encoder: Encoder, index_dir: Path, *,
                       vectors: np.ndarray | None = None, owners: np.ndarray | None = None,
+                      answers: np.ndarray | None = None,
                       queries: Path | None = None, target_precision: float = 0.95,
                       oos_share: float = 0.25) -> tuple[Thresholds, dict]:
     """Calibrate the version at ``path`` and store its thresholds there."""
@@ -31,9 +32,11 @@ def calibrate_version(path: Path, encoder: Encoder, index_dir: Path, *,
         if vectors is None or owners is None:
             vectors, _ = embed_phrasings(index_dir, encoder, version.texts)
             owners = version.owners
+        if answers is None:
+            answers = version.answers
         oos_texts = cal.generic_oos_questions()
         oos_vectors, _ = embed_phrasings(index_dir, encoder, oos_texts)
-        samples = cal.leave_one_out(vectors, owners) + cal.query_samples(
+        samples = cal.leave_one_out(vectors, owners, answers, version.answer_weight) + cal.query_samples(
             version, oos_vectors, [-1] * len(oos_texts))
         source = f"calibrated on the corpus (leave-one-out + generic out-of-scope), " \
                  f"target precision {target_precision}"
@@ -45,14 +48,14 @@ def calibrate_version(path: Path, encoder: Encoder, index_dir: Path, *,
 
 def build(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: bool = False,
           progress: bool = False, calibrate: bool = True, target_precision: float = 0.95,
-          oos_share: float = 0.25) -> BuildResult:
+          oos_share: float = 0.25, answer_weight: float = ANSWER_WEIGHT) -> BuildResult:
     """Build a new version and, unless told not to, calibrate it before it starts serving."""
-    def hook(path: Path, vectors: np.ndarray, owners: np.ndarray) -> None:
-        calibrate_version(path, encoder, index_dir, vectors=vectors, owners=owners,
+    def hook(path: Path, vectors: np.ndarray, owners: np.ndarray, answers: np.ndarray) -> None:
+        calibrate_version(path, encoder, index_dir, vectors=vectors, owners=owners, answers=answers,
                           target_precision=target_precision, oos_share=oos_share)
 
     return build_index(corpus, index_dir, encoder, force=force, progress=progress,
-                       calibrate=hook if calibrate else None)
+                       calibrate=hook if calibrate else None, answer_weight=answer_weight)
 
 
 def load_current(index_dir: Path) -> IndexVersion:
