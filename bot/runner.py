@@ -164,7 +164,12 @@ def ensure_index(settings: Settings) -> None:
         print("warning: the FAQ has errors; the previous index keeps serving", file=sys.stderr)
 
 
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args, settings: Settings) -> int:
+    signal.signal(signal.SIGTERM, _raise_interrupt)  # stop the servers on SIGTERM too
     ensure_index(settings)
     train_if_needed(settings)
     servers = Servers(settings)

@@ -212,17 +212,29 @@ def _load_file(file: Path, issues: list[Issue]) -> list[FaqEntry]:
         line = data["__key_lines__"].get("faqs")
         issues.append(Issue("error", name, line, None, "'faqs' must be a list of entries ('- id: ...')"))
         return []
+    item_lines = _item_lines(text)
     out = []
     for position, raw in enumerate(faqs, start=1):
-        entry = _check_entry(raw, name, position, issues)
+        line = item_lines[position - 1] if position <= len(item_lines) else None
+        entry = _check_entry(raw, name, position, line, issues)
         if entry is not None:
             out.append(entry)
     return out
 
 
-def _check_entry(raw: Any, file: str, position: int, issues: list[Issue]) -> FaqEntry | None:
+def _item_lines(text: str) -> list[int]:
+    """The line of each item of the top-level ``faqs`` list."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    for key, value in getattr(root, "value", []):
+        if getattr(key, "value", None) == "faqs" and isinstance(value, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in value.value]
+    return []
+
+
+def _check_entry(raw: Any, file: str, position: int, item_line: int | None,
+                 issues: list[Issue]) -> FaqEntry | None:
     if not isinstance(raw, dict):
-        issues.append(Issue("error", file, None, None,
+        issues.append(Issue("error", file, item_line, None,
                             f"entry #{position} is not a mapping; write it as '- id: ...' with "
                             "question and answer keys"))
         return None

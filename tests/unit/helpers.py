@@ -1,0 +1,29 @@
+from pathlib import Path
+from textwrap import dedent
+
+SMALL_CORPUS = """\
+faqs:
+  - id: refund-time
+    question: How long does a refund take?
+    alternates:
+      - When do I get my money back?
+      - refund timing for returned items
+    answer: Refunds take **3 days**.
+  - id: shipping-cost
+    question: How much does shipping cost?
+    alternates:
+      - What are the delivery charges?
+      - shipping price
+    answer: Shipping is free over $50.
+  - id: password-reset
+    question: How do I reset my password?
+    alternates:
+      - I forgot my password
+    answer: Use Forgot password on the sign-in page.
+"""
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(dedent(text), encoding="utf-8")
+    return path
