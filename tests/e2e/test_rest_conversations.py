@@ -1,0 +1,133 @@
+"""The real Rasa server and action server, talked to over REST like a customer would."""
+
+import json
+import sqlite3
+import subprocess
+import time
+import uuid
+
+import httpx
+import pytest
+
+from bot.kb.corpus import load_corpus
+from bot.kb.ops import build
+from bot.runner import Servers, process_env, rasa_bin
+
+
+def say(servers, sender, text):
+    r = httpx.post(servers.rest_url, json={"sender": sender, "message": text}, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def conversation():
+    return f"test-{uuid.uuid4().hex[:8]}"
+
+
+def tracker(servers, sender):
+    db = sqlite3.connect(servers.settings.tracker_db)
+    rows = db.execute("SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id",
+                      (sender,)).fetchall()
+    return [(t, json.loads(d)) for t, d in rows]
+
+
+def test_faq_question_is_answered_with_entry_and_score_recorded(servers):
+    sender = conversation()
+    [reply] = say(servers, sender, "how long does it take to get my refund?")
+    assert "3 business days" in reply["text"]
+    events = tracker(servers, sender)
+    bot = [d for t, d in events if t == "bot"][-1]
+    assert bot["metadata"]["faq_id"] == "refund-time" and bot["metadata"]["faq_score"] > 0.4
+    slots = {d["name"]: d["value"] for t, d in events if t == "slot"}
+    assert slots["last_faq_id"] == "refund-time" and slots["faq_miss_count"] == 0
+
+
+def test_clarify_offers_buttons_and_a_click_answers(servers):
+    sender = conversation()
+    [reply] = say(servers, sender, "where is my parcel?")
+    assert reply["text"].startswith("I'm not completely sure")
+    titles = [b["title"] for b in reply["buttons"]]
+    assert titles[-1] == "None of these" and "How can I track my order?" in titles
+    payload = next(b["payload"] for b in reply["buttons"] if b["title"] == "How can I track my order?")
+    [answer] = say(servers, sender, payload)
+    assert "My account → Orders" in answer["text"]
+
+
+def test_misses_are_honest_and_counted(servers):
+    sender = conversation()
+    [first] = say(servers, sender, "do you sell live llamas for weddings on mars")
+    assert "don't have an answer" in first["text"] or "only help with" in first["text"]
+    say(servers, sender, "none of these")
+    slots = [d for t, d in tracker(servers, sender) if t == "slot" and d["name"] == "faq_miss_count"]
+    assert slots[-1]["value"] == 2
+
+
+@pytest.mark.parametrize("text", ["", "   ", "🙂🙂🙂", "¿Dónde está mi pedido?", "x" * 10_000,
+                                  "<script>alert(1)</script>"])
+def test_odd_messages_get_a_sensible_reply(servers, text):
+    replies = say(servers, conversation(), text)
+    assert replies and all(r.get("text") for r in replies)
+    assert not any("Traceback" in r["text"] or "Error" in r["text"] for r in replies)
+
+
+def test_smalltalk_and_asking_for_a_person(servers):
+    sender = conversation()
+    assert "Brightcart assistant" in say(servers, sender, "hello")[0]["text"]
+    assert "person" in say(servers, sender, "I want to talk to a real person")[0]["text"]
+
+
+def test_hot_reload_serves_an_edited_answer_within_5_seconds(servers, real_encoder):
+    corpus = servers.settings.corpus_path
+    f = corpus / "shipping.yml"
+    f.write_text(f.read_text().replace("otherwise $4.95", "otherwise $3.95"))
+    build(load_corpus(corpus), servers.settings.index_path, real_encoder)
+    deadline, text = time.monotonic() + 5, ""
+    while time.monotonic() < deadline:
+        text = say(servers, conversation(), "how much does shipping cost?")[0]["text"]
+        if "$3.95" in text:
+            break
+        time.sleep(0.25)
+    assert "$3.95" in text
+
+
+def test_rasa_test_stories_pass(servers, root, tmp_path):
+    proc = subprocess.run(
+        [rasa_bin(), "test", "core", "--stories", "tests/stories", "--model",
+         "models/supportbot.tar.gz", "--endpoints", "endpoints.yml", "--out", str(tmp_path),
+         "--fail-on-prediction-errors", "--no-plot"],
+        cwd=root, env=process_env(servers.settings), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_rasa_data_validates(root, servers):
+    proc = subprocess.run(
+        [rasa_bin(), "data", "validate", "--data", "data/nlu", "data/rules.yml",
+         "--domain", "domain.yml", "--config", "config.yml"],
+        cwd=root, env=process_env(servers.settings), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_action_server_without_an_index_starts_and_says_faq_unavailable(e2e_settings, tmp_path):
+    from dataclasses import replace
+
+    settings = replace(e2e_settings, index_dir=tmp_path / "no-index", action_port=15056)
+    s = Servers(settings, log_dir=tmp_path)
+    import os
+
+    old = os.environ.get("SUPPORTBOT_INDEX_DIR")
+    os.environ["SUPPORTBOT_INDEX_DIR"] = str(settings.index_path)
+    os.environ["SUPPORTBOT_ACTION_PORT"] = "15056"
+    try:
+        s.start_actions()
+        body = {"next_action": "action_answer_faq", "sender_id": "x", "domain": {},
+                "tracker": {"sender_id": "x", "slots": {}, "events": [], "latest_message": {
+                    "text": "refund?", "intent": {"name": "ask_question"}, "entities": []}}}
+        r = httpx.post(s.action_url + "/webhook", json=body, timeout=30)
+        assert r.status_code == 200
+        assert r.json()["responses"][0]["response"] == "utter_faq_unavailable"
+        assert "supportbot kb build" in (tmp_path / "actions.log").read_text()
+    finally:
+        s.stop()
+        os.environ["SUPPORTBOT_ACTION_PORT"] = str(e2e_settings.action_port)
+        if old is not None:
+            os.environ["SUPPORTBOT_INDEX_DIR"] = old
