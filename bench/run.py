@@ -6,13 +6,11 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import platform
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile

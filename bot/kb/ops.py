@@ -11,7 +11,14 @@ from bot.kb.corpus import Corpus
 from bot.kb.decision import Thresholds
 from bot.kb.encoder import Encoder
 from bot.kb.evaluate import read_queries, search_queries
-from bot.kb.index import ANSWER_WEIGHT, BuildResult, IndexVersion, build_index, current_path, embed_phrasings
+from bot.kb.index import (
+    ANSWER_WEIGHT,
+    BuildResult,
+    IndexVersion,
+    build_index,
+    current_path,
+    embed_phrasings,
+)
 
 
 def calibrate_version(path: Path, encoder: Encoder, index_dir: Path, *,

@@ -5,6 +5,7 @@ import sqlite3
 import subprocess
 import time
 import uuid
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -107,16 +108,12 @@ def test_rasa_data_validates(root, servers):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
-def test_action_server_without_an_index_starts_and_says_faq_unavailable(e2e_settings, tmp_path):
-    from dataclasses import replace
-
+def test_action_server_without_an_index_starts_and_says_faq_unavailable(e2e_settings, tmp_path,
+                                                                        monkeypatch):
     settings = replace(e2e_settings, index_dir=tmp_path / "no-index", action_port=15056)
+    monkeypatch.setenv("SUPPORTBOT_INDEX_DIR", str(settings.index_path))
+    monkeypatch.setenv("SUPPORTBOT_ACTION_PORT", "15056")
     s = Servers(settings, log_dir=tmp_path)
-    import os
-
-    old = os.environ.get("SUPPORTBOT_INDEX_DIR")
-    os.environ["SUPPORTBOT_INDEX_DIR"] = str(settings.index_path)
-    os.environ["SUPPORTBOT_ACTION_PORT"] = "15056"
     try:
         s.start_actions()
         body = {"next_action": "action_answer_faq", "sender_id": "x", "domain": {},
@@ -128,6 +125,3 @@ def test_action_server_without_an_index_starts_and_says_faq_unavailable(e2e_sett
         assert "supportbot kb build" in (tmp_path / "actions.log").read_text()
     finally:
         s.stop()
-        os.environ["SUPPORTBOT_ACTION_PORT"] = str(e2e_settings.action_port)
-        if old is not None:
-            os.environ["SUPPORTBOT_INDEX_DIR"] = old
