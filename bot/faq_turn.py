@@ -58,7 +58,7 @@ def faq_turn(kb: KnowledgeBase, text: str | None, intent: str | None,
         return TurnResult([BotMessage(response="utter_faq_unavailable")],
                           {"last_faq_decision": MISS, "faq_miss_count": misses + 1})
     decision = answer.decision
-    if decision.reason == "empty message":
+    if answer.empty:
         return TurnResult([BotMessage(response="utter_empty_message")], {})
     top = decision.top
     if decision.kind == ANSWER and top is not None and version is not None:

@@ -10,7 +10,7 @@ from bot.kb import calibrate as cal
 from bot.kb.corpus import Corpus
 from bot.kb.decision import Thresholds
 from bot.kb.encoder import Encoder
-from bot.kb.evaluate import read_queries, search_queries
+from bot.kb.evaluate import read_queries
 from bot.kb.index import (
     ANSWER_WEIGHT,
     BuildResult,
@@ -68,5 +68,3 @@ def build(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: bool = Fa
 def load_current(index_dir: Path) -> IndexVersion:
     return IndexVersion(current_path(index_dir))
 
-
-__all__ = ["build", "calibrate_version", "load_current", "search_queries"]

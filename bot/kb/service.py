@@ -29,6 +29,7 @@ class Answer:
     version: str | None
     seconds: float
     unavailable: str | None = None  # why the FAQ cannot be searched, if it cannot
+    empty: bool = False  # the message had nothing to search for
 
 
 def clean_query(text: str | None, max_chars: int) -> str:
@@ -147,7 +148,7 @@ class KnowledgeBase:
         query = clean_query(text, self.max_query_chars)
         if not query:
             return Answer(Decision(MISS, reason="empty message", thresholds=version.thresholds),
-                          version.name, 0.0)
+                          version.name, 0.0, empty=True)
         vector = self.encoder.encode([query])
         hits = version.search(vector, self.search_k)[0]
         decision = decide(hits, version.thresholds, version.overrides)
