@@ -119,8 +119,6 @@ def bench_turns(index_dir: Path, texts: list[str]) -> dict:
     settings = Settings(root=ROOT, index_dir=index_dir, rasa_port=25005, action_port=25055,
                         tracker_db=str(index_dir.parent / "bench-tracker.db"))
     train_if_needed(settings)
-    os.environ["SUPPORTBOT_INDEX_DIR"] = str(index_dir)
-    os.environ["SUPPORTBOT_ACTION_PORT"] = "25055"
     out = {}
     with Servers(settings, log_dir=index_dir.parent / "logs") as servers, httpx.Client() as client:
         def turns(messages, label):

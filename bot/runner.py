@@ -31,12 +31,12 @@ def rasa_bin() -> str:
 
 def process_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
+    env.update(settings.to_env())
     env.update(settings.rasa_env())
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("TRANSFORMERS_OFFLINE", "1")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("SANIC_HOST", settings.host)
-    env["SUPPORTBOT_ROOT"] = str(settings.root)
     return env
 
 
@@ -119,9 +119,9 @@ class Servers:
     def start_rasa(self, timeout: float = 180) -> None:
         s = self.settings
         proc = self._spawn("rasa", [
-            rasa_bin(), "run", "--model", str(model_path(s)), "--endpoints", "endpoints.yml",
-            "--credentials", "credentials.yml", "--interface", s.host, "--port", str(s.rasa_port),
-            "--cors", "*"])
+            sys.executable, "-m", "bot.rasa_ext.server", "run", "--model", str(model_path(s)),
+            "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+            "--interface", s.host, "--port", str(s.rasa_port), "--cors", "*"])
         wait_for(f"http://{s.host}:{s.rasa_port}/", timeout, proc)
 
     def start(self) -> Servers:

@@ -69,6 +69,10 @@ class Settings:
                 raise SettingsError(f"{key}={raw!r} is not a valid {convert.__name__}") from exc
         return cls(**values)  # type: ignore[arg-type]
 
+    def to_env(self) -> dict[str, str]:
+        """The ``SUPPORTBOT_*`` variables that recreate these settings in a child process."""
+        return {f"SUPPORTBOT_{f.name.upper()}": str(getattr(self, f.name)) for f in fields(self)}
+
     def path(self, p: Path) -> Path:
         """Resolve a project-relative path against ``root``."""
         return p if p.is_absolute() else self.root / p

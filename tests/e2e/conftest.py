@@ -1,4 +1,3 @@
-import os
 import shutil
 from pathlib import Path
 
@@ -23,16 +22,9 @@ def e2e_settings(tmp_path_factory, root) -> Settings:
 def servers(e2e_settings, real_encoder):
     build(load_corpus(e2e_settings.corpus_path), e2e_settings.index_path, real_encoder)
     train_if_needed(e2e_settings)
-    env_backup = dict(os.environ)
-    os.environ.update({"SUPPORTBOT_CORPUS": str(e2e_settings.corpus_path),
-                       "SUPPORTBOT_INDEX_DIR": str(e2e_settings.index_path),
-                       "SUPPORTBOT_RELOAD_INTERVAL": "0.5",
-                       "SUPPORTBOT_ACTION_PORT": str(e2e_settings.action_port)})
     s = Servers(e2e_settings, log_dir=Path(e2e_settings.index_path).parent / "logs")
     try:
         s.start()
         yield s
     finally:
         s.stop()
-        os.environ.clear()
-        os.environ.update(env_backup)

@@ -71,6 +71,12 @@ def test_odd_messages_get_a_sensible_reply(servers, text):
     assert not any("Traceback" in r["text"] or "Error" in r["text"] for r in replies)
 
 
+@pytest.mark.parametrize("text", ["", "   ", "🙂🙂🙂", "?!"])
+def test_messages_without_words_get_asked_what_the_customer_needs(servers, text):
+    replies = say(servers, conversation(), text)
+    assert [r["text"] for r in replies] == ["I didn't catch a question in that. What would you like to know?"]
+
+
 def test_smalltalk_and_asking_for_a_person(servers):
     sender = conversation()
     assert "Brightcart assistant" in say(servers, sender, "hello")[0]["text"]
@@ -108,11 +114,8 @@ def test_rasa_data_validates(root, servers):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
-def test_action_server_without_an_index_starts_and_says_faq_unavailable(e2e_settings, tmp_path,
-                                                                        monkeypatch):
+def test_action_server_without_an_index_starts_and_says_faq_unavailable(e2e_settings, tmp_path):
     settings = replace(e2e_settings, index_dir=tmp_path / "no-index", action_port=15056)
-    monkeypatch.setenv("SUPPORTBOT_INDEX_DIR", str(settings.index_path))
-    monkeypatch.setenv("SUPPORTBOT_ACTION_PORT", "15056")
     s = Servers(settings, log_dir=tmp_path)
     try:
         s.start_actions()

@@ -1,0 +1,58 @@
+"""Runs the ``rasa`` command line with one speed-up for custom-action turns.
+
+Rasa 3.6 checks its whole events JSON Schema against the JSON Schema meta-schema on every
+action server reply (``jsonschema.validate`` re-checks the schema each call): about 15 ms of a
+~90 ms FAQ turn on a 2-core machine. Here the validator is compiled once; replies are still
+validated against the same schema and fail with the same error.
+
+Usage: ``python -m bot.rasa_ext.server run --model ...`` (any ``rasa`` arguments).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any
+
+
+@functools.lru_cache(maxsize=1)
+def _response_validator() -> Any:
+    from jsonschema import validators
+    from rasa.core.actions.action import RemoteAction
+
+    schema = RemoteAction.action_response_format_spec()
+    cls = validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def _validate_action_result(self: Any, result: dict[str, Any]) -> bool:
+    from jsonschema import ValidationError
+    from rasa.shared.constants import DOCS_BASE_URL
+
+    try:
+        _response_validator().validate(result)
+    except ValidationError as e:
+        e.message += (". Failed to validate Action server response from API, make sure your response "
+                      f"from the Action endpoint is valid. For more information visit {DOCS_BASE_URL}"
+                      "/custom-actions")
+        raise
+    return True
+
+
+def install_speedups() -> None:
+    from rasa.core.actions.action import RemoteAction
+
+    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+
+
+def main() -> None:
+    install_speedups()
+    from rasa.__main__ import main as rasa_main
+
+    sys.argv = ["rasa", *sys.argv[1:]]
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()
