@@ -46,7 +46,7 @@ if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]]; then
   exit 0
 fi
 echo "install: installing the locked dependencies (first time: several minutes, ~8 GB)"
-"$VENV/bin/python" -m pip install -q --upgrade "pip<25" wheel
+"$VENV/bin/python" -m pip install -q --upgrade "pip<25" "wheel<0.46"
 "$VENV/bin/python" -m pip install -q -r requirements.lock
 "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e .
 echo "$WANT" > "$STAMP"
