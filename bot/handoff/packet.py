@@ -1,0 +1,161 @@
+"""The hand-off packet: everything an agent (or another system) needs to take over a conversation.
+
+Built from the Rasa tracker's events, so it holds every message said so far. Published as a JSON
+Schema in ``docs/handoff-packet.schema.json`` (``supportbot handoff schema``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any, Iterable
+
+from pydantic import BaseModel, Field
+
+SCHEMA_VERSION = 1
+EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# Intents whose message is a real question, not small talk, for the summary's first question.
+QUESTION_INTENTS = {"ask_question", "nlu_fallback", "out_of_scope", None}
+
+
+class _Model(BaseModel):
+    class Config:
+        @staticmethod
+        def schema_extra(schema: dict[str, Any], model: type[BaseModel]) -> None:
+            # pydantic 1 leaves "null" out of optional fields' types; the packet does contain nulls.
+            for f in model.__fields__.values():
+                prop = schema.get("properties", {}).get(f.alias)
+                if f.allow_none and prop is not None:
+                    title = prop.pop("title", None)
+                    schema["properties"][f.alias] = {"title": title, "anyOf": [prop, {"type": "null"}]}
+
+
+class Reason(str, Enum):
+    user_request = "user_request"
+    low_confidence = "low_confidence"
+    frustration = "frustration"
+    faq_unavailable = "faq_unavailable"
+
+
+class Role(str, Enum):
+    customer = "customer"
+    bot = "bot"
+    agent = "agent"
+
+
+class Button(_Model):
+    title: str
+    payload: str
+
+
+class TranscriptLine(_Model):
+    role: Role
+    text: str
+    at: datetime = Field(description="When it was said (UTC)")
+    buttons: list[Button] = Field(default_factory=list, description="Buttons offered with a bot message")
+    faq_id: str | None = Field(None, description="FAQ entry a bot answer came from")
+    faq_score: float | None = Field(None, description="Retrieval score of that answer")
+    faq_decision: str | None = Field(None, description="answer, chosen, clarify or miss")
+    author: str | None = Field(None, description="Agent name for agent messages")
+
+
+class Summary(_Model):
+    first_question: str | None = Field(None, description="The customer's first real question")
+    faq_tried: list[str] = Field(default_factory=list, description="FAQ entries already answered")
+    last_message: str | None = Field(None, description="The customer's last message")
+
+
+class CustomerInfo(_Model):
+    name: str | None = None
+    email: str | None = None
+
+
+class HandoffPacket(_Model):
+    schema_version: int = SCHEMA_VERSION
+    conversation_id: str
+    channel: str
+    created_at: datetime
+    reason: Reason
+    summary: Summary
+    customer: CustomerInfo
+    transcript: list[TranscriptLine]
+
+    def to_json(self) -> str:
+        return self.json()
+
+    @classmethod
+    def from_json(cls, raw: str) -> HandoffPacket:
+        return cls.parse_raw(raw)
+
+
+def json_schema() -> str:
+    schema = HandoffPacket.schema()
+    schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+    schema["title"] = "Supportbot hand-off packet"
+    return json.dumps(schema, indent=2) + "\n"
+
+
+def _at(event: dict[str, Any]) -> datetime:
+    return datetime.fromtimestamp(float(event.get("timestamp") or 0), tz=timezone.utc)
+
+
+def transcript_from_events(events: Iterable[dict[str, Any]]) -> list[TranscriptLine]:
+    """Customer and bot messages in order; a clicked button shows as its title, not its payload."""
+    lines: list[TranscriptLine] = []
+    offered: dict[str, str] = {}
+    for e in events:
+        kind = e.get("event")
+        if kind == "user":
+            text = e.get("text") or ""
+            lines.append(TranscriptLine(role=Role.customer, text=offered.get(text, text), at=_at(e)))
+        elif kind == "bot" and e.get("text"):
+            meta = e.get("metadata") or {}
+            buttons = [Button(title=b.get("title", ""), payload=b.get("payload", ""))
+                       for b in (e.get("data") or {}).get("buttons") or []]
+            offered.update({b.payload: b.title for b in buttons})
+            author = meta.get("agent")
+            lines.append(TranscriptLine(
+                role=Role.agent if author else Role.bot, text=e["text"], at=_at(e), buttons=buttons,
+                faq_id=meta.get("faq_id"), faq_score=meta.get("faq_score"),
+                faq_decision=meta.get("faq_decision"), author=author))
+    return lines
+
+
+def _intents(events: Iterable[dict[str, Any]]) -> list[str | None]:
+    return [((e.get("parse_data") or {}).get("intent") or {}).get("name")
+            for e in events if e.get("event") == "user"]
+
+
+def summarise(events: list[dict[str, Any]], transcript: list[TranscriptLine]) -> Summary:
+    customer = [line for line in transcript if line.role == Role.customer]
+    intents = _intents(events)
+    first = next((line.text for line, intent in zip(customer, intents)
+                  if intent in QUESTION_INTENTS and any(c.isalnum() for c in line.text)), None)
+    tried: list[str] = []
+    for line in transcript:
+        if line.faq_id and line.faq_decision in ("answer", "chosen") and line.faq_id not in tried:
+            tried.append(line.faq_id)
+    return Summary(first_question=first, faq_tried=tried,
+                   last_message=customer[-1].text if customer else None)
+
+
+def customer_info(slots: dict[str, Any], transcript: list[TranscriptLine]) -> CustomerInfo:
+    email = slots.get("customer_email")
+    if not email:
+        found = (EMAIL_RE.search(line.text) for line in transcript if line.role == Role.customer)
+        email = next((m.group(0) for m in found if m), None)
+    return CustomerInfo(name=slots.get("customer_name"), email=email)
+
+
+def build_packet(conversation_id: str, events: list[dict[str, Any]], slots: dict[str, Any],
+                 reason: Reason, now: datetime | None = None) -> HandoffPacket:
+    transcript = transcript_from_events(events)
+    channel = next((e.get("input_channel") for e in reversed(events)
+                    if e.get("event") == "user" and e.get("input_channel")), None)
+    return HandoffPacket(
+        conversation_id=conversation_id, channel=channel or "unknown",
+        created_at=now or datetime.now(timezone.utc), reason=reason,
+        summary=summarise(events, transcript), customer=customer_info(slots, transcript),
+        transcript=transcript)
