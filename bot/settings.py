@@ -16,6 +16,13 @@ def _project_root() -> Path:
     return Path(os.environ.get("SUPPORTBOT_ROOT", Path.cwd())).resolve()
 
 
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ValueError(raw)
+    return value in ("1", "true", "yes", "on")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime configuration. Every field maps to ``SUPPORTBOT_<FIELD NAME IN CAPITALS>``."""
@@ -38,6 +45,22 @@ class Settings:
     # SQLAlchemy URL such as postgresql://user:password@127.0.0.1:5432/rasa.
     tracker_db: str = ".rasa/tracker.db"
     tracker_url: str = ""
+    # Hand-offs to people: their own database (SQLite file, or a SQLAlchemy URL for PostgreSQL).
+    handoff_db: str = ".rasa/handoff.db"
+    handoff_url: str = ""
+    # Consecutive FAQ misses after which the bot offers a person.
+    handoff_miss_limit: int = 2
+    # When people answer live, e.g. "mon-fri 09:00-18:00; sat 10:00-14:00"; empty = always.
+    handoff_hours: str = ""
+    handoff_timezone: str = "UTC"
+    # An agent counts as online while their console has been seen within this many seconds.
+    agent_online_seconds: float = 60.0
+    agent_session_hours: float = 12.0
+    # Whether the console shows emails, phone and card numbers unmasked to agents.
+    agents_see_personal_data: bool = True
+    # Comma-separated URLs that receive every new hand-off (JSON, HMAC-SHA256 signed).
+    handoff_webhooks: str = ""
+    handoff_webhook_secret: str = ""
 
     def __post_init__(self) -> None:
         if self.reload_interval <= 0:
@@ -52,6 +75,28 @@ class Settings:
                 f"got {self.tracker_url.split(':')[0]!r}"
             )
 
+        if self.handoff_url and not self.handoff_url.startswith(("postgresql://", "sqlite://")):
+            raise SettingsError("SUPPORTBOT_HANDOFF_URL must start with postgresql:// (or sqlite://)")
+        if self.handoff_miss_limit < 1:
+            raise SettingsError("SUPPORTBOT_HANDOFF_MISS_LIMIT must be at least 1")
+        if self.handoff_webhooks and not self.handoff_webhook_secret:
+            raise SettingsError("SUPPORTBOT_HANDOFF_WEBHOOKS is set, so SUPPORTBOT_HANDOFF_WEBHOOK_SECRET "
+                                "must be set too (receivers check the signature with it)")
+        from bot.handoff.hours import HoursError, parse_hours
+
+        try:
+            parse_hours(self.handoff_hours, self.handoff_timezone)
+        except HoursError as exc:
+            raise SettingsError(f"SUPPORTBOT_HANDOFF_HOURS / SUPPORTBOT_HANDOFF_TIMEZONE: {exc}") from exc
+
+    @property
+    def handoff_db_url(self) -> str:
+        return self.handoff_url or f"sqlite:///{self.path(Path(self.handoff_db))}"
+
+    @property
+    def webhook_urls(self) -> list[str]:
+        return [u.strip() for u in self.handoff_webhooks.split(",") if u.strip()]
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -62,7 +107,7 @@ class Settings:
                 continue
             raw = env[key]
             default = f.default_factory() if f.name == "root" else f.default  # type: ignore[misc]
-            convert = Path if isinstance(default, Path) else type(default)
+            convert = {Path: Path, bool: _bool}.get(type(default), type(default))
             try:
                 values[f.name] = convert(raw)
             except ValueError as exc:

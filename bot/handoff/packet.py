@@ -15,6 +15,7 @@ from typing import Any, Iterable
 from pydantic import BaseModel, Field
 
 SCHEMA_VERSION = 1
+EXTERNAL_PREFIX = "EXTERNAL: "  # Rasa's text for intents triggered from outside (trigger_intent)
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # Intents whose message is a real question, not small talk, for the summary's first question.
 QUESTION_INTENTS = {"ask_question", "nlu_fallback", "out_of_scope", None}
@@ -109,6 +110,8 @@ def transcript_from_events(events: Iterable[dict[str, Any]]) -> list[TranscriptL
         kind = e.get("event")
         if kind == "user":
             text = e.get("text") or ""
+            if text.startswith(EXTERNAL_PREFIX):  # an intent triggered by the system, not typed
+                continue
             lines.append(TranscriptLine(role=Role.customer, text=offered.get(text, text), at=_at(e)))
         elif kind == "bot" and e.get("text"):
             meta = e.get("metadata") or {}

@@ -1,0 +1,90 @@
+"""Hand-off operations shared by the action server (opening) and the console (everything after)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.handoff.hours import is_open
+from bot.handoff.packet import HandoffPacket, Reason, build_packet
+from bot.handoff.redact import redact
+from bot.handoff.states import ASSIGNED, RESOLVED, RETURNED_TO_BOT
+from bot.handoff.store import Handoff, HandoffStore, Message, utcnow
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Opened:
+    handoff: Handoff
+    created: bool
+    live: bool  # someone can take it now; else it waits as a ticket
+    position: int
+
+
+def redacted_packet(packet: HandoffPacket) -> HandoffPacket:
+    """A copy with emails, phone, card and IBAN numbers masked everywhere."""
+    p = packet.copy(deep=True)
+    for line in p.transcript:
+        line.text = redact(line.text)
+    s = p.summary
+    s.first_question = redact(s.first_question) if s.first_question else None
+    s.last_message = redact(s.last_message) if s.last_message else None
+    if p.customer.email:
+        p.customer.email = "[email]"
+    return p
+
+
+class HandoffService:
+    def __init__(self, store: HandoffStore, settings: Settings):
+        self.store = store
+        self.settings = settings
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HandoffService:
+        return cls(HandoffStore.from_url(settings.handoff_db_url), settings)
+
+    def agents_online(self) -> list[str]:
+        return self.store.agents_online(timedelta(seconds=self.settings.agent_online_seconds))
+
+    def open_now(self, now: datetime | None = None) -> bool:
+        return is_open(self.settings.handoff_hours, self.settings.handoff_timezone, now or utcnow())
+
+    def open(self, conversation_id: str, events: list[dict[str, Any]], slots: dict[str, Any],
+             reason: Reason) -> Opened:
+        """Store the hand-off (before the customer is told anything) and queue its webhooks."""
+        live = self.open_now() and bool(self.agents_online())
+        packet = build_packet(conversation_id, events, slots, reason)
+        handoff, created = self.store.open(packet, ticket=not live)
+        if created:
+            log.info("hand-off %s opened for conversation %s (%s, %s)", handoff.id, conversation_id,
+                     reason.value, "live" if live else "ticket")
+            self._notify(handoff, "handoff.created")
+        return Opened(handoff, created, live, self.store.queue_position(handoff.id))
+
+    def _notify(self, handoff: Handoff, kind: str) -> None:
+        body = {"event": kind, "handoff_id": handoff.id, "state": handoff.state,
+                "packet": redacted_packet(handoff.packet).dict()}
+        for url in self.settings.webhook_urls:
+            self.store.enqueue_webhook(f"{handoff.id}:{kind}", url, body)
+
+    def claim(self, handoff_id: str, agent: str) -> Handoff:
+        return self.store.transition(handoff_id, ASSIGNED, agent=agent)
+
+    def finish(self, handoff_id: str, agent: str, resolved: bool) -> Handoff:
+        h = self.store.transition(handoff_id, RESOLVED if resolved else RETURNED_TO_BOT, actor=agent)
+        self._notify(h, "handoff.resolved" if resolved else "handoff.returned_to_bot")
+        return h
+
+    def customer_said(self, conversation_id: str, text: str) -> Message | None:
+        """Record a customer message sent while a hand-off is active; None when there is none."""
+        h = self.store.active_for(conversation_id)
+        if h is None:
+            return None
+        return self.store.add_message(h.id, "customer", text)
+
+    def for_agent(self, text: str) -> str:
+        return text if self.settings.agents_see_personal_data else redact(text)

@@ -1,0 +1,128 @@
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bot.handoff.packet import Reason, build_packet
+from bot.handoff.states import (ABANDONED, ASSIGNED, QUEUED, RESOLVED, RETURNED_TO_BOT, HandoffNotFound,
+                                InvalidTransition)
+from bot.handoff.store import HandoffStore
+from tests.unit.handoff_events import EVENTS
+
+
+@pytest.fixture
+def store(tmp_path):
+    return HandoffStore.from_url(f"sqlite:///{tmp_path / 'handoffs.db'}")
+
+
+def packet(conversation="conv-1", minutes=0):
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc) + timedelta(minutes=minutes)
+    return build_packet(conversation, EVENTS, {}, Reason.user_request, now=now)
+
+
+def test_open_stores_the_packet_and_is_idempotent_per_conversation(store):
+    h, created = store.open(packet())
+    assert created and h.state == QUEUED
+    assert h.first_question == "where is my parcel?" and h.customer_email == "jo@example.com"
+    assert store.get(h.id).packet == packet()
+    again, created = store.open(packet())
+    assert not created and again.id == h.id
+
+
+def test_queue_is_ordered_by_waiting_time_and_reports_positions(store):
+    a, _ = store.open(packet("a"))
+    b, _ = store.open(packet("b"))
+    c, _ = store.open(packet("c"))
+    assert [h.conversation_id for h in store.list()] == ["a", "b", "c"]
+    assert [store.queue_position(x.id) for x in (a, b, c)] == [1, 2, 3]
+    store.transition(a.id, ASSIGNED, agent="ana")
+    assert [store.queue_position(x.id) for x in (a, b, c)] == [0, 1, 2]
+
+
+def test_lifecycle_is_timestamped_and_final_states_are_final(store):
+    h, _ = store.open(packet())
+    store.transition(h.id, ASSIGNED, agent="ana")
+    done = store.transition(h.id, RESOLVED, actor="ana")
+    assert done.state == RESOLVED and done.agent == "ana"
+    history = store.history(h.id)
+    assert [(x["from_state"], x["to_state"]) for x in history] == [
+        (None, QUEUED), (QUEUED, ASSIGNED), (ASSIGNED, RESOLVED)]
+    assert history[0]["at"] <= history[1]["at"] <= history[2]["at"]
+    with pytest.raises(InvalidTransition, match="already resolved; it cannot become resolved"):
+        store.transition(h.id, RESOLVED, actor="ana")
+    with pytest.raises(InvalidTransition, match="already resolved"):
+        store.transition(h.id, ASSIGNED, agent="bo")
+    # a new hand-off for the same conversation can open once the old one is final
+    new, created = store.open(packet())
+    assert created and new.id != h.id
+
+
+@pytest.mark.parametrize("final", [RETURNED_TO_BOT, ABANDONED])
+def test_other_final_states(store, final):
+    h, _ = store.open(packet())
+    assert store.transition(h.id, final, actor="bot").state == final
+    assert store.active_for("conv-1") is None
+
+
+def test_unknown_ids_raise_clear_errors(store):
+    with pytest.raises(HandoffNotFound, match="no hand-off with id 'nope'"):
+        store.transition("nope", ASSIGNED, agent="ana")
+    with pytest.raises(HandoffNotFound):
+        store.get("nope")
+    with pytest.raises(HandoffNotFound):
+        store.rate("nope", 5)
+
+
+def test_exactly_one_of_many_concurrent_claimers_wins(store):
+    h, _ = store.open(packet())
+    start = threading.Barrier(8)
+    winners, losers = [], []
+
+    def claim(name):
+        start.wait()
+        try:
+            store.transition(h.id, ASSIGNED, agent=name)
+            winners.append(name)
+        except InvalidTransition as exc:
+            losers.append(str(exc))
+
+    threads = [threading.Thread(target=claim, args=(f"agent{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1 and len(losers) == 7
+    assert store.get(h.id).agent == winners[0]
+    assert all(f"already assigned by {winners[0]}" in msg for msg in losers)
+
+
+def test_messages_ratings_and_sessions(store):
+    h, _ = store.open(packet())
+    m1 = store.add_message(h.id, "customer", "<b>hello</b>")
+    m2 = store.add_message(h.id, "agent", "Hi, Ana here", author="ana")
+    assert [m.text for m in store.messages(h.id)] == ["<b>hello</b>", "Hi, Ana here"]
+    assert [m.id for m in store.messages(h.id, after=m1.id)] == [m2.id]
+    store.rate(h.id, 4, "quick")
+    assert (store.get(h.id).rating, store.get(h.id).rating_comment) == (4, "quick")
+    with pytest.raises(ValueError, match="from 1 to 5"):
+        store.rate(h.id, 6)
+    store.add_agent("ana", "hash")
+    token, csrf = store.create_session("ana", timedelta(hours=1))
+    assert store.session(token) == ("ana", csrf)
+    assert store.agents_online(timedelta(minutes=1)) == ["ana"]
+    store.end_session(token)
+    assert store.session(token) is None and store.agents_online(timedelta(minutes=1)) == []
+    expired, _ = store.create_session("ana", timedelta(seconds=-1))
+    assert store.session(expired) is None
+
+
+def test_webhook_outbox_is_idempotent_per_key_and_receiver(store):
+    store.enqueue_webhook("k1", "http://a", {"x": 1})
+    store.enqueue_webhook("k1", "http://a", {"x": 1})
+    store.enqueue_webhook("k1", "http://b", {"x": 1})
+    assert len(store.due_webhooks()) == 2
+    first = store.due_webhooks()[0]
+    store.webhook_failed(first["id"], "500", datetime.now(timezone.utc) + timedelta(minutes=1))
+    assert [r["url"] for r in store.due_webhooks()] == ["http://b"]
+    store.webhook_delivered(store.due_webhooks()[0]["id"])
+    assert store.due_webhooks() == []
