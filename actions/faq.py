@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.faq_turn import faq_turn
-from bot.runtime import knowledge_base
+from bot.runtime import knowledge_base, settings
 
 
 class ActionAnswerFaq(Action):
@@ -20,9 +20,12 @@ class ActionAnswerFaq(Action):
             domain: dict[str, Any]) -> list[dict[str, Any]]:
         message = tracker.latest_message or {}
         entities = {e["entity"]: e.get("value") for e in message.get("entities", [])}
+        answered = tracker.get_slot("last_faq_decision") == "answer"
         result = faq_turn(knowledge_base(), message.get("text"),
                           (message.get("intent") or {}).get("name"), entities,
-                          tracker.get_slot("faq_miss_count"))
+                          tracker.get_slot("faq_miss_count"),
+                          last_answer=tracker.get_slot("last_faq_id") if answered else None,
+                          miss_limit=settings().handoff_miss_limit)
         for m in result.messages:
             dispatcher.utter_message(text=m.text, response=m.response,
                                      buttons=m.buttons or None, **m.metadata)

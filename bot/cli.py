@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from bot.handoff import admin
 from bot.settings import Settings, SettingsError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("train", help="train the Rasa model if its training data changed")
     ch = sub.add_parser("chat", help="chat with the running bot in the terminal (REST)")
     ch.add_argument("--url", help="REST webhook (default: the local Rasa server)")
+    admin.add_parsers(sub)
     return p
 
 
@@ -82,11 +84,15 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         if args.command == "kb":
             return KB_COMMANDS[args.kb_command](args, settings)
+        if args.command == "agents":
+            return admin.agents_command(args, settings)
+        if args.command == "handoff":
+            return admin.handoff_command(args, settings)
         from bot import runner
 
         return {"run": runner.run, "actions": runner.actions, "train": runner.train,
                 "chat": runner.chat}[args.command](args, settings)
-    except (CliError, SettingsError) as exc:
+    except (CliError, SettingsError, admin.AdminError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

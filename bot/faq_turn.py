@@ -34,9 +34,33 @@ def choose_payload(entry_id: str) -> str:
     return "/" + CHOOSE_INTENT + json.dumps({"faq_id": entry_id})
 
 
-def faq_turn(kb: KnowledgeBase, text: str | None, intent: str | None,
-             entities: dict[str, str], misses: float | None) -> TurnResult:
-    misses = int(misses or 0)
+OFFER = BotMessage(response="utter_offer_handoff")
+
+
+def offer_person(result: TurnResult, reason: str) -> TurnResult:
+    """Append the offer of a person; the customer's yes or no is handled by the hand-off rules."""
+    result.messages.append(OFFER)
+    result.slots.update(handoff_offered=True, handoff_reason=reason)
+    return result
+
+
+def faq_turn(kb: KnowledgeBase, text: str | None, intent: str | None, entities: dict[str, str],
+             misses: float | None, last_answer: str | None = None, miss_limit: int = 2) -> TurnResult:
+    """One FAQ turn. ``last_answer`` is the entry the previous turn answered with, if it did; the
+    same answer twice in a row, or ``miss_limit`` misses in a row, add the offer of a person."""
+    result = _faq_turn(kb, text, intent, entities, int(misses or 0))
+    if result.slots.get("faq_miss_count", 0) >= miss_limit:
+        return offer_person(result, "low_confidence")
+    answered = result.slots.get("last_faq_id") if result.slots.get("last_faq_decision") == ANSWER else None
+    if last_answer and answered == last_answer and intent != CHOOSE_INTENT:
+        result.messages.insert(0, BotMessage(response="utter_same_answer_again"))
+        return offer_person(result, "frustration")
+    result.slots.setdefault("handoff_offered", False)
+    return result
+
+
+def _faq_turn(kb: KnowledgeBase, text: str | None, intent: str | None,
+              entities: dict[str, str], misses: int) -> TurnResult:
     version = kb.version
 
     if intent == CHOOSE_INTENT and entities.get("faq_id"):

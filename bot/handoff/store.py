@@ -69,6 +69,16 @@ sessions = sa.Table(
     sa.Column("csrf", sa.String(64), nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
 )
+# Messages for the customer that arrive outside their own request (agent messages, status, the bot's
+# follow-up): socket.io pushes them at once; REST clients get them on their next request or a poll.
+feed = sa.Table(
+    "customer_feed", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("conversation_id", sa.String(255), nullable=False, index=True),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("delivered", sa.Boolean, nullable=False, default=False),
+)
 outbox = sa.Table(
     "webhook_outbox", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -268,6 +278,23 @@ class HandoffStore:
                                                           messages.c.id > after)
                                 .order_by(messages.c.id)).all()
         return [Message(r.id, r.handoff_id, r.role, r.author, r.text, _aware(r.at)) for r in rows]
+
+    # -- customer feed ------------------------------------------------------------------------------
+    def feed_push(self, conversation_id: str, payload: dict[str, Any]) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(feed.insert().values(conversation_id=conversation_id, at=utcnow(),
+                                                       payload=json.dumps(payload), delivered=False))
+            return int(result.inserted_primary_key[0])
+
+    def feed_take(self, conversation_id: str) -> list[dict[str, Any]]:
+        """Undelivered messages for the customer, oldest first, marked delivered."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(sa.select(feed.c.id, feed.c.payload).where(
+                feed.c.conversation_id == conversation_id, feed.c.delivered.is_(False))
+                .order_by(feed.c.id).with_for_update()).all()
+            if rows:
+                conn.execute(feed.update().where(feed.c.id.in_([r.id for r in rows])).values(delivered=True))
+        return [json.loads(r.payload) for r in rows]
 
     # -- agents and their sessions ----------------------------------------------------------------
     def add_agent(self, name: str, password_hash: str) -> None:

@@ -4,8 +4,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bot.handoff.packet import Reason, build_packet
-from bot.handoff.states import (ABANDONED, ASSIGNED, QUEUED, RESOLVED, RETURNED_TO_BOT, HandoffNotFound,
-                                InvalidTransition)
+from bot.handoff.states import (
+    ABANDONED,
+    ASSIGNED,
+    QUEUED,
+    RESOLVED,
+    RETURNED_TO_BOT,
+    HandoffNotFound,
+    InvalidTransition,
+)
 from bot.handoff.store import HandoffStore
 from tests.unit.handoff_events import EVENTS
 

@@ -1,0 +1,131 @@
+"""Hand-off actions: offer a person, hand off (live or as a ticket), follow up, take a rating."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ConversationPaused, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.handoff import messages as say
+from bot.handoff.packet import EMAIL_RE, Reason
+from bot.handoff.states import RESOLVED
+from bot.runtime import handoffs
+
+log = logging.getLogger(__name__)
+Events = list[dict[str, Any]]
+
+
+def _intent(tracker: Tracker) -> str | None:
+    return ((tracker.latest_message or {}).get("intent") or {}).get("name")
+
+
+class ActionOfferHandoff(Action):
+    def name(self) -> str:
+        return "action_offer_handoff"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
+        dispatcher.utter_message(response="utter_offer_handoff")
+        return [SlotSet("handoff_offered", True), SlotSet("handoff_reason", Reason.frustration.value)]
+
+
+class ActionHandoffDeclined(Action):
+    def name(self) -> str:
+        return "action_handoff_declined"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
+        dispatcher.utter_message(response="utter_handoff_declined")
+        return [SlotSet("handoff_offered", False), SlotSet("handoff_reason", None)]
+
+
+class ActionHandoff(Action):
+    """Stores the hand-off first, then tells the customer; pauses the bot when a person is there."""
+
+    def name(self) -> str:
+        return "action_handoff"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
+        reason = Reason.user_request if _intent(tracker) == "request_human" else \
+            Reason(tracker.get_slot("handoff_reason") or Reason.low_confidence.value)
+        reset = [SlotSet("handoff_offered", False), SlotSet("handoff_reason", None)]
+        service = handoffs()
+        try:
+            opened = service.open(tracker.sender_id, tracker.events, tracker.current_slot_values(), reason)
+        except Exception:  # the database is down: say so rather than promise a person
+            log.exception("could not store a hand-off for conversation %s", tracker.sender_id)
+            dispatcher.utter_message(response="utter_handoff_failed")
+            return reset
+        h = opened.handoff
+        status = {"handoff": {"id": h.id, "state": h.state, "position": opened.position}}
+        if opened.live:
+            dispatcher.utter_message(text=say.queued(opened.position), json_message=status)
+            return [*reset, ConversationPaused()]
+        dispatcher.utter_message(text=say.ticket(service.settings.handoff_hours, h.customer_email),
+                                 json_message=status)
+        return reset
+
+
+class ActionHandoffEmail(Action):
+    def name(self) -> str:
+        return "action_handoff_email"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
+        match = EMAIL_RE.search((tracker.latest_message or {}).get("text") or "")
+        email = match.group(0) if match else tracker.get_slot("customer_email")
+        service = handoffs()
+        ticket = service.store.active_for(tracker.sender_id)
+        if not email:
+            dispatcher.utter_message(text=say.EMAIL_UNREADABLE)
+            return []
+        if ticket is None:
+            dispatcher.utter_message(text=say.EMAIL_NO_TICKET)
+            return [SlotSet("customer_email", email)]
+        service.store.set_customer_email(ticket.id, email)
+        dispatcher.utter_message(text=say.email_saved(email))
+        return [SlotSet("customer_email", email)]
+
+
+class ActionHandoffFollowup(Action):
+    """Runs when the console hands the conversation back (the bot has just been resumed)."""
+
+    def name(self) -> str:
+        return "action_handoff_followup"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
+        h = handoffs().store.latest_for(tracker.sender_id)
+        if h is not None and h.state == RESOLVED:
+            dispatcher.utter_message(text=say.BACK_RESOLVED, buttons=say.rating_buttons())
+        else:
+            dispatcher.utter_message(text=say.BACK)
+        return [SlotSet("faq_miss_count", 0), SlotSet("handoff_offered", False)]
+
+
+RATING_RE = re.compile(r"^\D*?([1-5])(?!\d)\s*(?:stars?)?[\s,.:;!-]*(.*)$", re.S)
+
+
+def parse_rating(text: str, entity: str | None) -> tuple[int | None, str | None]:
+    """``"4 - quick and friendly"`` -> (4, "quick and friendly")."""
+    m = None if text.startswith("/") else RATING_RE.match(text.strip())  # "/rate{...}": a button
+    if m:
+        return int(m.group(1)), (m.group(2).strip() or None)
+    return (int(entity), None) if entity and entity.isdigit() and 1 <= int(entity) <= 5 else (None, None)
+
+
+class ActionRate(Action):
+    def name(self) -> str:
+        return "action_rate"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
+        message = tracker.latest_message or {}
+        entity = next((e.get("value") for e in message.get("entities", []) if e["entity"] == "rating"), None)
+        rating, comment = parse_rating(message.get("text") or "", entity)
+        h = handoffs().store.latest_for(tracker.sender_id)
+        if rating is None or h is None or h.state != RESOLVED:
+            dispatcher.utter_message(text=say.RATING_NOT_EXPECTED)
+            return []
+        handoffs().store.rate(h.id, rating, comment)
+        dispatcher.utter_message(text=say.RATING_THANKS)
+        return []

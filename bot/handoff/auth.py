@@ -1,0 +1,58 @@
+"""Agent passwords (Argon2id via argon2-cffi) and a login rate limiter."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict, deque
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+MIN_PASSWORD = 10
+_hasher = PasswordHasher()
+# Verifying against this keeps the time of a login for an unknown name like a known one.
+_DUMMY = _hasher.hash("not a real password")
+
+
+class PasswordError(ValueError):
+    pass
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise PasswordError(f"a password needs at least {MIN_PASSWORD} characters")
+    return _hasher.hash(password)
+
+
+def verify_password(stored_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(stored_hash or _DUMMY, password) and stored_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+class LoginLimiter:
+    """At most ``attempts`` failed logins per key (name and address) within ``window`` seconds."""
+
+    def __init__(self, attempts: int = 5, window: float = 300.0):
+        self.attempts, self.window = attempts, window
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def retry_after(self, key: str, now: float | None = None) -> float:
+        """Seconds until another attempt is allowed; 0 when it is allowed now."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            q = self._failures[key]
+            while q and q[0] <= now - self.window:
+                q.popleft()
+            return 0.0 if len(q) < self.attempts else q[0] + self.window - now
+
+    def failed(self, key: str, now: float | None = None) -> None:
+        with self._lock:
+            self._failures[key].append(time.monotonic() if now is None else now)
+
+    def succeeded(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)

@@ -1,0 +1,159 @@
+// Agent console. Everything from customers is inserted with textContent, never as HTML.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+let csrf = null;
+let current = null;        // id of the open hand-off
+let lastMessage = 0;       // id of the last hand-off message shown
+let me = null;
+
+async function api(path, options = {}) {
+  const headers = { "Content-Type": "application/json" };
+  if (csrf) headers["X-CSRF-Token"] = csrf;
+  const res = await fetch("/console/api" + path, { credentials: "same-origin", ...options, headers });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw Object.assign(new Error(body.error || res.statusText), { status: res.status });
+  return body;
+}
+
+function el(tag, text, cls) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (cls) node.className = cls;
+  return node;
+}
+
+function waited(seconds) {
+  if (seconds < 60) return seconds + " s";
+  if (seconds < 3600) return Math.floor(seconds / 60) + " min";
+  return Math.floor(seconds / 3600) + " h " + Math.floor((seconds % 3600) / 60) + " min";
+}
+
+function showLogin() {
+  $("#login").hidden = false; $("#app").hidden = true; $("#logout").hidden = true; $("#whoami").textContent = "";
+}
+
+function showApp(agent) {
+  me = agent;
+  $("#login").hidden = true; $("#app").hidden = false; $("#logout").hidden = false;
+  $("#whoami").textContent = "Logged in as " + agent;
+}
+
+async function refreshQueue() {
+  let data;
+  try { data = await api("/queue"); } catch (e) { if (e.status === 401) showLogin(); return; }
+  const body = $("#queue tbody");
+  body.replaceChildren();
+  for (const h of data.handoffs) {
+    const tr = el("tr");
+    tr.dataset.id = h.id;
+    if (h.id === current) tr.className = "selected";
+    tr.append(el("td", waited(h.wait_seconds)), el("td", h.reason.replace(/_/g, " ")),
+              el("td", h.first_question || "—"),
+              el("td", h.state === "queued" ? (h.ticket ? "ticket" : "#" + h.position) : "with " + h.agent));
+    const open = el("button", "Open");
+    open.addEventListener("click", () => openHandoff(h.id));
+    const td = el("td"); td.append(open); tr.append(td);
+    body.append(tr);
+  }
+  $("#queue-empty").hidden = data.handoffs.length > 0;
+  $("#online").textContent = data.agents_online.length + " agent(s) online";
+}
+
+function line(role, text, meta) {
+  const li = el("li", text, role);
+  li.append(el("span", meta, "meta"));
+  $("#transcript").append(li);
+  li.scrollIntoView({ block: "nearest" });
+}
+
+function time(iso) { return new Date(iso).toLocaleTimeString(); }
+
+function showState(h) {
+  $("#conv-state").textContent = h.state + (h.agent ? " · " + h.agent : "") + (h.ticket ? " · ticket" : "");
+  const mine = h.state === "assigned" && h.agent === me;
+  $("#claim").hidden = h.state !== "queued";
+  $("#resolve").hidden = !(mine || h.state === "queued");
+  $("#handback").hidden = !(mine || h.state === "queued");
+  $("#reply").hidden = !mine;
+}
+
+async function openHandoff(id) {
+  current = id; lastMessage = 0;
+  $("#conv-error").textContent = "";
+  const d = await api("/handoffs/" + encodeURIComponent(id));
+  $("#conversation").hidden = false;
+  $("#s-first").textContent = d.summary.first_question || "—";
+  $("#s-tried").textContent = d.summary.faq_tried.join(", ") || "none";
+  $("#s-last").textContent = d.summary.last_message || "—";
+  $("#s-customer").textContent = [d.customer.name, d.customer.email].filter(Boolean).join(", ") || "unknown";
+  $("#s-reason").textContent = d.handoff.reason.replace(/_/g, " ") + " · " + d.handoff.channel;
+  $("#transcript").replaceChildren();
+  for (const t of d.transcript) {
+    const source = t.faq_id ? " · FAQ " + t.faq_id + (t.faq_score !== null ? " (" + t.faq_score + ")" : "") : "";
+    const buttons = t.buttons.length ? " · buttons: " + t.buttons.map((b) => b.title).join(" | ") : "";
+    line(t.role, t.text, time(t.at) + " · " + (t.author || t.role) + source + buttons);
+  }
+  appendMessages(d.messages);
+  showState(d.handoff);
+  refreshQueue();
+}
+
+function appendMessages(messages) {
+  for (const m of messages) {
+    line(m.role, m.text, time(m.at) + " · " + (m.author || m.role));
+    lastMessage = Math.max(lastMessage, m.id);
+  }
+}
+
+async function pollConversation() {
+  if (!current) return;
+  try {
+    const d = await api("/handoffs/" + encodeURIComponent(current) + "/messages?after=" + lastMessage);
+    appendMessages(d.messages);
+    showState({ ...d, ticket: false });
+  } catch (e) { if (e.status === 401) showLogin(); }
+}
+
+async function act(path) {
+  $("#conv-error").textContent = "";
+  try {
+    await api("/handoffs/" + encodeURIComponent(current) + path, { method: "POST", body: "{}" });
+    await openHandoff(current);
+  } catch (e) { $("#conv-error").textContent = e.message; refreshQueue(); }
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  $("#login").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const form = new FormData(ev.target);
+    try {
+      const d = await api("/login", { method: "POST",
+        body: JSON.stringify({ name: form.get("name"), password: form.get("password") }) });
+      csrf = d.csrf; showApp(d.agent); refreshQueue();
+      $("#login-error").textContent = "";
+    } catch (e) { $("#login-error").textContent = e.message; }
+  });
+  $("#logout").addEventListener("click", async () => {
+    await api("/logout", { method: "POST", body: "{}" }).catch(() => {});
+    csrf = null; current = null; showLogin();
+  });
+  $("#claim").addEventListener("click", () => act("/claim"));
+  $("#resolve").addEventListener("click", () => act("/resolve"));
+  $("#handback").addEventListener("click", () => act("/return"));
+  $("#reply").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const box = ev.target.elements.text;
+    try {
+      await api("/handoffs/" + encodeURIComponent(current) + "/messages",
+                { method: "POST", body: JSON.stringify({ text: box.value }) });
+      box.value = "";
+      pollConversation();
+    } catch (e) { $("#conv-error").textContent = e.message; }
+  });
+  try {
+    const d = await api("/me"); csrf = d.csrf; showApp(d.agent); refreshQueue();
+  } catch (e) { showLogin(); }
+  setInterval(refreshQueue, 3000);
+  setInterval(pollConversation, 500);
+});
