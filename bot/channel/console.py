@@ -25,6 +25,7 @@ from bot.handoff.auth import LoginLimiter, verify_password
 from bot.handoff.service import HandoffService
 from bot.handoff.states import ACTIVE, ASSIGNED, HandoffError, HandoffNotFound, InvalidTransition
 from bot.handoff.store import Handoff, utcnow
+from bot.handoff.webhooks import WebhookSender
 from bot.runtime import handoffs
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,19 @@ class AgentConsole(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = Blueprint("agent_console", __name__)
         limiter = LoginLimiter()
+        worker: dict[str, Any] = {}
+
+        @bp.listener("after_server_start")
+        async def start_webhooks(app: Any, loop: Any) -> None:
+            service = handoffs()
+            if service.settings.webhook_urls:
+                sender = WebhookSender(service.store, service.settings.handoff_webhook_secret)
+                worker["thread"], worker["stop"] = sender.start()
+
+        @bp.listener("before_server_stop")
+        async def stop_webhooks(app: Any, loop: Any) -> None:
+            if "stop" in worker:
+                worker["stop"].set()
 
         def authed(csrf: bool = True) -> Callable:
             def wrap(handler: Callable) -> Callable:

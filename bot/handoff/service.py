@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -67,7 +68,7 @@ class HandoffService:
 
     def _notify(self, handoff: Handoff, kind: str) -> None:
         body = {"event": kind, "handoff_id": handoff.id, "state": handoff.state,
-                "packet": redacted_packet(handoff.packet).dict()}
+                "packet": json.loads(redacted_packet(handoff.packet).json())}
         for url in self.settings.webhook_urls:
             self.store.enqueue_webhook(f"{handoff.id}:{kind}", url, body)
 

@@ -132,3 +132,25 @@ def test_faq_turn_unavailable_index_and_empty_message(tmp_path, kb):
     result = faq_turn(no_index, "refund?", "ask_question", {}, misses=0)
     assert result.messages[0].response == "utter_faq_unavailable"
     assert result.slots["faq_miss_count"] == 1
+
+
+def test_a_person_is_offered_after_the_miss_limit(kb):
+    first = faq_turn(kb, "zebra quantum violin", "nlu_fallback", {}, misses=0, miss_limit=2)
+    assert [m.response for m in first.messages] == ["utter_faq_miss"]
+    assert first.slots["handoff_offered"] is False
+    second = faq_turn(kb, "none of these", "none_of_these", {}, misses=1, miss_limit=2)
+    assert [m.response for m in second.messages] == ["utter_faq_miss", "utter_offer_handoff"]
+    assert second.slots["handoff_offered"] is True and second.slots["handoff_reason"] == "low_confidence"
+    assert faq_turn(kb, "zebra", "nlu_fallback", {}, misses=0, miss_limit=1).slots["handoff_offered"]
+
+
+def test_the_same_answer_twice_in_a_row_offers_a_person(kb):
+    once = faq_turn(kb, "I forgot my password", "ask_question", {}, misses=0)
+    again = faq_turn(kb, "I forgot my password", "ask_question", {}, misses=0,
+                     last_answer=once.slots["last_faq_id"])
+    assert again.messages[0].response == "utter_same_answer_again"
+    assert again.messages[1].text == once.messages[0].text
+    assert again.messages[-1].response == "utter_offer_handoff"
+    assert again.slots["handoff_reason"] == "frustration"
+    other = faq_turn(kb, "I forgot my password", "ask_question", {}, misses=0, last_answer="shipping-cost")
+    assert [m.response for m in other.messages] == [None] and other.slots["handoff_offered"] is False

@@ -1,0 +1,93 @@
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from actions.handoff import parse_rating
+from bot.handoff.auth import LoginLimiter, PasswordError, hash_password, verify_password
+from bot.handoff.hours import HoursError, is_open
+from bot.handoff.packet import Reason
+from bot.handoff.service import HandoffService, redacted_packet
+from bot.handoff.store import HandoffStore
+from bot.settings import Settings, SettingsError
+from tests.unit.handoff_events import EVENTS
+
+
+def test_passwords_are_argon2_hashed_and_verified():
+    h = hash_password("correct horse battery")
+    assert h.startswith("$argon2id$") and "correct" not in h
+    assert verify_password(h, "correct horse battery")
+    assert not verify_password(h, "wrong horse battery")
+    assert not verify_password(None, "correct horse battery")  # unknown agent
+    with pytest.raises(PasswordError, match="at least 10"):
+        hash_password("short")
+
+
+def test_login_limiter_blocks_after_repeated_failures_then_forgets():
+    limiter = LoginLimiter(attempts=3, window=60)
+    for t in range(3):
+        assert limiter.retry_after("ana|1.2.3.4", now=t) == 0
+        limiter.failed("ana|1.2.3.4", now=t)
+    assert limiter.retry_after("ana|1.2.3.4", now=10) == pytest.approx(50)
+    assert limiter.retry_after("bo|1.2.3.4", now=10) == 0
+    assert limiter.retry_after("ana|1.2.3.4", now=61) == 0
+
+
+@pytest.mark.parametrize("when,expected", [
+    (datetime(2026, 11, 23, 8, 30), True),    # Monday 09:30 in Berlin
+    (datetime(2026, 11, 23, 17, 30), False),  # Monday 18:30 in Berlin
+    (datetime(2026, 11, 28, 10, 0), True),    # Saturday 11:00
+    (datetime(2026, 11, 29, 10, 0), False),   # Sunday
+])
+def test_opening_hours_in_the_configured_zone(when, expected):
+    spec = "mon-fri 09:00-18:00; sat 10:00-14:00"
+    assert is_open(spec, "Europe/Berlin", when.replace(tzinfo=timezone.utc)) is expected
+    assert is_open("", "UTC", when.replace(tzinfo=timezone.utc))
+
+
+@pytest.mark.parametrize("spec", ["weekdays 9-5", "mon-fri 18:00-09:00", "mon 09:00"])
+def test_bad_opening_hours_say_how_to_write_them(spec):
+    with pytest.raises(HoursError):
+        is_open(spec, "UTC", datetime.now(timezone.utc))
+    with pytest.raises(SettingsError, match="SUPPORTBOT_HANDOFF_HOURS"):
+        Settings(handoff_hours=spec)
+
+
+def test_webhooks_need_a_secret():
+    with pytest.raises(SettingsError, match="WEBHOOK_SECRET"):
+        Settings(handoff_webhooks="http://127.0.0.1:9/x")
+
+
+@pytest.fixture
+def service(tmp_path):
+    return HandoffService(HandoffStore.from_url(f"sqlite:///{tmp_path / 'h.db'}"), Settings(root=tmp_path))
+
+
+def test_open_is_live_only_with_an_agent_online_within_opening_hours(service):
+    first = service.open("c1", EVENTS, {}, Reason.user_request)
+    assert first.created and not first.live and first.handoff.ticket  # nobody online: a ticket
+    service.store.add_agent("ana", "x")
+    service.store.create_session("ana", timedelta(hours=1))
+    second = service.open("c2", EVENTS, {}, Reason.low_confidence)
+    assert second.live and not second.handoff.ticket and second.position == 2
+    again = service.open("c2", EVENTS, {}, Reason.low_confidence)
+    assert not again.created and again.handoff.id == second.handoff.id
+
+
+def test_redacted_packet_masks_every_copy_of_personal_data(service):
+    packet = service.open("c1", EVENTS, {}, Reason.user_request).handoff.packet
+    assert "jo@example.com" in packet.json()
+    masked = redacted_packet(packet)
+    assert "jo@example.com" not in masked.json() and masked.customer.email == "[email]"
+    assert "jo@example.com" in packet.json()  # the stored original is untouched
+
+
+@pytest.mark.parametrize("text,entity,expected", [
+    ("4 - quick and friendly", "4", (4, "quick and friendly")),
+    ("5", "5", (5, None)),
+    ('/rate{"rating": "3"}', "3", (3, None)),
+    ("I'd give it a 2", None, (2, None)),
+    ("10 out of 10", None, (None, None)),
+    ("great", None, (None, None)),
+])
+def test_parse_rating(text, entity, expected):
+    assert parse_rating(text, entity) == expected
