@@ -48,10 +48,16 @@ class ActionHandoff(Action):
         return "action_handoff"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
-        reason = Reason.user_request if _intent(tracker) == "request_human" else \
-            Reason(tracker.get_slot("handoff_reason") or Reason.low_confidence.value)
-        reset = [SlotSet("handoff_offered", False), SlotSet("handoff_reason", None)]
         service = handoffs()
+        if _intent(tracker) == "request_human":
+            confidence = ((tracker.latest_message or {}).get("intent") or {}).get("confidence") or 0.0
+            if confidence < service.settings.handoff_confirm_below:  # not sure they asked: check first
+                dispatcher.utter_message(response="utter_offer_handoff")
+                return [SlotSet("handoff_offered", True), SlotSet("handoff_reason", Reason.user_request.value)]
+            reason = Reason.user_request
+        else:
+            reason = Reason(tracker.get_slot("handoff_reason") or Reason.low_confidence.value)
+        reset = [SlotSet("handoff_offered", False), SlotSet("handoff_reason", None)]
         try:
             opened = service.open(tracker.sender_id, tracker.events, tracker.current_slot_values(), reason)
         except Exception:  # the database is down: say so rather than promise a person

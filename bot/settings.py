@@ -50,6 +50,8 @@ class Settings:
     handoff_url: str = ""
     # Consecutive FAQ misses after which the bot offers a person.
     handoff_miss_limit: int = 2
+    # "Talk to a person" recognised with less confidence than this is confirmed before handing off.
+    handoff_confirm_below: float = 0.8
     # When people answer live, e.g. "mon-fri 09:00-18:00; sat 10:00-14:00"; empty = always.
     handoff_hours: str = ""
     handoff_timezone: str = "UTC"

@@ -14,7 +14,8 @@ def e2e_settings(tmp_path_factory, root) -> Settings:
     work = tmp_path_factory.mktemp("e2e")
     shutil.copytree(root / "data" / "faq", work / "faq")
     return Settings(root=root, corpus=work / "faq", index_dir=work / "kb_index",
-                    tracker_db=str(work / "tracker.db"), rasa_port=15005, action_port=15055,
+                    tracker_db=str(work / "tracker.db"), handoff_db=str(work / "handoff.db"),
+                    rasa_port=15005, action_port=15055,
                     reload_interval=0.5)
 
 

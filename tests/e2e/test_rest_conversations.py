@@ -80,7 +80,7 @@ def test_messages_without_words_get_asked_what_the_customer_needs(servers, text)
 def test_smalltalk_and_asking_for_a_person(servers):
     sender = conversation()
     assert "Brightcart assistant" in say(servers, sender, "hello")[0]["text"]
-    assert "person" in say(servers, sender, "I want to talk to a real person")[0]["text"]
+    assert "support team" in say(servers, sender, "I want to talk to a real person")[0]["text"]
 
 
 def test_hot_reload_serves_an_edited_answer_within_5_seconds(servers, real_encoder):

@@ -1,0 +1,235 @@
+"""Hand-off through the real Rasa server, action server and agent console, as customer and agent."""
+
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from bot.handoff import messages
+from bot.handoff.auth import hash_password
+from bot.handoff.store import HandoffStore, sessions
+from tests.e2e.test_rest_conversations import conversation, say, tracker
+
+PASSWORD = "correct horse battery"
+
+
+def texts(replies):
+    return [r["text"] for r in replies if r.get("text")]
+
+
+@pytest.fixture(scope="module")
+def store(servers):
+    s = HandoffStore.from_url(servers.settings.handoff_db_url)
+    for name in ("ana", "bo"):
+        s.add_agent(name, hash_password(PASSWORD))
+    return s
+
+
+def base(servers):
+    return f"http://{servers.settings.host}:{servers.settings.rasa_port}"
+
+
+def console(servers, name="ana"):
+    client = httpx.Client(base_url=base(servers) + "/console/api", timeout=30)
+    r = client.post("/login", json={"name": name, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    client.headers["X-CSRF-Token"] = r.json()["csrf"]
+    return client
+
+
+def poll(servers, sender):
+    r = httpx.get(base(servers) + "/webhooks/rest/poll", params={"sender": sender}, timeout=30)
+    assert r.status_code == 200
+    return r.json()
+
+
+def handoff_of(client, sender):
+    return next(h for h in client.get("/queue").json()["handoffs"] if h["conversation_id"] == sender)
+
+
+def test_without_an_agent_online_the_handoff_becomes_a_ticket_with_an_email(servers, store):
+    with store.engine.begin() as conn:
+        conn.execute(sa.delete(sessions))  # nobody logged in
+    sender = conversation()
+    say(servers, sender, "my parcel never arrived")
+    reply = texts(say(servers, sender, "talk to a human"))
+    assert "No one from our support team is available" in reply[0] and "email" in reply[0]
+    h = store.active_for(sender)
+    assert h is not None and h.ticket and h.state == "queued"  # stored, never dropped
+    assert texts(say(servers, sender, "my email is jo.doe@example.com")) == [
+        "Thanks! Our support team will reply to jo.doe@example.com."]
+    assert store.get(h.id).customer_email == "jo.doe@example.com"
+    # the bot is not paused for a ticket: it keeps answering
+    assert "3 business days" in texts(say(servers, sender, "how long do refunds take?"))[0]
+
+
+def test_full_journey_customer_agent_resolve_rating_and_back_to_the_bot(servers, store):
+    agent = console(servers)
+    sender = conversation()
+    say(servers, sender, "hello")
+    say(servers, sender, "where is my parcel?")
+    replies = say(servers, sender, "I want to talk to a real person")
+    assert texts(replies)[0].startswith("Connecting you to a person")
+    assert "you are number" in texts(replies)[0]
+    status = next(r["custom"]["handoff"] for r in replies if r.get("custom"))
+    h = store.get(status["id"])
+    assert h.state == "queued" and h.reason == "user_request" and not h.ticket
+    assert h.packet.summary.first_question == "where is my parcel?"
+    assert [line.text for line in h.packet.transcript][-1] == "I want to talk to a real person"
+    assert any(e == "pause" for e, _ in tracker(servers, sender))
+
+    # while a person handles it the bot is quiet, and the agent sees the customer's messages live
+    hostile = "hello? <script>alert(1)</script><img src=x onerror=alert(2)>"
+    assert say(servers, sender, hostile) == []
+    row = handoff_of(agent, sender)
+    assert row["first_question"] == "where is my parcel?" and row["reason"] == "user_request"
+    assert agent.post(f"/handoffs/{h.id}/claim").status_code == 200
+    detail = agent.get(f"/handoffs/{h.id}").json()
+    assert detail["summary"]["first_question"] == "where is my parcel?"
+    assert [t["role"] for t in detail["transcript"]][:2] == ["customer", "bot"]
+    assert hostile in [m["text"] for m in detail["messages"] if m["role"] == "customer"]  # JSON, as text
+
+    # agent -> customer: within a second, on a poll or the next request
+    started = time.perf_counter()
+    sent = agent.post(f"/handoffs/{h.id}/messages", json={"text": "Hi, Ana here. Checking now."})
+    assert sent.status_code == 200
+    got = poll(servers, sender)
+    assert time.perf_counter() - started < 1.0
+    assert [m["text"] for m in got] == ["ana has joined the conversation.", "Hi, Ana here. Checking now."]
+    assert got[1]["custom"] == {"from": "agent", "agent": "ana"}
+    assert poll(servers, sender) == []  # delivered once
+    agent.post(f"/handoffs/{h.id}/messages", json={"text": "Found it: it ships tomorrow."})
+    assert texts(say(servers, sender, "great, thanks")) == ["Found it: it ships tomorrow."]
+    last = agent.get(f"/handoffs/{h.id}/messages").json()["messages"][-1]
+    assert (last["role"], last["text"]) == ("customer", "great, thanks")
+    agent_events = [d for t, d in tracker(servers, sender)
+                    if t == "bot" and (d.get("metadata") or {}).get("agent")]
+    assert [d["text"] for d in agent_events] == ["Hi, Ana here. Checking now.", "Found it: it ships tomorrow."]
+
+    # resolve: the bot is back, asks for a rating, stores it, and answers FAQs again
+    assert agent.post(f"/handoffs/{h.id}/resolve").status_code == 200
+    back = [m["text"] for m in poll(servers, sender)]
+    assert back[0] == "ana has marked your question as resolved."
+    assert back[1].startswith("I'm back. How would you rate")
+    assert any(e == "resume" for e, _ in tracker(servers, sender))
+    assert texts(say(servers, sender, "4 - quick and friendly"))[0].startswith("Thank you for your feedback")
+    done = store.get(h.id)
+    assert (done.state, done.rating, done.rating_comment) == ("resolved", 4, "quick and friendly")
+    assert [x["to_state"] for x in store.history(h.id)] == ["queued", "assigned", "resolved"]
+    assert "3 business days" in texts(say(servers, sender, "how long do refunds take?"))[0]
+    # double resolve and claims on a resolved hand-off are clear conflicts
+    again = agent.post(f"/handoffs/{h.id}/resolve")
+    assert again.status_code == 409 and "already resolved" in again.json()["error"]
+    assert agent.post(f"/handoffs/{h.id}/claim").status_code == 409
+    assert agent.post("/handoffs/nope/claim").status_code == 404
+
+
+def test_hand_back_without_resolving(servers, store):
+    agent = console(servers)
+    sender = conversation()
+    say(servers, sender, "agent please")
+    hid = handoff_of(agent, sender)["id"]
+    agent.post(f"/handoffs/{hid}/claim")
+    assert agent.post(f"/handoffs/{hid}/return").status_code == 200
+    back = [m["text"] for m in poll(servers, sender)]
+    assert back[-2:] == ["ana has left the conversation.", messages.BACK]
+    assert store.get(hid).state == "returned_to_bot"
+    assert "3 business days" in texts(say(servers, sender, "how long do refunds take?"))[0]
+
+
+def test_two_agents_claiming_at_once_exactly_one_wins(servers, store):
+    ana, bo = console(servers, "ana"), console(servers, "bo")
+    sender = conversation()
+    say(servers, sender, "can I speak to a real person")
+    hid = handoff_of(ana, sender)["id"]
+    barrier, results = threading.Barrier(2), {}
+
+    def claim(name, client):
+        barrier.wait()
+        results[name] = client.post(f"/handoffs/{hid}/claim")
+
+    threads = [threading.Thread(target=claim, args=a) for a in (("ana", ana), ("bo", bo))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    codes = sorted(r.status_code for r in results.values())
+    assert codes == [200, 409]
+    winner = store.get(hid).agent
+    loser = next(r for n, r in results.items() if n != winner)
+    assert f"already assigned by {winner}" in loser.json()["error"]
+    other = bo if winner == "ana" else ana
+    assert other.post(f"/handoffs/{hid}/messages", json={"text": "me too"}).status_code == 409
+    (ana if winner == "ana" else bo).post(f"/handoffs/{hid}/resolve")
+
+
+def test_repeated_misses_offer_a_person_and_yes_hands_off(servers, store):
+    console(servers)  # someone online
+    sender = conversation()
+    say(servers, sender, "zebra quantum violin")
+    second = texts(say(servers, sender, "zebra quantum violin"))
+    assert second[-1] == "Shall I connect you with a person from our support team?"
+    assert texts(say(servers, sender, "/affirm"))[0].startswith("Connecting you to a person")
+    assert store.active_for(sender).reason == "low_confidence"
+
+
+def test_an_unsure_request_for_a_person_is_confirmed_first(servers, store):
+    sender = conversation()
+    replies = texts(say(servers, sender, "purple elephant saxophone"))  # DIET: request_human at ~0.6
+    assert replies == ["Shall I connect you with a person from our support team?"]
+    assert store.active_for(sender) is None
+    assert texts(say(servers, sender, "yes please"))[0].startswith("Connecting you to a person")
+    assert store.active_for(sender).reason == "user_request"
+
+
+def test_frustration_offers_a_person_and_no_keeps_the_bot(servers, store):
+    sender = conversation()
+    assert texts(say(servers, sender, "this is useless")) == [
+        "Shall I connect you with a person from our support team?"]
+    assert texts(say(servers, sender, "no"))[0].startswith("Okay, I'll keep trying")
+    assert store.active_for(sender) is None
+    assert texts(say(servers, sender, "yes")) == ["Great. What else would you like to know?"]
+
+
+def test_console_needs_login_csrf_and_limits_guessing(servers, store):
+    url = base(servers) + "/console"
+    assert httpx.get(url + "/api/queue").status_code == 401
+    page = httpx.get(url + "/")
+    assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+    js = httpx.get(url + "/static/console.js").text
+    assert "textContent" in js and not any(s in js for s in ("innerHTML", "outerHTML", "insertAdjacentHTML",
+                                                              "document.write"))
+    r = httpx.post(url + "/api/login", json={"name": "ana", "password": PASSWORD})
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    no_csrf = httpx.Client(cookies=r.cookies)
+    assert no_csrf.get(url + "/api/queue").status_code == 200
+    assert no_csrf.post(url + "/api/handoffs/x/claim").status_code == 403
+    codes = [httpx.post(url + "/api/login", json={"name": "bo", "password": "wrong guess!"}).status_code
+             for _ in range(6)]
+    assert codes == [401] * 5 + [429]
+    assert httpx.post(url + "/api/login", json={"name": "bo", "password": PASSWORD}).status_code == 429
+    assert httpx.post(url + "/api/login", content=b"not json").status_code == 400
+
+
+def test_agent_message_limits(servers, store):
+    agent = console(servers)
+    sender = conversation()
+    say(servers, sender, "human please")
+    hid = handoff_of(agent, sender)["id"]
+    agent.post(f"/handoffs/{hid}/claim")
+    assert agent.post(f"/handoffs/{hid}/messages", json={"text": "x" * 4001}).status_code == 413
+    assert agent.post(f"/handoffs/{hid}/messages", json={"text": "  "}).status_code == 400
+    # oversized customer message: kept for the agent, the bot stays quiet (only the pending status arrives)
+    assert texts(say(servers, sender, "y" * 10_000)) == ["ana has joined the conversation."]
+    assert agent.post(f"/handoffs/{hid}/resolve").status_code == 200
+
+
+def test_console_is_served_with_assets(servers):
+    assert Path(__file__)  # the page and its script come from the installed package
+    page = httpx.get(base(servers) + "/console/").text
+    assert "/console/static/console.js" in page
+    assert httpx.get(base(servers) + "/console/static/evil.js").status_code == 404
