@@ -15,6 +15,7 @@ run: install  ## build the index, train if data changed, start Rasa + action ser
 	@$(BIN)/supportbot run
 
 test: install  ## run every test (unit, integration, Rasa stories, end-to-end)
+	@scripts/system-deps.sh
 	@$(BIN)/python -m pytest
 
 test-unit: install  ## only the fast unit tests

@@ -1,0 +1,49 @@
+"""The hand-off store's tests again, against a real PostgreSQL server started here."""
+
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from bot.handoff.store import HandoffStore
+from tests.pg import Postgres, PostgresUnavailable
+from tests.unit.test_handoff_store import (  # noqa: F401 (collected here with the PostgreSQL store)
+    test_exactly_one_of_many_concurrent_claimers_wins,
+    test_lifecycle_is_timestamped_and_final_states_are_final,
+    test_messages_ratings_and_sessions,
+    test_open_stores_the_packet_and_is_idempotent_per_conversation,
+    test_other_final_states,
+    test_queue_is_ordered_by_waiting_time_and_reports_positions,
+    test_unknown_ids_raise_clear_errors,
+    test_webhook_outbox_is_idempotent_per_key_and_receiver,
+)
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    try:
+        with Postgres() as url:
+            yield url
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def store(postgres_url):
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT", future=True)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    s = HandoffStore.from_url(postgres_url.rsplit("/", 1)[0] + "/" + name)
+    yield s
+    s.engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE {name}"))
+    admin.dispose()
+
+
+def test_it_really_is_postgresql(store):
+    assert store.engine.dialect.name == "postgresql"
