@@ -19,7 +19,7 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationPaus
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from bot.channel.relay import FeedOutput
+from bot.channel.socket import FeedOutput, deliver
 from bot.handoff import messages as say
 from bot.handoff.auth import LoginLimiter, verify_password
 from bot.handoff.service import HandoffService
@@ -255,8 +255,7 @@ async def _tell_customer(request: Request, h: Handoff, text: str, custom: dict[s
                          agent: str | None = None, pause: bool = False) -> None:
     """Put a message in the customer's feed and in the Rasa tracker (so the transcript has it)."""
     rasa_agent = request.app.ctx.agent
-    handoffs().store.feed_push(h.conversation_id, {"recipient_id": h.conversation_id, "text": text,
-                                                   "custom": custom})
+    await deliver(h.conversation_id, {"recipient_id": h.conversation_id, "text": text, "custom": custom})
     async with rasa_agent.lock_store.lock(h.conversation_id):
         tracker = await rasa_agent.processor.get_tracker(h.conversation_id)
         if pause and not tracker.is_paused():
@@ -268,13 +267,12 @@ async def _tell_customer(request: Request, h: Handoff, text: str, custom: dict[s
 async def _resume(request: Request, h: Handoff, text: str) -> None:
     """The person is done: tell the customer, resume the bot, and let it follow up."""
     rasa_agent = request.app.ctx.agent
-    service = handoffs()
-    service.store.feed_push(h.conversation_id, {"recipient_id": h.conversation_id, "text": text,
-                                                "custom": {"state": h.state, "agent": h.agent}})
+    await deliver(h.conversation_id, {"recipient_id": h.conversation_id, "text": text,
+                                      "custom": {"state": h.state, "agent": h.agent}})
     async with rasa_agent.lock_store.lock(h.conversation_id):
         tracker = await rasa_agent.processor.get_tracker(h.conversation_id)
         tracker.update(BotUttered(text, metadata={"handoff": {"state": h.state}}))
         tracker.update(ConversationResumed())
         # The pause cut the turn short of its action_listen; rules expect one before a user intent.
         tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
-        await rasa_agent.trigger_intent("handoff_finished", [], FeedOutput(service), tracker)
+        await rasa_agent.trigger_intent("handoff_finished", [], FeedOutput(), tracker)

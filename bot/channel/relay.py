@@ -7,7 +7,6 @@ import logging
 from typing import Any
 
 from rasa.core.brokers.broker import EventBroker
-from rasa.core.channels.channel import OutputChannel
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.handoff.packet import EXTERNAL_PREFIX
@@ -46,18 +45,3 @@ class HandoffRelay(EventBroker):
                 self.service.store.add_message(h.id, "customer" if kind == "user" else "bot", text)
         except Exception:  # never break the customer's turn because of the relay
             log.exception("could not relay a message of conversation %s", event.get("sender_id"))
-
-
-class FeedOutput(OutputChannel):
-    """Output for bot messages produced outside the customer's request (after a hand-back)."""
-
-    def __init__(self, service: HandoffService):
-        self.service = service
-
-    @classmethod
-    def name(cls) -> str:
-        return "rest"
-
-    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
-        payload = {"recipient_id": recipient_id, **{k: v for k, v in message.items() if v}}
-        self.service.store.feed_push(recipient_id, payload)

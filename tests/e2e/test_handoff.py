@@ -1,11 +1,13 @@
 """Hand-off through the real Rasa server, action server and agent console, as customer and agent."""
 
+import queue
 import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+import socketio
 import sqlalchemy as sa
 
 from bot.handoff import messages
@@ -233,3 +235,73 @@ def test_console_is_served_with_assets(servers):
     page = httpx.get(base(servers) + "/console/").text
     assert "/console/static/console.js" in page
     assert httpx.get(base(servers) + "/console/static/evil.js").status_code == 404
+
+
+class SocketCustomer:
+    """A website customer on socket.io with session persistence, as the widget connects."""
+
+    def __init__(self, servers, session_id):
+        self.session_id = session_id
+        self.received = queue.Queue()
+        self.custom = []
+        self.client = socketio.Client(reconnection=False)
+        self.client.on("bot_uttered", lambda data: self.received.put(data))
+        confirmed = threading.Event()
+        self.client.on("session_confirm", lambda _sid: confirmed.set())
+        self.client.connect(base(servers), socketio_path="/socket.io", wait_timeout=10)
+        self.client.emit("session_request", {"session_id": session_id})
+        assert confirmed.wait(10)
+
+    def say(self, text):
+        self.client.emit("user_uttered", {"message": text, "session_id": self.session_id})
+
+    def next(self, timeout=10.0):
+        """The next message with text; custom payloads (hand-off status) are kept in ``custom``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            message = self.received.get(timeout=max(0.0, deadline - time.monotonic()))
+            if "text" in message:
+                return message
+            self.custom.append(message["custom"])
+
+    def close(self):
+        # A clean disconnect; in the background, as with the polling transport it then waits out the
+        # server's long poll (~25 s). The server drops the customer from their room at once.
+        threading.Thread(target=self.client.disconnect, daemon=True).start()
+        time.sleep(1.0)
+
+
+def test_socketio_customer_gets_replies_and_live_pushes_from_the_agent(servers, store):
+    agent = console(servers)
+    sender = conversation()
+    customer = SocketCustomer(servers, sender)
+    try:
+        customer.say("hello")
+        assert "Brightcart assistant" in customer.next()["text"]  # replies reach the persisted session
+        customer.say("I want to talk to a real person")
+        assert customer.next()["text"].startswith("Connecting you to a person")
+        hid = handoff_of(agent, sender)["id"]
+        agent.post(f"/handoffs/{hid}/claim")
+        started = time.perf_counter()
+        agent.post(f"/handoffs/{hid}/messages", json={"text": "Hi, Ana here."})
+        pushed = [customer.next(timeout=1.0)["text"] for _ in range(2)]
+        assert time.perf_counter() - started < 1.0
+        assert pushed == ["ana has joined the conversation.", "Hi, Ana here."]
+        assert customer.custom[0]["handoff"]["state"] == "queued"  # the widget's status payload
+        assert poll(servers, sender) == []  # pushed live, so not queued again for REST
+        customer.say("thanks!")
+        deadline = time.time() + 2
+        while time.time() < deadline and "thanks!" not in [
+                m["text"] for m in agent.get(f"/handoffs/{hid}/messages").json()["messages"]]:
+            time.sleep(0.05)
+        assert "thanks!" in [m["text"] for m in agent.get(f"/handoffs/{hid}/messages").json()["messages"]]
+        # the customer drops off; what the agent sends meanwhile arrives when they reconnect
+        customer.close()
+        agent.post(f"/handoffs/{hid}/messages", json={"text": "Your refund is on its way."})
+        agent.post(f"/handoffs/{hid}/resolve")
+        customer = SocketCustomer(servers, sender)
+        got = [customer.next()["text"] for _ in range(3)]
+        assert got[:2] == ["Your refund is on its way.", "ana has marked your question as resolved."]
+        assert got[2].startswith("I'm back. How would you rate")
+    finally:
+        customer.close()
