@@ -205,9 +205,11 @@ def actions(args, settings: Settings) -> int:
     """The action server, with the model and index loaded before it accepts requests."""
     from rasa_sdk.endpoint import create_app
 
+    from bot.handoff.redact import install_log_redaction
     from bot.runtime import knowledge_base
 
     logging.getLogger().setLevel(logging.INFO)
+    install_log_redaction()
     kb = knowledge_base()
     if kb.error:
         log.error("starting without a usable FAQ index: %s", kb.error)

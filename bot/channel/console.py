@@ -22,6 +22,7 @@ from sanic.request import Request
 from bot.channel.socket import FeedOutput, deliver
 from bot.handoff import messages as say
 from bot.handoff.auth import LoginLimiter, verify_password
+from bot.handoff.redact import install_log_redaction
 from bot.handoff.service import HandoffService
 from bot.handoff.states import ACTIVE, ASSIGNED, HandoffError, HandoffNotFound, InvalidTransition
 from bot.handoff.store import Handoff, utcnow
@@ -78,6 +79,7 @@ class AgentConsole(InputChannel):
 
         @bp.listener("after_server_start")
         async def start_webhooks(app: Any, loop: Any) -> None:
+            install_log_redaction()  # Rasa has configured its log handlers by now
             service = handoffs()
             if service.settings.webhook_urls:
                 sender = WebhookSender(service.store, service.settings.handoff_webhook_secret)

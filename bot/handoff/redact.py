@@ -8,6 +8,7 @@ must pass the Luhn check and IBANs the ISO 7064 mod-97 check, so order numbers s
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from typing import Any
 
@@ -89,3 +90,21 @@ def redact(text: str) -> str:
         last = end
     out.append(text[last:])
     return "".join(out)
+
+
+class RedactingFilter(logging.Filter):
+    """Masks personal data in every log line that passes the handler it is attached to."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = redact(message) if any(c.isdigit() or c == "@" for c in message) else message
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return True
+
+
+def install_log_redaction(logger: logging.Logger | None = None) -> None:
+    """Attach a RedactingFilter to every handler of ``logger`` (default: the root logger)."""
+    for handler in (logger or logging.getLogger()).handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())

@@ -91,3 +91,14 @@ def test_redacted_packet_masks_every_copy_of_personal_data(service):
 ])
 def test_parse_rating(text, entity, expected):
     assert parse_rating(text, entity) == expected
+
+
+def test_agents_see_personal_data_only_when_configured(tmp_path):
+    store = HandoffStore.from_url(f"sqlite:///{tmp_path / 'h.db'}")
+    text = "reach me at jo@example.com"
+    assert HandoffService(store, Settings(root=tmp_path)).for_agent(text) == text
+    hidden = HandoffService(store, Settings(root=tmp_path, agents_see_personal_data=False))
+    assert hidden.for_agent(text) == "reach me at [email]"
+    assert Settings.from_env({"SUPPORTBOT_AGENTS_SEE_PERSONAL_DATA": "no"}).agents_see_personal_data is False
+    with pytest.raises(SettingsError, match="AGENTS_SEE_PERSONAL_DATA"):
+        Settings.from_env({"SUPPORTBOT_AGENTS_SEE_PERSONAL_DATA": "maybe"})

@@ -24,3 +24,20 @@ def test_checksums():
     assert luhn_ok("4111111111111111") and not luhn_ok("4111111111111112")
     assert luhn_ok("5500 0000 0000 0004")
     assert iban_ok("DE89370400440532013000") and not iban_ok("DE89370400440532013001")
+
+
+def test_log_lines_are_redacted_by_the_installed_filter():
+    import io
+    import logging
+
+    from bot.handoff.redact import install_log_redaction
+
+    stream = io.StringIO()
+    logger = logging.getLogger("test.redaction")
+    logger.propagate = False
+    logger.addHandler(logging.StreamHandler(stream))
+    install_log_redaction(logger)
+    install_log_redaction(logger)  # idempotent
+    logger.warning("customer %s paid with %s", "jo@example.com", "4111 1111 1111 1111")
+    logger.warning("order %d shipped", 12)
+    assert stream.getvalue().splitlines() == ["customer [email] paid with [card]", "order 12 shipped"]
