@@ -24,7 +24,16 @@ from bot.handoff import messages as say
 from bot.handoff.auth import LoginLimiter, verify_password
 from bot.handoff.redact import install_log_redaction
 from bot.handoff.service import HandoffService
-from bot.handoff.states import ACTIVE, ASSIGNED, HandoffError, HandoffNotFound, InvalidTransition
+from bot.handoff.states import (
+    ABANDONED,
+    ACTIVE,
+    ASSIGNED,
+    RESOLVED,
+    RETURNED_TO_BOT,
+    HandoffError,
+    HandoffNotFound,
+    InvalidTransition,
+)
 from bot.handoff.store import Handoff, utcnow
 from bot.handoff.webhooks import WebhookSender
 from bot.runtime import handoffs
@@ -221,24 +230,32 @@ class AgentConsole(InputChannel):
             await _tell_customer(request, h, text, {"from": "agent", "agent": agent}, agent=agent)
             return _ok({"id": message.id})
 
-        async def finish(request: Request, hid: str, resolved: bool) -> response.HTTPResponse:
+        async def finish(request: Request, hid: str, outcome: str) -> response.HTTPResponse:
             service, agent = handoffs(), request.ctx.agent
             current = service.store.get(hid)
             if current.state == ASSIGNED and current.agent != agent:
                 raise InvalidTransition(hid, current.state, "finished by you", current.agent)
-            h = service.finish(hid, agent, resolved)
-            await _resume(request, h, say.left(agent, resolved))
+            h = service.finish(hid, agent, outcome)
+            if outcome == ABANDONED:  # the customer has gone: unpause quietly in case they return
+                await _resume(request, h, None)
+            else:
+                await _resume(request, h, say.left(agent, outcome == RESOLVED))
             return _ok({"handoff": handoff_row(h, service, 0)})
 
         @bp.route("/api/handoffs/<hid>/resolve", methods=["POST"])
         @authed()
         async def resolve(request: Request, hid: str) -> response.HTTPResponse:
-            return await finish(request, hid, resolved=True)
+            return await finish(request, hid, RESOLVED)
 
         @bp.route("/api/handoffs/<hid>/return", methods=["POST"])
         @authed()
         async def hand_back(request: Request, hid: str) -> response.HTTPResponse:
-            return await finish(request, hid, resolved=False)
+            return await finish(request, hid, RETURNED_TO_BOT)
+
+        @bp.route("/api/handoffs/<hid>/abandon", methods=["POST"])
+        @authed()
+        async def abandon(request: Request, hid: str) -> response.HTTPResponse:
+            return await finish(request, hid, ABANDONED)
 
         return bp
 
@@ -266,15 +283,20 @@ async def _tell_customer(request: Request, h: Handoff, text: str, custom: dict[s
         await rasa_agent.processor.save_tracker(tracker)
 
 
-async def _resume(request: Request, h: Handoff, text: str) -> None:
-    """The person is done: tell the customer, resume the bot, and let it follow up."""
+async def _resume(request: Request, h: Handoff, text: str | None) -> None:
+    """The person is done: tell the customer, resume the bot, and let it follow up (with a text)."""
     rasa_agent = request.app.ctx.agent
-    await deliver(h.conversation_id, {"recipient_id": h.conversation_id, "text": text,
-                                      "custom": {"state": h.state, "agent": h.agent}})
+    if text:
+        await deliver(h.conversation_id, {"recipient_id": h.conversation_id, "text": text,
+                                          "custom": {"state": h.state, "agent": h.agent}})
     async with rasa_agent.lock_store.lock(h.conversation_id):
         tracker = await rasa_agent.processor.get_tracker(h.conversation_id)
-        tracker.update(BotUttered(text, metadata={"handoff": {"state": h.state}}))
+        if text:
+            tracker.update(BotUttered(text, metadata={"handoff": {"state": h.state}}))
         tracker.update(ConversationResumed())
         # The pause cut the turn short of its action_listen; rules expect one before a user intent.
         tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
-        await rasa_agent.trigger_intent("handoff_finished", [], FeedOutput(), tracker)
+        if text:
+            await rasa_agent.trigger_intent("handoff_finished", [], FeedOutput(), tracker)
+        else:
+            await rasa_agent.processor.save_tracker(tracker)

@@ -11,7 +11,7 @@ from typing import Any
 from bot.handoff.hours import is_open
 from bot.handoff.packet import HandoffPacket, Reason, build_packet
 from bot.handoff.redact import redact
-from bot.handoff.states import ASSIGNED, RESOLVED, RETURNED_TO_BOT
+from bot.handoff.states import ASSIGNED, FINAL
 from bot.handoff.store import Handoff, HandoffStore, Message, utcnow
 from bot.settings import Settings
 
@@ -75,9 +75,12 @@ class HandoffService:
     def claim(self, handoff_id: str, agent: str) -> Handoff:
         return self.store.transition(handoff_id, ASSIGNED, agent=agent)
 
-    def finish(self, handoff_id: str, agent: str, resolved: bool) -> Handoff:
-        h = self.store.transition(handoff_id, RESOLVED if resolved else RETURNED_TO_BOT, actor=agent)
-        self._notify(h, "handoff.resolved" if resolved else "handoff.returned_to_bot")
+    def finish(self, handoff_id: str, agent: str, outcome: str) -> Handoff:
+        """``outcome``: resolved, returned_to_bot, or abandoned (the customer left)."""
+        if outcome not in FINAL:
+            raise ValueError(f"a hand-off ends as one of {', '.join(FINAL)}, not {outcome!r}")
+        h = self.store.transition(handoff_id, outcome, actor=agent)
+        self._notify(h, f"handoff.{outcome}")
         return h
 
     def customer_said(self, conversation_id: str, text: str) -> Message | None:

@@ -75,6 +75,7 @@ function showState(h) {
   $("#claim").hidden = h.state !== "queued";
   $("#resolve").hidden = !(mine || h.state === "queued");
   $("#handback").hidden = !(mine || h.state === "queued");
+  $("#abandon").hidden = !(mine || h.state === "queued");
   $("#reply").hidden = !mine;
 }
 
@@ -141,6 +142,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("#claim").addEventListener("click", () => act("/claim"));
   $("#resolve").addEventListener("click", () => act("/resolve"));
   $("#handback").addEventListener("click", () => act("/return"));
+  $("#abandon").addEventListener("click", () => act("/abandon"));
   $("#reply").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const box = ev.target.elements.text;

@@ -16,6 +16,8 @@ def e2e_settings(tmp_path_factory, root) -> Settings:
     return Settings(root=root, corpus=work / "faq", index_dir=work / "kb_index",
                     tracker_db=str(work / "tracker.db"), handoff_db=str(work / "handoff.db"),
                     rasa_port=15005, action_port=15055,
+                    # a receiver that is down for the whole run: chat and console must not care
+                    handoff_webhooks="http://127.0.0.1:9/unreachable", handoff_webhook_secret="e2e-secret",
                     reload_interval=0.5)
 
 

@@ -127,6 +127,16 @@ def test_full_journey_customer_agent_resolve_rating_and_back_to_the_bot(servers,
     assert again.status_code == 409 and "already resolved" in again.json()["error"]
     assert agent.post(f"/handoffs/{h.id}/claim").status_code == 409
     assert agent.post("/handoffs/nope/claim").status_code == 404
+    # all along the webhook receiver was down: deliveries wait in the outbox with their errors
+    def rows():
+        return [r for r in store.webhook_rows() if r["idempotency_key"].startswith(h.id)]
+
+    assert {r["idempotency_key"].split(":")[1] for r in rows()} == {"handoff.created", "handoff.resolved"}
+    deadline = time.time() + 15
+    while time.time() < deadline and not all(r["attempts"] for r in rows()):
+        time.sleep(0.2)
+    assert all(r["attempts"] >= 1 and "ConnectError" in r["last_error"] for r in rows())
+    assert all(r["delivered_at"] is None for r in rows())
 
 
 def test_hand_back_without_resolving(servers, store):
@@ -139,6 +149,16 @@ def test_hand_back_without_resolving(servers, store):
     back = [m["text"] for m in poll(servers, sender)]
     assert back[-2:] == ["ana has left the conversation.", messages.BACK]
     assert store.get(hid).state == "returned_to_bot"
+    assert "3 business days" in texts(say(servers, sender, "how long do refunds take?"))[0]
+
+
+def test_a_customer_who_left_is_marked_abandoned_and_the_bot_resumes_quietly(servers, store):
+    agent = console(servers)
+    sender = conversation()
+    say(servers, sender, "agent please")
+    hid = handoff_of(agent, sender)["id"]
+    assert agent.post(f"/handoffs/{hid}/abandon").status_code == 200
+    assert store.get(hid).state == "abandoned" and poll(servers, sender) == []
     assert "3 business days" in texts(say(servers, sender, "how long do refunds take?"))[0]
 
 
