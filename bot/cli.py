@@ -211,7 +211,7 @@ def cmd_eval(args, settings: Settings) -> int:
              d.entry_id != q.expected]
     for q, d in wrong[: args.errors]:
         print(f"wrong: line {q.line} {q.text!r}: expected {q.expected or 'none'}, "
-              f"answered {d.entry_id} ({d.top.score:.3f})", file=sys.stderr)
+              f"answered {d.entry_id} ({d.top.score if d.top else 0:.3f})", file=sys.stderr)
     return EXIT_OK
 
 

@@ -68,7 +68,7 @@ def _faq_turn(kb: KnowledgeBase, text: str | None, intent: str | None,
         if entry is None:
             return TurnResult([BotMessage(response="utter_faq_option_gone")],
                               {"last_faq_decision": MISS, "faq_options": None})
-        meta = {"faq_id": entry.id, "faq_score": None, "faq_decision": "chosen",
+        meta: dict[str, Any] = {"faq_id": entry.id, "faq_score": None, "faq_decision": "chosen",
                 "faq_index": version.name if version else None}
         return TurnResult([BotMessage(text=entry.answer, metadata=meta)], {
             "last_faq_id": entry.id, "last_faq_score": None, "last_faq_decision": ANSWER,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping, cast
 
 
 class SettingsError(ValueError):
@@ -108,12 +108,18 @@ class Settings:
             if key not in env:
                 continue
             raw = env[key]
-            default = f.default_factory() if f.name == "root" else f.default  # type: ignore[misc]
-            convert = {Path: Path, bool: _bool}.get(type(default), type(default))
+            convert: Callable[[str], object]
+            if f.name == "root" or isinstance(f.default, Path):
+                convert = Path
+            elif isinstance(f.default, bool):
+                convert = _bool
+            else:
+                convert = cast(Callable[[str], object], type(f.default))  # int, float or str
             try:
                 values[f.name] = convert(raw)
             except ValueError as exc:
-                raise SettingsError(f"{key}={raw!r} is not a valid {convert.__name__}") from exc
+                kind = "true/false" if convert is _bool else getattr(convert, "__name__", "value")
+                raise SettingsError(f"{key}={raw!r} is not a valid {kind}") from exc
         return cls(**values)  # type: ignore[arg-type]
 
     def to_env(self) -> dict[str, str]:

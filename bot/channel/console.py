@@ -159,7 +159,7 @@ class AgentConsole(InputChannel):
         @bp.route("/api/logout", methods=["POST"])
         @authed()
         async def logout(request: Request) -> response.HTTPResponse:
-            handoffs().store.end_session(request.cookies.get(COOKIE))
+            handoffs().store.end_session(request.cookies.get(COOKIE, ""))
             res = _ok({"ok": True})
             del res.cookies[COOKIE]
             return res
@@ -174,7 +174,7 @@ class AgentConsole(InputChannel):
         async def queue(request: Request) -> response.HTTPResponse:
             service = handoffs()
             rows, position = [], 0
-            for h in service.store.list(ACTIVE):
+            for h in service.store.list_handoffs(ACTIVE):
                 position += h.state == "queued"
                 rows.append(handoff_row(h, service, position if h.state == "queued" else 0))
             return _ok({"handoffs": rows, "agents_online": service.agents_online()})

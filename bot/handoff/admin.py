@@ -74,7 +74,7 @@ def handoff_command(args: argparse.Namespace, settings: Settings) -> int:
         sys.stdout.write(json_schema())
         return 0
     store = _store(settings)
-    for h in store.list(ACTIVE + FINAL if args.all else ACTIVE):
+    for h in store.list_handoffs(ACTIVE + FINAL if args.all else ACTIVE):
         print(f"{h.id}  {h.state:<15} {h.reason:<15} {h.created_at:%Y-%m-%d %H:%M}  "
               f"{h.agent or '-':<12} {h.conversation_id}  {h.first_question or ''}")
     return 0

@@ -56,16 +56,16 @@ class TranscriptLine(_Model):
     text: str
     at: datetime = Field(description="When it was said (UTC)")
     buttons: list[Button] = Field(default_factory=list, description="Buttons offered with a bot message")
-    faq_id: str | None = Field(None, description="FAQ entry a bot answer came from")
-    faq_score: float | None = Field(None, description="Retrieval score of that answer")
-    faq_decision: str | None = Field(None, description="answer, chosen, clarify or miss")
-    author: str | None = Field(None, description="Agent name for agent messages")
+    faq_id: str | None = Field(default=None, description="FAQ entry a bot answer came from")
+    faq_score: float | None = Field(default=None, description="Retrieval score of that answer")
+    faq_decision: str | None = Field(default=None, description="answer, chosen, clarify or miss")
+    author: str | None = Field(default=None, description="Agent name for agent messages")
 
 
 class Summary(_Model):
-    first_question: str | None = Field(None, description="The customer's first real question")
+    first_question: str | None = Field(default=None, description="The customer's first real question")
     faq_tried: list[str] = Field(default_factory=list, description="FAQ entries already answered")
-    last_message: str | None = Field(None, description="The customer's last message")
+    last_message: str | None = Field(default=None, description="The customer's last message")
 
 
 class CustomerInfo(_Model):

@@ -97,11 +97,9 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _aware(value: datetime | None) -> datetime | None:
+def _aware(value: datetime) -> datetime:
     """SQLite hands datetimes back without a zone; they were stored as UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
 @dataclass
@@ -203,7 +201,7 @@ class HandoffStore:
                                .order_by(handoffs.c.created_at.desc()).limit(1)).first()
         return Handoff.from_row(row) if row else None
 
-    def list(self, states: tuple[str, ...] = ACTIVE, limit: int = 200) -> list[Handoff]:
+    def list_handoffs(self, states: tuple[str, ...] = ACTIVE, limit: int = 200) -> list[Handoff]:
         """Oldest first: the longest-waiting customer is at the top of the queue."""
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(handoffs).where(handoffs.c.state.in_(states))

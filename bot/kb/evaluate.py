@@ -86,7 +86,8 @@ def metrics(expected: Sequence[str | None], decisions: Sequence[Decision]) -> di
     ranks = []
     for i in in_scope:
         ids = [h.entry_id for h in decisions[i].hits]
-        ranks.append(ids.index(expected[i]) + 1 if expected[i] in ids else None)
+        want = expected[i]
+        ranks.append(ids.index(want) + 1 if want is not None and want in ids else None)
     y_true = [e or NONE for e in expected]
     y_pred = [p or NONE for p in predicted]
     mcc = float(matthews_corrcoef(y_true, y_pred)) if n else 0.0

@@ -40,7 +40,7 @@ def test_queue_is_ordered_by_waiting_time_and_reports_positions(store):
     a, _ = store.open(packet("a"))
     b, _ = store.open(packet("b"))
     c, _ = store.open(packet("c"))
-    assert [h.conversation_id for h in store.list()] == ["a", "b", "c"]
+    assert [h.conversation_id for h in store.list_handoffs()] == ["a", "b", "c"]
     assert [store.queue_position(x.id) for x in (a, b, c)] == [1, 2, 3]
     store.transition(a.id, ASSIGNED, agent="ana")
     assert [store.queue_position(x.id) for x in (a, b, c)] == [0, 1, 2]
