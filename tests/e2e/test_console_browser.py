@@ -1,0 +1,72 @@
+"""The agent console in a real browser (Debian's Chromium through Playwright): log in, see the queue,
+claim, read what the customer typed as text (never as HTML), reply, resolve."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_handoff import PASSWORD, base, conversation, poll, say, store  # noqa: F401
+
+CHROMIUM = Path("/usr/bin/chromium")
+HOSTILE = "<script>window.__xss = 1</script><img src=x onerror=\"window.__xss = 2\"> is my order late?"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("Chromium missing: apt-get install -y chromium (scripts/system-deps.sh does)")
+        pytest.skip("Chromium missing: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM),
+                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield b
+        b.close()
+
+
+def test_agent_works_a_handoff_in_the_browser_and_customer_text_stays_text(servers, store, browser):  # noqa: F811
+    page = browser.new_page()
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(base(servers) + "/console/")
+    page.fill("input[name=name]", "ana")
+    page.fill("input[name=password]", "not the password")
+    page.click("form#login button[type=submit]")
+    page.wait_for_selector("#login-error:has-text('wrong name or password')")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form#login button[type=submit]")
+    page.wait_for_selector("#whoami:has-text('Logged in as ana')")
+
+    sender = conversation()
+    say(servers, sender, HOSTILE)
+    say(servers, sender, "talk to a human")
+    row = page.locator("#queue tbody tr", has_text="is my order late?")
+    row.wait_for(timeout=10_000)  # the queue refreshes by itself
+    row.locator("button", has_text="Open").click()
+    page.wait_for_selector("#transcript li.customer")
+    page.click("#claim")
+    page.wait_for_selector("#conv-state:has-text('assigned')")
+
+    # the hostile message is shown literally, and nothing in it ran or became an element
+    first = page.locator("#transcript li.customer").first
+    assert HOSTILE in first.inner_text()
+    assert page.locator("#transcript img, #transcript script").count() == 0
+    assert page.evaluate("window.__xss") is None and dialogs == []
+    assert HOSTILE in page.locator("#s-first").inner_text()
+
+    # reply from the page; the customer gets it; the customer's answer shows up live
+    page.fill("#reply textarea", "Hi, Ana here. <b>Not bold</b>")
+    page.click("#reply button[type=submit]")
+    page.wait_for_selector("#transcript li.agent:has-text('Hi, Ana here.')")
+    assert "Hi, Ana here. <b>Not bold</b>" in [m["text"] for m in poll(servers, sender)]
+    say(servers, sender, "<img src=y onerror=\"window.__xss = 3\">thanks")
+    page.wait_for_selector("#transcript li.customer:has-text('thanks')", timeout=5_000)
+    assert page.evaluate("window.__xss") is None and page.locator("#transcript img").count() == 0
+
+    page.click("#resolve")
+    page.wait_for_selector("#conv-state:has-text('resolved')")
+    assert store.active_for(sender) is None
+    page.close()
