@@ -66,9 +66,8 @@ def _asset(name: str) -> str:
 def handoff_row(h: Handoff, service: HandoffService, position: int) -> dict[str, Any]:
     return {"id": h.id, "conversation_id": h.conversation_id, "state": h.state, "reason": h.reason,
             "agent": h.agent, "ticket": h.ticket, "channel": h.channel,
-            "first_question": service.for_agent(h.first_question or ""),
-            "customer_email": h.customer_email if service.settings.agents_see_personal_data else
-            ("[email]" if h.customer_email else None),
+            "first_question": service.for_agent(h.first_question),
+            "customer_email": service.for_agent(h.customer_email),
             "created_at": h.created_at.isoformat(), "position": position,
             "wait_seconds": round((utcnow() - h.created_at).total_seconds())}
 
@@ -188,10 +187,8 @@ class AgentConsole(InputChannel):
             for line in packet["transcript"]:
                 line["text"] = service.for_agent(line["text"])
             for key in ("first_question", "last_message"):
-                if packet["summary"][key]:
-                    packet["summary"][key] = service.for_agent(packet["summary"][key])
-            if packet["customer"]["email"] and not service.settings.agents_see_personal_data:
-                packet["customer"]["email"] = "[email]"
+                packet["summary"][key] = service.for_agent(packet["summary"][key])
+            packet["customer"]["email"] = service.for_agent(packet["customer"]["email"])
             return _ok({"handoff": handoff_row(h, service, service.store.queue_position(hid)),
                         "summary": packet["summary"], "customer": packet["customer"],
                         "transcript": _jsonable(packet["transcript"]), "messages": _messages(service, hid, 0),

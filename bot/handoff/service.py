@@ -12,7 +12,7 @@ from bot.handoff.hours import is_open
 from bot.handoff.packet import HandoffPacket, Reason, build_packet
 from bot.handoff.redact import redact
 from bot.handoff.states import ASSIGNED, FINAL
-from bot.handoff.store import Handoff, HandoffStore, Message, utcnow
+from bot.handoff.store import Handoff, HandoffStore, utcnow
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -83,12 +83,8 @@ class HandoffService:
         self._notify(h, f"handoff.{outcome}")
         return h
 
-    def customer_said(self, conversation_id: str, text: str) -> Message | None:
-        """Record a customer message sent while a hand-off is active; None when there is none."""
-        h = self.store.active_for(conversation_id)
-        if h is None:
-            return None
-        return self.store.add_message(h.id, "customer", text)
-
-    def for_agent(self, text: str) -> str:
-        return text if self.settings.agents_see_personal_data else redact(text)
+    def for_agent(self, text: str | None) -> str | None:
+        """What the console shows: as typed, or with personal data masked (a setting)."""
+        if not text or self.settings.agents_see_personal_data:
+            return text
+        return redact(text)
