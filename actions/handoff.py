@@ -65,7 +65,7 @@ class ActionHandoff(Action):
             dispatcher.utter_message(response="utter_handoff_failed")
             return reset
         h = opened.handoff
-        status = {"handoff": {"id": h.id, "state": h.state, "position": opened.position}}
+        status = {"handoff": {"id": h.id, "state": h.state, "position": opened.position, "live": opened.live}}
         if opened.live:
             dispatcher.utter_message(text=say.queued(opened.position), json_message=status)
             return [*reset, ConversationPaused()]

@@ -185,6 +185,7 @@ The bot is running.
   REST:          POST {servers.rest_url}
                  curl -s {servers.rest_url} -d '{{"sender": "me", "message": "where is my order?"}}'
   socket.io:     http://{s.host}:{s.rasa_port}/socket.io
+  demo shop:     http://{s.host}:{s.rasa_port}/widget/demo   (the chat widget, bottom right)
   agent console: http://{s.host}:{s.rasa_port}/console/
                  (first account: .venv/bin/supportbot agents add NAME)
   terminal chat: .venv/bin/supportbot chat     (in another terminal)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import logging
 from datetime import timedelta
-from importlib import resources
 from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -20,6 +19,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from bot.channel.socket import FeedOutput, deliver
+from bot.channel.web import asset
 from bot.handoff import messages as say
 from bot.handoff.auth import LoginLimiter, verify_password
 from bot.handoff.redact import install_log_redaction
@@ -48,7 +48,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-STATIC = {"console.js": "text/javascript", "console.css": "text/css"}
+STATIC = {"console.js", "console.css"}
 
 
 def _error(message: str, status: int) -> response.HTTPResponse:
@@ -57,10 +57,6 @@ def _error(message: str, status: int) -> response.HTTPResponse:
 
 def _ok(body: Any) -> response.HTTPResponse:
     return response.json(body, headers=SECURITY_HEADERS)
-
-
-def _asset(name: str) -> str:
-    return resources.files("bot.web").joinpath(name).read_text(encoding="utf-8")
 
 
 def handoff_row(h: Handoff, service: HandoffService, position: int) -> dict[str, Any]:
@@ -121,13 +117,13 @@ class AgentConsole(InputChannel):
 
         @bp.route("/", methods=["GET"])
         async def page(request: Request) -> response.HTTPResponse:
-            return response.html(_asset("console.html"), headers=SECURITY_HEADERS)
+            return asset("console.html", SECURITY_HEADERS)
 
         @bp.route("/static/<name>", methods=["GET"])
         async def static(request: Request, name: str) -> response.HTTPResponse:
             if name not in STATIC:
                 return _error("not found", 404)
-            return response.text(_asset(name), content_type=STATIC[name], headers=SECURITY_HEADERS)
+            return asset(name, SECURITY_HEADERS)
 
         @bp.route("/api/login", methods=["POST"])
         async def login(request: Request) -> response.HTTPResponse:

@@ -112,7 +112,12 @@ def transcript_from_events(events: Iterable[dict[str, Any]]) -> list[TranscriptL
             text = e.get("text") or ""
             if text.startswith(EXTERNAL_PREFIX):  # an intent triggered by the system, not typed
                 continue
-            lines.append(TranscriptLine(role=Role.customer, text=offered.get(text, text), at=_at(e)))
+            if text in offered:  # a button the bot offered: its title
+                text = offered[text]
+            elif text.startswith("/"):  # a widget button such as "Talk to a person": its intent
+                intent = ((e.get("parse_data") or {}).get("intent") or {}).get("name") or text[1:]
+                text = "(" + intent.replace("_", " ") + ")"
+            lines.append(TranscriptLine(role=Role.customer, text=text, at=_at(e)))
         elif kind == "bot" and e.get("text"):
             meta = e.get("metadata") or {}
             buttons = [Button(title=b.get("title", ""), payload=b.get("payload", ""))

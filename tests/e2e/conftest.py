@@ -1,3 +1,4 @@
+import os
 import shutil
 from pathlib import Path
 
@@ -31,3 +32,44 @@ def servers(e2e_settings, real_encoder):
         yield s
     finally:
         s.stop()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium through Playwright (Playwright's own browser download does not work here)."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("Chromium missing: apt-get install -y chromium (scripts/system-deps.sh does)")
+        pytest.skip("Chromium missing: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM),
+                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield b
+        b.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    setattr(item, "rep_" + outcome.get_result().when, outcome.get_result())
+
+
+@pytest.fixture
+def screenshots(request):
+    """Pages registered here are saved to test-artifacts/ when the test fails."""
+    pages = []
+    yield pages
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        for n, page in enumerate(pages):
+            try:
+                page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{n}.png"), full_page=True)
+            except Exception:  # the page may already be closed
+                pass

@@ -54,3 +54,10 @@ def test_published_schema_in_docs_is_current():
     published = Path(__file__).parents[2] / "docs" / "handoff-packet.schema.json"
     assert published.read_text() == json_schema(), \
         "regenerate it: supportbot handoff schema > docs/handoff-packet.schema.json"
+
+
+def test_a_widget_button_payload_shows_as_its_intent_not_as_a_slash_command():
+    events = EVENTS + [{"event": "user", "timestamp": 1700000050.0, "text": "/request_human",
+                        "parse_data": {"intent": {"name": "request_human"}}}]
+    p = build_packet("c", events, {}, Reason.user_request)
+    assert p.transcript[-1].text == "(request human)" and p.summary.last_message == "(request human)"

@@ -1,0 +1,135 @@
+"""The chat widget on the demo shop page in a real browser, against the real servers and console."""
+
+import os
+import signal
+
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.test_handoff import PASSWORD, base, store  # noqa: F401
+
+
+@pytest.fixture
+def shop(servers, browser, screenshots):
+    """A customer with a fresh browser profile on the demo shop, chat opened."""
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    page = context.new_page()
+    screenshots.append(page)
+    page.goto(base(servers) + "/widget/demo")
+    page.click(".sb-launcher")
+    page.wait_for_selector(".sb-log .sb-bot")  # the greeting: connected, session confirmed
+    yield page
+    context.close()
+
+
+def ask(page, text):
+    """Type a message; wait for the next bot or agent reply and return its element."""
+    before = page.locator(".sb-log .sb-bot, .sb-log .sb-agent").count()
+    page.fill(".sb-input", text)
+    page.press(".sb-input", "Enter")
+    page.wait_for_function(
+        "n => document.querySelectorAll('.sb-log .sb-bot, .sb-log .sb-agent').length > n", arg=before)
+    return page.locator(".sb-log .sb-bot, .sb-log .sb-agent").nth(before)
+
+
+def test_faq_answer_renders_markdown_safely_and_customer_text_stays_text(shop):
+    answer = ask(shop, "do you sell my personal data?")
+    assert "we never sell your data" in answer.inner_text()
+    assert answer.locator("strong").inner_text() == "we never sell your data"  # Markdown rendered
+    link = answer.locator("a", has_text="privacy policy")
+    assert link.get_attribute("target") == "_blank" and "noopener" in link.get_attribute("rel")
+    hostile = '<img src=x onerror="window.__xss = 1">where is my refund?'
+    ask(shop, hostile)
+    assert shop.locator(".sb-user").last.locator(".sb-body").inner_text() == hostile
+    assert shop.locator(".sb-log img").count() == 0 and shop.evaluate("window.__xss") is None
+    ARTIFACTS.mkdir(exist_ok=True)
+    shop.screenshot(path=str(ARTIFACTS / "widget.png"))
+
+
+def test_clarify_buttons_answer_on_click(shop):
+    reply = ask(shop, "where is my parcel?")
+    buttons = reply.locator(".sb-button")
+    assert buttons.count() >= 2 and buttons.last.inner_text() == "None of these"
+    chosen = buttons.first.inner_text()
+    before = shop.locator(".sb-bot").count()
+    buttons.first.click()
+    shop.wait_for_function("n => document.querySelectorAll('.sb-log .sb-bot').length > n", arg=before)
+    assert shop.locator(".sb-user").last.inner_text().endswith(chosen)  # the title, not the payload
+    assert shop.locator(".sb-bot .sb-buttons").count() == 0  # old choices are gone
+
+
+def test_person_journey_live_both_ways_then_rating(servers, store, browser, shop, screenshots):  # noqa: F811
+    agent = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    screenshots.append(agent)
+    agent.goto(base(servers) + "/console/")
+    agent.fill("input[name=name]", "ana")
+    agent.fill("input[name=password]", PASSWORD)
+    agent.click("form#login button[type=submit]")
+    agent.wait_for_selector("#whoami:has-text('ana')")
+    assert agent.locator("form#login").is_hidden()
+    ask(shop, "where is my parcel?")
+    shop.click(".sb-person")
+    shop.wait_for_selector(".sb-status:has-text('You are number')")
+    assert shop.locator(".sb-user").last.inner_text().endswith("Talk to a person")
+    session = shop.evaluate(
+        "JSON.parse(Object.entries(localStorage).find(([k]) => k.startsWith('supportbot:'))[1]).session")
+    row = agent.locator("#queue tbody tr", has_text="user request")
+    row.first.wait_for()
+    hid = store.active_for(session).id
+    agent.locator(f"#queue tbody tr[data-id='{hid}'] button").click()
+    agent.click("#claim")
+    shop.wait_for_selector(".sb-bot:has-text('ana has joined the conversation.')")
+    agent.fill("#reply textarea", "Hi, I'm Ana. How can I help?")
+    agent.click("#reply button[type=submit]")
+    msg = shop.wait_for_selector(".sb-agent:has-text('How can I help?')", timeout=2000)
+    assert "from our support team" in msg.inner_text() and "ana" in msg.inner_text()
+    shop.fill(".sb-input", "My parcel is late")
+    shop.press(".sb-input", "Enter")
+    agent.wait_for_selector("#transcript li.customer:has-text('My parcel is late')", timeout=2000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    agent.screenshot(path=str(ARTIFACTS / "console.png"))
+    agent.click("#resolve")
+    rating = shop.wait_for_selector(".sb-bot:has-text('How would you rate')")
+    rating.query_selector("button:text-is('4')").click()
+    shop.wait_for_selector(".sb-bot:has-text('Thank you for your feedback')")
+    assert store.get(hid).rating == 4
+    agent.context.close()
+
+
+def test_reload_keeps_history_and_a_server_restart_reconnects(servers, shop):
+    ask(shop, "how long do refunds take?")
+    shop.reload()
+    shop.click(".sb-launcher")
+    shop.wait_for_selector(".sb-user:has-text('how long do refunds take?')")
+    assert "3 business days" in shop.locator(".sb-bot").last.inner_text()
+    # the Rasa server goes away and comes back: the widget says so, then carries on
+    rasa = servers.procs["rasa"]
+    os.killpg(rasa.pid, signal.SIGTERM)
+    rasa.wait(timeout=30)
+    shop.wait_for_selector(".sb-status.sb-error:has-text('Connection lost')", timeout=15_000)
+    servers.start_rasa()
+    shop.wait_for_selector(".sb-status.sb-error", state="hidden", timeout=30_000)
+    assert "PayPal" in ask(shop, "can I pay with paypal?").inner_text()
+    assert shop.locator(".sb-user").first.inner_text().endswith("how long do refunds take?")  # same session
+
+
+def test_keyboard_only_on_a_phone_sized_screen(servers, browser, screenshots):
+    context = browser.new_context(viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    screenshots.append(page)
+    page.goto(base(servers) + "/widget/demo")
+    page.wait_for_selector(".sb-launcher")
+    page.focus(".sb-launcher")
+    page.keyboard.press("Enter")  # opens, and focus moves into the input
+    page.wait_for_selector(".sb-log .sb-bot")
+    assert page.evaluate("document.activeElement.classList.contains('sb-input')")
+    box = page.locator(".sb-panel").bounding_box()
+    assert box["width"] >= 370 and box["height"] >= 660  # the panel fills the small screen
+    assert page.locator(".sb-log").get_attribute("aria-live") == "polite"
+    page.keyboard.type("how long do refunds take?")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".sb-bot:has-text('3 business days')")
+    page.keyboard.press("Escape")
+    assert page.locator(".sb-panel").is_hidden()
+    assert page.evaluate("document.activeElement.classList.contains('sb-launcher')")
+    context.close()
