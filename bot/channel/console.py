@@ -8,6 +8,7 @@ rate-limited per name and address. The page renders everything customers typed a
 from __future__ import annotations
 
 import functools
+import hmac
 import logging
 from datetime import timedelta
 from typing import Any, Awaitable, Callable
@@ -103,7 +104,7 @@ class AgentConsole(InputChannel):
                     if found is None:
                         return _error("log in first", 401)
                     agent, expected = found
-                    if csrf and request.headers.get("X-CSRF-Token") != expected:
+                    if csrf and not hmac.compare_digest(request.headers.get("X-CSRF-Token", ""), expected):
                         return _error("missing or wrong X-CSRF-Token header; reload the console", 403)
                     request.ctx.agent, request.ctx.csrf = agent, expected
                     try:
