@@ -156,6 +156,11 @@ def main() -> int:
         results["heldout"], _ = evaluate(version, encoder, queries)
         results["heldout"]["thresholds"] = version.thresholds.to_json()
         print("held-out:", json.dumps(results["heldout"]))
+        subprocess.run([sys.executable, str(ROOT / "bench" / "baseline.py"), "--eval",
+                        str(ROOT / "eval" / "demo_heldout.csv"), "--json-out", str(work / "baseline.json")],
+                       check=True, stdout=subprocess.DEVNULL)
+        results["baseline_heldout"] = json.loads((work / "baseline.json").read_text())
+        print("stock Rasa baseline, held-out:", json.dumps(results["baseline_heldout"]))
         texts = [q.text for q in queries if q.expected][:200]
         results["build"] = bench_build(encoder)
         print("build:", results["build"])
@@ -199,6 +204,21 @@ def write_report(r: dict) -> None:
         "Reproduce: `supportbot kb build && supportbot kb eval --queries eval/demo_heldout.csv`.",
         "",
     ]
+    if r.get("baseline_heldout"):
+        base = r["baseline_heldout"]
+        lines += [
+            "### Against stock Rasa (retrieval intents + ResponseSelector), same queries", "",
+            "The baseline is generated from the same `data/faq/` by `bench/baseline.py` (configuration "
+            "documented there: same featurizers, DIET + ResponseSelector 100 epochs, an out_of_scope intent "
+            "from our generic out-of-scope list, FallbackClassifier 0.5) and answers when Rasa predicts "
+            "`faq`.", "",
+            "| metric | ours | stock Rasa | ours / stock |", "|---|---|---|---|",
+        ]
+        for key, label in [("in_scope_accuracy", "in-scope accuracy"), ("oos_recall", "out-of-scope recall"),
+                           ("answered_precision", "answered precision"), ("mcc", "MCC")]:
+            ratio = f"{h[key] / base[key]:.2f}" if base[key] else "—"
+            lines.append(f"| {label} | {h[key]:.3f} | {base[key]:.3f} | {ratio} |")
+        lines.append("")
     if r.get("clinc150"):
         lines += [
             "## Answer quality: CLINC150 (full), test split", "",
