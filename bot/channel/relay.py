@@ -1,4 +1,4 @@
-"""Pieces that move messages between the Rasa conversation and the hand-off store."""
+"""The event broker that relays what is said during an active hand-off to the agent console."""
 
 from __future__ import annotations
 

@@ -102,3 +102,20 @@ def test_agents_see_personal_data_only_when_configured(tmp_path):
     assert Settings.from_env({"SUPPORTBOT_AGENTS_SEE_PERSONAL_DATA": "no"}).agents_see_personal_data is False
     with pytest.raises(SettingsError, match="AGENTS_SEE_PERSONAL_DATA"):
         Settings.from_env({"SUPPORTBOT_AGENTS_SEE_PERSONAL_DATA": "maybe"})
+
+
+def test_relay_copies_only_what_is_said_after_the_handoff_opened(service):
+    from bot.channel.relay import HandoffRelay
+
+    opened = service.open("c1", EVENTS, {}, Reason.user_request).handoff
+    after = opened.created_at.timestamp() + 1
+    relay = HandoffRelay(service)
+    relay.publish({"event": "user", "sender_id": "c1", "text": "before", "timestamp": after - 5})
+    relay.publish({"event": "user", "sender_id": "c1", "text": "are you there?", "timestamp": after})
+    relay.publish({"event": "bot", "sender_id": "c1", "text": "Hi, Ana here", "timestamp": after,
+                   "metadata": {"agent": "ana"}})  # stored by the console itself
+    relay.publish({"event": "user", "sender_id": "c1", "text": "EXTERNAL: handoff_finished",
+                   "timestamp": after})
+    relay.publish({"event": "slot", "sender_id": "c1", "name": "x", "timestamp": after})
+    relay.publish({"event": "user", "sender_id": "other", "text": "unrelated", "timestamp": after})
+    assert [(m.role, m.text) for m in service.store.messages(opened.id)] == [("customer", "are you there?")]
