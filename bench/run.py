@@ -11,6 +11,7 @@ import os
 import platform
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -115,6 +116,58 @@ def bench_retrieval(encoder, index_dir: Path, texts: list[str]) -> dict:
     return {"retrieval_p50_ms": pct(times, 50), "retrieval_p95_ms": pct(times, 95)}
 
 
+LOAD_LEVELS = ((1, 40), (8, 10), (32, 10))  # (concurrent customers, turns each)
+
+
+def load(url: str, texts: list[str], customers: int, turns_each: int, label: str) -> dict:
+    """Each customer its own conversation, sending ``turns_each`` FAQ questions one after another."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def customer(c: int) -> tuple[list[float], int]:
+        times, errors = [], 0
+        with httpx.Client(timeout=60) as client:
+            for n in range(turns_each):
+                text = texts[(c * turns_each + n) % len(texts)]
+                t = time.perf_counter()
+                try:
+                    r = client.post(url, json={"sender": f"load-{label}-{customers}-{c}", "message": text})
+                    ok = r.status_code == 200 and bool(r.json())
+                except httpx.HTTPError:
+                    ok = False
+                times.append(time.perf_counter() - t)
+                errors += not ok
+        return times, errors
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(customers) as pool:
+        results = list(pool.map(customer, range(customers)))
+    wall = time.perf_counter() - started
+    times = [t for ts, _ in results for t in ts]
+    return {"customers": customers, "turns": len(times), "errors": sum(e for _, e in results),
+            "p50_ms": pct(times, 50), "p95_ms": pct(times, 95), "p99_ms": pct(times, 99),
+            "turns_per_s": round(len(times) / wall, 1)}
+
+
+def bench_baseline_load(texts: list[str], work: Path) -> list[dict]:
+    """The stock-Rasa bot (bench/baseline.py, already trained) served by `rasa run`, same load."""
+    from bot.runner import rasa_bin, wait_for
+
+    bot_dir = ROOT / "bench" / "baseline-bot"
+    port = 25006
+    with open(work / "baseline-rasa.log", "w") as log:
+        proc = subprocess.Popen([rasa_bin(), "run", "--model", "models/baseline.tar.gz", "--interface",
+                                 "127.0.0.1", "--port", str(port)], cwd=bot_dir, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_for(f"http://127.0.0.1:{port}/", 180, proc)
+            url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
+            load(url, texts[:20], 1, 20, "warm")
+            return [load(url, texts, c, n, "baseline") for c, n in LOAD_LEVELS]
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+
+
 def bench_turns(index_dir: Path, texts: list[str]) -> dict:
     settings = Settings(root=ROOT, index_dir=index_dir, rasa_port=25005, action_port=25055,
                         tracker_db=str(index_dir.parent / "bench-tracker.db"))
@@ -134,6 +187,7 @@ def bench_turns(index_dir: Path, texts: list[str]) -> dict:
         turns(texts[:20], "warm")
         faq = turns(texts, "faq")
         greet = turns(["hello"] * len(texts), "greet")
+        out["load"] = [load(servers.rest_url, texts, c, n, "ours") for c, n in LOAD_LEVELS]
     out.update(faq_turn_p50_ms=pct(faq, 50), faq_turn_p95_ms=pct(faq, 95),
                greeting_turn_p50_ms=pct(greet, 50), greeting_turn_p95_ms=pct(greet, 95),
                turns=len(texts))
@@ -170,6 +224,8 @@ def main() -> int:
         print("retrieval:", results["retrieval"])
         results["turns"] = bench_turns(index_dir, texts)
         print("turns:", results["turns"])
+        results["baseline_load"] = bench_baseline_load(texts, work)
+        print("baseline load:", results["baseline_load"])
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if not args.skip_clinc:
@@ -255,6 +311,25 @@ def write_report(r: dict) -> None:
         "",
         f"FAQ turn / greeting turn p95 ratio: "
         f"{t['faq_turn_p95_ms'] / t['greeting_turn_p95_ms']:.2f}.", "",
+    ]
+    if t.get("load") and r.get("baseline_load"):
+        lines += [
+            "## Latency under load: ours vs stock Rasa, same run", "",
+            "FAQ questions from the held-out set over REST; each customer is its own conversation sending "
+            "its turns one after another. Ours: Rasa + action server, SQL tracker store (SQLite). Stock "
+            "Rasa: `rasa run` of the `bench/baseline.py` bot, default in-memory tracker store.", "",
+            "| customers | system | turns | errors | p50 | p95 | p99 | turns/s | p95 ours/stock |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for ours, stock in zip(t["load"], r["baseline_load"]):
+            for name, m in (("ours", ours), ("stock Rasa", stock)):
+                ratio = f"{ours['p95_ms'] / stock['p95_ms']:.2f}" if name == "ours" else ""
+                lines.append(f"| {m['customers']} | {name} | {m['turns']} | {m['errors']} "
+                             f"| {m['p50_ms']:.0f} ms | {m['p95_ms']:.0f} ms | {m['p99_ms']:.0f} ms "
+                             f"| {m['turns_per_s']} | {ratio} |")
+        lines += ["", "Targets (issue 5): ours p95 at 1 customer no worse than stock; at 32 customers no "
+                  "errors, ≥ 40 turns/s, p95 < 300 ms.", ""]
+    lines += [
         "## Index build", "",
         "| corpus | time |", "|---|---|",
         f"| demo FAQ (89 entries), from scratch incl. calibration | {b['demo_build_s']:.1f} s |",
