@@ -29,4 +29,6 @@ class ActionAnswerFaq(Action):
         for m in result.messages:
             dispatcher.utter_message(text=m.text, response=m.response,
                                      buttons=m.buttons or None, **m.metadata)
-        return [SlotSet(name, value) for name, value in result.slots.items()]
+        # only what changed: every event is replayed on each later turn of the conversation
+        return [SlotSet(name, value) for name, value in result.slots.items()
+                if tracker.get_slot(name) != value]
