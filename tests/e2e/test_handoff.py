@@ -52,6 +52,17 @@ def handoff_of(client, sender):
     return next(h for h in client.get("/queue").json()["handoffs"] if h["conversation_id"] == sender)
 
 
+def waiting_customer(servers, text="agent please", claim=True):
+    """An agent logged in, and a new customer who asked for a person: (agent client, sender, hand-off id)."""
+    agent = console(servers)
+    sender = conversation()
+    say(servers, sender, text)
+    hid = handoff_of(agent, sender)["id"]
+    if claim:
+        assert agent.post(f"/handoffs/{hid}/claim").status_code == 200
+    return agent, sender, hid
+
+
 def test_without_an_agent_online_the_handoff_becomes_a_ticket_with_an_email(servers, store):
     with store.engine.begin() as conn:
         conn.execute(sa.delete(sessions))  # nobody logged in
@@ -140,11 +151,7 @@ def test_full_journey_customer_agent_resolve_rating_and_back_to_the_bot(servers,
 
 
 def test_hand_back_without_resolving(servers, store):
-    agent = console(servers)
-    sender = conversation()
-    say(servers, sender, "agent please")
-    hid = handoff_of(agent, sender)["id"]
-    agent.post(f"/handoffs/{hid}/claim")
+    agent, sender, hid = waiting_customer(servers)
     assert agent.post(f"/handoffs/{hid}/return").status_code == 200
     back = [m["text"] for m in poll(servers, sender)]
     assert back[-2:] == ["ana has left the conversation.", messages.BACK]
@@ -153,10 +160,7 @@ def test_hand_back_without_resolving(servers, store):
 
 
 def test_a_customer_who_left_is_marked_abandoned_and_the_bot_resumes_quietly(servers, store):
-    agent = console(servers)
-    sender = conversation()
-    say(servers, sender, "agent please")
-    hid = handoff_of(agent, sender)["id"]
+    agent, sender, hid = waiting_customer(servers, claim=False)
     assert agent.post(f"/handoffs/{hid}/abandon").status_code == 200
     assert store.get(hid).state == "abandoned" and poll(servers, sender) == []
     assert "3 business days" in texts(say(servers, sender, "how long do refunds take?"))[0]
@@ -238,11 +242,7 @@ def test_console_needs_login_csrf_and_limits_guessing(servers, store):
 
 
 def test_agent_message_limits(servers, store):
-    agent = console(servers)
-    sender = conversation()
-    say(servers, sender, "human please")
-    hid = handoff_of(agent, sender)["id"]
-    agent.post(f"/handoffs/{hid}/claim")
+    agent, sender, hid = waiting_customer(servers, "human please")
     assert agent.post(f"/handoffs/{hid}/messages", json={"text": "x" * 4001}).status_code == 413
     assert agent.post(f"/handoffs/{hid}/messages", json={"text": "  "}).status_code == 400
     # oversized customer message: kept for the agent, the bot stays quiet (only the pending status arrives)
