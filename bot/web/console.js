@@ -30,6 +30,7 @@ function waited(seconds) {
 }
 
 function showLogin() {
+  me = null;
   $("#login").hidden = false; $("#app").hidden = true; $("#logout").hidden = true; $("#whoami").textContent = "";
 }
 
@@ -40,6 +41,7 @@ function showApp(agent) {
 }
 
 async function refreshQueue() {
+  if (!me) return;  // polls only while logged in: a late 401 from before the login must not log us out
   let data;
   try { data = await api("/queue"); } catch (e) { if (e.status === 401) showLogin(); return; }
   const body = $("#queue tbody");
@@ -108,7 +110,7 @@ function appendMessages(messages) {
 }
 
 async function pollConversation() {
-  if (!current) return;
+  if (!current || !me) return;
   try {
     const d = await api("/handoffs/" + encodeURIComponent(current) + "/messages?after=" + lastMessage);
     appendMessages(d.messages);
@@ -155,7 +157,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   });
   try {
     const d = await api("/me"); csrf = d.csrf; showApp(d.agent); refreshQueue();
-  } catch (e) { showLogin(); }
+  } catch (e) { if (!me) showLogin(); }  // unless a login finished while /me was in flight
   setInterval(refreshQueue, 3000);
   setInterval(pollConversation, 500);
 });
