@@ -38,9 +38,12 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium through Playwright (Playwright's own browser download does not work here)."""
+    """Debian's Chromium through Playwright (Playwright's own browser download does not work here).
+
+    Module scope, not session: Playwright's sync API keeps an asyncio loop running in the main thread
+    until it stops, so any later test calling asyncio.run() would fail while the browser lives on."""
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail("Chromium missing: apt-get install -y chromium (scripts/system-deps.sh does)")
