@@ -38,6 +38,8 @@ class Settings:
     search_k: int = 20
     # Longer customer messages are cut to this many characters before encoding.
     max_query_chars: int = 1000
+    # CPU threads the action server's encoder uses for one customer message.
+    encoder_threads: int = 1
     host: str = "127.0.0.1"
     rasa_port: int = 5005
     action_port: int = 5055
@@ -67,6 +69,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.reload_interval <= 0:
             raise SettingsError("SUPPORTBOT_RELOAD_INTERVAL must be a positive number of seconds")
+        if self.encoder_threads < 1:
+            raise SettingsError("SUPPORTBOT_ENCODER_THREADS must be at least 1")
         if self.search_k < 3:
             raise SettingsError("SUPPORTBOT_SEARCH_K must be at least 3")
         if self.max_query_chars < 10:

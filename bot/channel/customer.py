@@ -14,6 +14,7 @@ from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from bot.channel.prefetch import prefetch
 from bot.runtime import handoffs
 
 
@@ -24,6 +25,7 @@ class SupportRest(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         async def with_feed(message: UserMessage) -> None:
+            prefetch(message.text)
             if isinstance(message.output_channel, CollectingOutputChannel):
                 message.output_channel.messages.extend(handoffs().store.feed_take(message.sender_id))
             await on_new_message(message)

@@ -24,6 +24,7 @@ from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 from socketio import AsyncServer
 
+from bot.channel.prefetch import prefetch
 from bot.runtime import handoffs
 
 _servers: list[tuple[AsyncServer, str, str]] = []  # (server, bot message event, namespace)
@@ -92,6 +93,7 @@ class SupportSocketIO(SocketIOInput):
             metadata = data.get(self.metadata_key) or {}
             if isinstance(metadata, str):
                 metadata = json.loads(metadata)
+            prefetch(data.get("message"))
             await on_new_message(UserMessage(
                 data.get("message", ""), FixedSocketIOOutput(sio, self.bot_message_evt), sender_id,
                 input_channel=self.name(), metadata=metadata))

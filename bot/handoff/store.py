@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.pool import QueuePool
 
 from bot.handoff.packet import HandoffPacket
 from bot.handoff.states import ACTIVE, ALLOWED_FROM, ASSIGNED, QUEUED, HandoffNotFound, InvalidTransition
@@ -139,8 +140,11 @@ class Message:
 
 def create_engine(url: str) -> sa.engine.Engine:
     if url.startswith("sqlite"):
+        # a pool (SQLAlchemy 1.4 reopens SQLite files per query by default): the relay asks
+        # "is this conversation handed off?" for every message
+        in_file = sa.engine.make_url(url).database not in (None, "", ":memory:")
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                                  future=True)
+                                  future=True, **({"poolclass": QueuePool} if in_file else {}))
 
         @event.listens_for(engine, "connect")
         def _pragmas(conn: Any, _record: Any) -> None:

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -127,7 +127,7 @@ def answer_text(markdown: str) -> str:
 
 
 def score_entries(row_scores: np.ndarray, row_ids: np.ndarray, owners: np.ndarray,
-                  answer_scores: np.ndarray | None, answer_weight: float,
+                  answer_scores: np.ndarray | Mapping[int, float] | None, answer_weight: float,
                   skip: int | None = None) -> list[tuple[int, float, int]]:
     """Entries among the nearest phrasings, best first, as (entry, score, best phrasing).
 
@@ -275,12 +275,15 @@ class IndexVersion:
         k = min(k, len(self.texts))
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         scores, ids = self.index.search(vectors, k)
-        answer_scores = vectors @ self.answers.T if self.answer_weight > 0 else [None] * len(ids)
-        return [
-            [EntryHit(self.entries[e].id, score, self.texts[pid])
-             for e, score, pid in score_entries(s, i, self.owners, a, self.answer_weight)]
-            for s, i, a in zip(scores, ids, answer_scores)
-        ]
+        out = []
+        for vector, s, i in zip(vectors, scores, ids):
+            answer_scores = None
+            if self.answer_weight > 0:  # only the entries found: cheap however large the FAQ
+                found = np.unique(self.owners[i[i >= 0]])
+                answer_scores = dict(zip(found.tolist(), (self.answers[found] @ vector).tolist()))
+            ranked = score_entries(s, i, self.owners, answer_scores, self.answer_weight)
+            out.append([EntryHit(self.entries[e].id, score, self.texts[pid]) for e, score, pid in ranked])
+        return out
 
 
 def load_thresholds(path: Path) -> Thresholds:

@@ -10,8 +10,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from bot.kb.decision import MISS, Decision, Thresholds, decide
 from bot.kb.encoder import Encoder, load_encoder
@@ -19,6 +22,8 @@ from bot.kb.index import IndexVersion, KbIndexError, current_name
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+
+REMEMBERED_QUERIES = 2048  # ~3 MB of vectors
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,8 @@ class KnowledgeBase:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # recent queries, newest last
+        self._vectors_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, encoder: Encoder | None = None) -> KnowledgeBase:
@@ -149,10 +156,30 @@ class KnowledgeBase:
         if not query:
             return Answer(Decision(MISS, reason="empty message", thresholds=version.thresholds),
                           version.name, 0.0, empty=True)
-        vector = self.encoder.encode([query])
+        vector = self._encode(query)
         hits = version.search(vector, self.search_k)[0]
         decision = decide(hits, version.thresholds, version.overrides)
         return Answer(decision, version.name, time.perf_counter() - started)
+
+    def prefetch(self, text: str | None) -> None:
+        """Encode a message before the FAQ action asks about it (bot/channel/prefetch.py)."""
+        query = clean_query(text, self.max_query_chars)
+        if query:
+            self._encode(query)
+
+    def _encode(self, query: str) -> np.ndarray:
+        """One encoder pass per distinct recent query: a prefetched or repeated one is reused."""
+        with self._vectors_lock:
+            vector = self._vectors.get(query)
+            if vector is not None:
+                self._vectors.move_to_end(query)
+                return vector
+        vector = self.encoder.encode([query])
+        with self._vectors_lock:
+            self._vectors[query] = vector
+            if len(self._vectors) > REMEMBERED_QUERIES:
+                self._vectors.popitem(last=False)
+        return vector
 
     def thresholds(self) -> Thresholds:
         return self._version.thresholds if self._version else Thresholds()

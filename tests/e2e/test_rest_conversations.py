@@ -129,3 +129,13 @@ def test_action_server_without_an_index_starts_and_says_faq_unavailable(e2e_sett
         assert "supportbot kb build" in (tmp_path / "actions.log").read_text()
     finally:
         s.stop()
+
+
+def test_prefetch_route_takes_text_and_rejects_anything_else(servers):
+    url = servers.action_url + "/prefetch"
+    assert httpx.post(url, json={"text": "how long does a refund take?"}, timeout=10).status_code == 204
+    for bad in ({}, {"text": 5}, ["text"]):
+        r = httpx.post(url, json=bad, timeout=10)
+        assert r.status_code == 400 and "text" in r.json()["error"]
+    r = httpx.post(url, content=b"not json", headers={"content-type": "application/json"}, timeout=10)
+    assert r.status_code == 400

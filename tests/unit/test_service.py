@@ -154,3 +154,40 @@ def test_the_same_answer_twice_in_a_row_offers_a_person(kb):
     assert again.slots["handoff_reason"] == "frustration"
     other = faq_turn(kb, "I forgot my password", "ask_question", {}, misses=0, last_answer="shipping-cost")
     assert [m.response for m in other.messages] == [None] and other.slots["handoff_offered"] is False
+
+
+class CountingEncoder(FakeEncoder):
+    def __init__(self):
+        super().__init__()
+        self.texts = []
+
+    def encode(self, texts, batch_size=64, progress=False):
+        self.texts.extend(texts)
+        return super().encode(texts, batch_size, progress)
+
+
+def test_prefetched_message_is_not_encoded_again_and_answers_the_same(kb):
+    expected = kb.ask("I forgot my password").decision
+    counting = CountingEncoder()
+    kb._encoder = counting
+    kb._vectors.clear()
+    kb.prefetch("  I forgot   my password ")  # cleaned the same way as ask
+    assert kb.ask("I forgot my password").decision == expected
+    assert counting.texts == ["I forgot my password"]
+    kb.prefetch("")
+    kb.prefetch(None)
+    assert counting.texts == ["I forgot my password"]  # nothing to encode
+
+
+def test_remembered_queries_are_bounded_and_least_recent_go_first(kb, monkeypatch):
+    import bot.kb.service as service
+
+    monkeypatch.setattr(service, "REMEMBERED_QUERIES", 2)
+    counting = CountingEncoder()
+    kb._encoder = counting
+    kb._vectors.clear()
+    for text in ["a refund", "my password", "a refund", "an invoice", "a refund", "my password"]:
+        kb.ask(text)
+    # "my password" was the least recent when "an invoice" came, so it is encoded again
+    assert counting.texts == ["a refund", "my password", "an invoice", "my password"]
+    assert len(kb._vectors) == 2
