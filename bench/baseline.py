@@ -34,20 +34,25 @@ from bot.kb.evaluate import metrics, read_queries  # noqa: E402
 
 OUT = ROOT / "bench" / "baseline-bot"
 FALLBACK_THRESHOLD = 0.5
-CONFIG = {
-    "recipe": "default.v1", "language": "en", "assistant_id": "faq-baseline",
-    "pipeline": [
-        {"name": "WhitespaceTokenizer"}, {"name": "RegexFeaturizer"}, {"name": "LexicalSyntacticFeaturizer"},
-        {"name": "CountVectorsFeaturizer"},
-        {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
-        {"name": "DIETClassifier", "epochs": 100, "constrain_similarities": True, "random_seed": 42},
-        {"name": "EntitySynonymMapper"},
-        {"name": "ResponseSelector", "epochs": 100, "retrieval_intent": "faq", "constrain_similarities": True,
-         "random_seed": 42},
-        {"name": "FallbackClassifier", "threshold": FALLBACK_THRESHOLD, "ambiguity_threshold": 0.1},
-    ],
-    "policies": [{"name": "MemoizationPolicy"}, {"name": "RulePolicy"}],
-}
+EPOCHS = 100
+
+
+def config(epochs: int = EPOCHS) -> dict:
+    return {
+        "recipe": "default.v1", "language": "en", "assistant_id": "faq-baseline",
+        "pipeline": [
+            {"name": "WhitespaceTokenizer"}, {"name": "RegexFeaturizer"},
+            {"name": "LexicalSyntacticFeaturizer"},
+            {"name": "CountVectorsFeaturizer"},
+            {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
+            {"name": "DIETClassifier", "epochs": epochs, "constrain_similarities": True, "random_seed": 42},
+            {"name": "EntitySynonymMapper"},
+            {"name": "ResponseSelector", "epochs": epochs, "retrieval_intent": "faq",
+             "constrain_similarities": True, "random_seed": 42},
+            {"name": "FallbackClassifier", "threshold": FALLBACK_THRESHOLD, "ambiguity_threshold": 0.1},
+        ],
+        "policies": [{"name": "MemoizationPolicy"}, {"name": "RulePolicy"}],
+    }
 
 
 class _Literal(str):
@@ -57,7 +62,7 @@ class _Literal(str):
 yaml.add_representer(_Literal, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style="|"))
 
 
-def generate(corpus_dir: Path, out: Path) -> str:
+def generate(corpus_dir: Path, out: Path, epochs: int = EPOCHS) -> str:
     """Write the Rasa project; returns a fingerprint of everything that affects training."""
     corpus = load_corpus(corpus_dir)
     oos = [line.strip() for line in (ROOT / "bot" / "kb" / "data" / "oos_generic.txt").read_text().splitlines()
@@ -76,7 +81,7 @@ def generate(corpus_dir: Path, out: Path) -> str:
         {"rule": "out of scope", "steps": [{"intent": "out_of_scope"}, {"action": "utter_out_of_scope"}]},
         {"rule": "no answer", "steps": [{"intent": "nlu_fallback"}, {"action": "utter_default"}]},
     ]}
-    files = {"config.yml": CONFIG, "domain.yml": domain, "data/nlu.yml": {"version": "3.1", "nlu": nlu},
+    files = {"config.yml": config(epochs), "domain.yml": domain, "data/nlu.yml": {"version": "3.1", "nlu": nlu},
              "data/rules.yml": rules, "endpoints.yml": {}, "credentials.yml": {"rest": None}}
     h = hashlib.sha256()
     for name, content in files.items():
@@ -127,9 +132,10 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=OUT)
     p.add_argument("--eval", type=Path, help="labelled queries CSV (query,expected_id)")
     p.add_argument("--json-out", type=Path, help="also write the --eval metrics to this file")
+    p.add_argument("--epochs", type=int, default=EPOCHS, help="for DIET and the ResponseSelector")
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    seconds = train(args.out, generate(args.corpus, args.out))
+    seconds = train(args.out, generate(args.corpus, args.out, args.epochs))
     print(f"baseline model: {args.out / 'models' / 'baseline.tar.gz'}"
           + (f" (trained in {seconds:.0f} s)" if seconds else " (up to date)"))
     if args.eval:

@@ -9,7 +9,6 @@ import argparse
 import json
 import os
 import platform
-import random
 import shutil
 import signal
 import subprocess
@@ -25,13 +24,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bot.kb.corpus import Corpus, FaqEntry, load_corpus  # noqa: E402
+from bot.kb.corpus import FaqEntry, load_corpus  # noqa: E402
 from bot.kb.encoder import load_encoder  # noqa: E402
 from bot.kb.evaluate import evaluate, read_queries  # noqa: E402
-from bot.kb.index import IndexVersion, current_path, make_faiss_index  # noqa: E402
+from bot.kb.index import IndexVersion, current_path  # noqa: E402
 from bot.kb.ops import build  # noqa: E402
 from bot.kb.service import KnowledgeBase  # noqa: E402
-from bot.runner import Servers, train_if_needed  # noqa: E402
+from bot.runner import Servers, process_env, train_if_needed  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 
@@ -51,58 +50,17 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
 
 
-def synthetic_corpus(n: int) -> Corpus:
-    rng = random.Random(0)
-    things = ["order", "parcel", "refund", "invoice", "password", "gift card", "warranty",
-              "voucher", "account", "delivery", "return label", "subscription"]
-    verbs = ["track", "cancel", "change", "find", "renew", "download", "update", "check"]
-    entries = []
-    for i in range(n):
-        t, v = rng.choice(things), rng.choice(verbs)
-        entries.append(FaqEntry(id=f"e{i}", question=f"How do I {v} my {t} number {i}?",
-                                alternates=(f"{v} {t} {i}",), answer=f"Answer {i} about {t}."))
-    return Corpus(entries, [], [])
-
-
 def bench_build(encoder) -> dict:
-    out = {}
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         build(load_corpus(ROOT / "data" / "faq"), Path(tmp) / "demo", encoder)
-        out["demo_build_s"] = time.perf_counter() - t
-        corpus = synthetic_corpus(10_000)
-        t = time.perf_counter()
-        build(corpus, Path(tmp) / "syn", encoder, calibrate=False)
-        out["synthetic_10k_build_s"] = time.perf_counter() - t
-        t = time.perf_counter()
-        build(corpus, Path(tmp) / "syn", encoder, calibrate=False, force=True)
-        out["synthetic_10k_rebuild_cached_s"] = time.perf_counter() - t
-    return out
+        return {"demo_build_s": time.perf_counter() - t}
 
 
-def bench_search(encoder) -> dict:
-    import faiss
-
-    rng = np.random.default_rng(0)
-    out = {}
-    for n in (10_000, 100_000):
-        vectors = rng.standard_normal((n, 384)).astype(np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        faiss.omp_set_num_threads(os.cpu_count() or 1)  # building: all cores
-        t = time.perf_counter()
-        index = make_faiss_index(vectors)
-        out[f"index_{n}_build_s"] = time.perf_counter() - t
-        faiss.omp_set_num_threads(1)  # single queries: one thread (see DESIGN.md)
-        out[f"index_{n}_type"] = type(index).__name__
-        queries = vectors[rng.choice(n, 300)] + 0.05 * rng.standard_normal((300, 384)).astype(
-            np.float32)
-        times = []
-        for q in queries:
-            t = time.perf_counter()
-            index.search(q[None, :], 20)
-            times.append(time.perf_counter() - t)
-        out[f"search_{n}_p50_ms"], out[f"search_{n}_p95_ms"] = pct(times, 50), pct(times, 95)
-    return out
+def bench_scale(work: Path) -> list[dict]:
+    subprocess.run([sys.executable, str(ROOT / "bench" / "scale.py"), "--json-out", str(work / "scale.json")],
+                   check=True)
+    return json.loads((work / "scale.json").read_text())
 
 
 def bench_retrieval(encoder, index_dir: Path, texts: list[str]) -> dict:
@@ -116,21 +74,51 @@ def bench_retrieval(encoder, index_dir: Path, texts: list[str]) -> dict:
     return {"retrieval_p50_ms": pct(times, 50), "retrieval_p95_ms": pct(times, 95)}
 
 
-LOAD_LEVELS = ((1, 40), (8, 10), (32, 10))  # (concurrent customers, turns each)
+LOAD_LEVELS = ((1, 40), (8, 10), (32, 10))  # (concurrent customers, turns each), as fast as possible
+# Customers who read and type: each of 32 sends a message every PACED_PERIOD_S seconds (or as soon
+# as the reply came, if later): about 32 / 0.75 = 43 turns/s offered.
+PACED = (32, 10)
+PACED_PERIOD_S = 0.75
+# 15,000 training examples: 100 epochs of DIET + ResponseSelector would take ~2.5 h on 2 cores;
+# training accuracy is 0.99 after 2 epochs.
+CLINC_BASELINE_EPOCHS = 20
+OPENERS = ("", "hi, ", "hello! ", "quick question: ", "hey there, ", "sorry to bother you, ", "um ", "so ")
+CLOSERS = ("", " thanks", "?", " please", " thank you!", " asap", " :)", " cheers")
 
 
-def load(url: str, texts: list[str], customers: int, turns_each: int, label: str) -> dict:
-    """Each customer its own conversation, sending ``turns_each`` FAQ questions one after another."""
+def unique_messages(texts: list[str], start: int, n: int) -> list[str]:
+    """``n`` distinct messages (a held-out question with an opener and a closer, the way people
+    type), numbered from ``start``: no message is ever sent twice in one run, so no cache of
+    ours or Rasa's serves a repeat."""
+    combos = [(o, c) for o in OPENERS for c in CLOSERS]
+    out = []
+    for i in range(start, start + n):
+        text = texts[i % len(texts)]
+        opener, closer = combos[(i // len(texts)) % len(combos)]
+        out.append(f"{opener}{text}{closer}")
+    return out
+
+
+def load(url: str, texts: list[str], customers: int, turns_each: int, label: str, start: int,
+         period: float = 0.0) -> dict:
+    """Each customer its own conversation, sending ``turns_each`` FAQ questions one after another
+    (the messages from ``unique_messages(texts, start, ...)``: the same ones for every bot); with
+    ``period``, customer c sends its n-th message at (c / customers + n) * period, or when the
+    previous reply came if that is later."""
     from concurrent.futures import ThreadPoolExecutor
+
+    began = time.perf_counter()
 
     def customer(c: int) -> tuple[list[float], int]:
         times, errors = [], 0
         with httpx.Client(timeout=60) as client:
-            for n in range(turns_each):
-                text = texts[(c * turns_each + n) % len(texts)]
+            for n, text in enumerate(unique_messages(texts, start + c * turns_each, turns_each)):
+                if period:
+                    time.sleep(max(0.0, began + (c / customers + n) * period - time.perf_counter()))
                 t = time.perf_counter()
                 try:
-                    r = client.post(url, json={"sender": f"load-{label}-{customers}-{c}", "message": text})
+                    r = client.post(url, json={"sender": f"load-{label}-{customers}-{period}-{c}",
+                                               "message": text})
                     ok = r.status_code == 200 and bool(r.json())
                 except httpx.HTTPError:
                     ok = False
@@ -143,32 +131,122 @@ def load(url: str, texts: list[str], customers: int, turns_each: int, label: str
         results = list(pool.map(customer, range(customers)))
     wall = time.perf_counter() - started
     times = [t for ts, _ in results for t in ts]
-    return {"customers": customers, "turns": len(times), "errors": sum(e for _, e in results),
+    return {"customers": customers, "period_s": period, "turns": len(times),
+            "errors": sum(e for _, e in results),
             "p50_ms": pct(times, 50), "p95_ms": pct(times, 95), "p99_ms": pct(times, 99),
             "turns_per_s": round(len(times) / wall, 1)}
 
 
-def bench_baseline_load(texts: list[str], work: Path) -> list[dict]:
-    """The stock-Rasa bot (bench/baseline.py, already trained) served by `rasa run`, same load."""
+def load_levels(url: str, texts: list[str], label: str) -> list[dict]:
+    """Warm up, then every level of LOAD_LEVELS; message numbering leaves 0..len(texts) to the
+    sequential run, so every bot gets exactly the same messages, none sent before."""
+    load(url, texts, 1, 20, f"{label}-warm", start=50 * len(texts))
+    out, start = [], len(texts)
+    for customers, turns_each, period in [(c, n, 0.0) for c, n in LOAD_LEVELS] + [(*PACED, PACED_PERIOD_S)]:
+        out.append(load(url, texts, customers, turns_each, label, start, period))
+        start += customers * turns_each
+    return out
+
+
+def served(url: str, question: str, text: str, timeout: float = 900) -> float:
+    """Ask ``question`` (a new conversation each time) until a reply contains ``text``; the
+    moment it first did (perf_counter)."""
+    deadline = time.perf_counter() + timeout
+    with httpx.Client(timeout=30) as client:
+        while time.perf_counter() < deadline:
+            try:
+                r = client.post(url, json={"sender": f"fresh-{time.time_ns()}", "message": question})
+                if any(text in (m.get("text") or "") for m in r.json()):
+                    return time.perf_counter()
+            except (httpx.HTTPError, ValueError):
+                pass  # e.g. the baseline swapping its model
+            time.sleep(0.05)
+    raise RuntimeError(f"{text!r} was not served within {timeout:.0f} s")
+
+
+def freshness(url: str, question: str, old: str, edit, publish, how: str) -> dict:
+    """Edit one answer on disk (``edit(marker)``), publish it the bot's way (``publish()``), and
+    time how long until the running bot serves the new text."""
+    served(url, question, old[:40], timeout=30)  # the old answer is what it serves now
+    marker = f"(edited {time.time_ns()})"
+    started = time.perf_counter()
+    edit(marker)
+    publish()
+    published = time.perf_counter()
+    done = served(url, question, marker)
+    return {"publish_s": published - started, "served_after_publish_s": done - published,
+            "total_s": done - started, "how": how}
+
+
+def edit_faq_answer(corpus_dir: Path, entry_id: str, marker: str) -> None:
+    import yaml
+
+    for path in sorted(corpus_dir.glob("*.yml")):
+        data = yaml.safe_load(path.read_text())
+        for entry in data.get("faqs", []):
+            if entry["id"] == entry_id:
+                entry["answer"] = entry["answer"].rstrip() + f" {marker}\n"
+                path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+                return
+    raise KeyError(entry_id)
+
+
+def bench_baseline_load(texts: list[str], work: Path, fresh: FaqEntry) -> tuple[list[dict], dict]:
+    """The stock-Rasa bot (bench/baseline.py, already trained) served by `rasa run`: the same load,
+    then freshness the Rasa way: edit the response in domain.yml, `rasa train` (with the cache of
+    the earlier training, as on a developer's machine), load the new model into the running server
+    (PUT /model)."""
     from bot.runner import rasa_bin, wait_for
 
     bot_dir = ROOT / "bench" / "baseline-bot"
     port = 25006
     with open(work / "baseline-rasa.log", "w") as log:
         proc = subprocess.Popen([rasa_bin(), "run", "--model", "models/baseline.tar.gz", "--interface",
-                                 "127.0.0.1", "--port", str(port)], cwd=bot_dir, stdout=log,
+                                 "127.0.0.1", "--port", str(port), "--enable-api"], cwd=bot_dir, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         try:
             wait_for(f"http://127.0.0.1:{port}/", 180, proc)
             url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
-            load(url, texts[:20], 1, 20, "warm")
-            return [load(url, texts, c, n, "baseline") for c, n in LOAD_LEVELS]
+            levels = load_levels(url, texts, "baseline")
+            project = work / "baseline-edit"
+            shutil.copytree(bot_dir, project, symlinks=True)
+            model = project / "models" / "edited.tar.gz"
+
+            def edit(marker: str) -> None:
+                import yaml
+
+                domain = yaml.safe_load((project / "domain.yml").read_text())
+                response = domain["responses"][f"utter_faq/{fresh.id}"][0]
+                response["text"] = response["text"].rstrip() + f" {marker}"
+                (project / "domain.yml").write_text(yaml.safe_dump(domain, allow_unicode=True, sort_keys=False))
+
+            def publish() -> None:
+                subprocess.run([rasa_bin(), "train", "--fixed-model-name", "edited", "--out", "models"],
+                               cwd=project, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                httpx.put(f"http://127.0.0.1:{port}/model", json={"model_file": str(model)},
+                          timeout=600).raise_for_status()
+
+            fresh_result = freshness(url, fresh.question, fresh.answer, edit, publish,
+                                     "edit domain.yml; rasa train (cached); PUT /model")
+            return levels, fresh_result
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
 
 
-def bench_turns(index_dir: Path, texts: list[str]) -> dict:
+def freshness_entry(version: IndexVersion, encoder) -> FaqEntry:
+    """The first entry that our index answers its own question with (the baseline trains on it)."""
+    from bot.kb.decision import ANSWER, decide
+
+    for entry in version.entries:
+        hits = version.search(encoder.encode([entry.question]), 20)[0]
+        decision = decide(hits, version.thresholds, version.overrides)
+        if decision.kind == ANSWER and decision.entry_id == entry.id:
+            return entry
+    raise RuntimeError("no FAQ entry answers its own question")
+
+
+def bench_turns(index_dir: Path, faq_dir: Path, texts: list[str], fresh: FaqEntry) -> dict:
     settings = Settings(root=ROOT, index_dir=index_dir, rasa_port=25005, action_port=25055,
                         tracker_db=str(index_dir.parent / "bench-tracker.db"))
     train_if_needed(settings)
@@ -184,10 +262,19 @@ def bench_turns(index_dir: Path, texts: list[str]) -> dict:
                 r.raise_for_status()
             return times
 
-        turns(texts[:20], "warm")
+        turns(unique_messages(texts, 60 * len(texts), 20), "warm")
         faq = turns(texts, "faq")
         greet = turns(["hello"] * len(texts), "greet")
-        out["load"] = [load(servers.rest_url, texts, c, n, "ours") for c, n in LOAD_LEVELS]
+        out["load"] = load_levels(servers.rest_url, texts, "ours")
+
+        def publish() -> None:  # what an editor runs; the action server reloads by itself
+            subprocess.run([sys.executable, "-m", "bot.cli", "kb", "build", "--corpus", str(faq_dir),
+                            "--index", str(index_dir)], cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, env=process_env(settings))
+
+        out["freshness"] = freshness(servers.rest_url, fresh.question, fresh.answer,
+                                     lambda marker: edit_faq_answer(faq_dir, fresh.id, marker), publish,
+                                     "edit data/faq/*.yml; supportbot kb build; hot reload")
     out.update(faq_turn_p50_ms=pct(faq, 50), faq_turn_p95_ms=pct(faq, 95),
                greeting_turn_p50_ms=pct(greet, 50), greeting_turn_p95_ms=pct(greet, 95),
                turns=len(texts))
@@ -203,8 +290,9 @@ def main() -> int:
     print(results["machine"])
     work = Path(tempfile.mkdtemp(prefix="supportbot-bench-"))
     try:
-        index_dir = work / "kb_index"
-        build(load_corpus(ROOT / "data" / "faq"), index_dir, encoder)
+        index_dir, faq_dir = work / "kb_index", work / "faq"
+        shutil.copytree(ROOT / "data" / "faq", faq_dir)  # the freshness run edits this copy
+        build(load_corpus(faq_dir), index_dir, encoder)
         version = IndexVersion(current_path(index_dir))
         queries = read_queries(ROOT / "eval" / "demo_heldout.csv", set(version.by_id))
         results["heldout"], _ = evaluate(version, encoder, queries)
@@ -218,20 +306,27 @@ def main() -> int:
         texts = [q.text for q in queries if q.expected][:200]
         results["build"] = bench_build(encoder)
         print("build:", results["build"])
-        results["search"] = bench_search(encoder)
-        print("search:", results["search"])
         results["retrieval"] = bench_retrieval(encoder, index_dir, texts)
         print("retrieval:", results["retrieval"])
-        results["turns"] = bench_turns(index_dir, texts)
+        results["scale"] = bench_scale(work)
+        fresh = freshness_entry(version, encoder)
+        results["turns"] = bench_turns(index_dir, faq_dir, texts, fresh)
         print("turns:", results["turns"])
-        results["baseline_load"] = bench_baseline_load(texts, work)
+        results["baseline_load"], results["baseline_freshness"] = bench_baseline_load(texts, work, fresh)
         print("baseline load:", results["baseline_load"])
+        print("freshness: ours", results["turns"]["freshness"], "baseline", results["baseline_freshness"])
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    clinc = ROOT / "eval" / "clinc150"
     if not args.skip_clinc:
         subprocess.run([sys.executable, str(ROOT / "scripts" / "clinc150.py")], check=True)
-    clinc_file = ROOT / "eval" / "clinc150" / "results.json"
-    results["clinc150"] = json.loads(clinc_file.read_text()) if clinc_file.exists() else {}
+        subprocess.run([sys.executable, str(ROOT / "bench" / "baseline.py"),
+                        "--corpus", str(clinc / "corpus.yml"),
+                        "--out", str(ROOT / "bench" / "baseline-clinc150"),
+                        "--epochs", str(CLINC_BASELINE_EPOCHS), "--eval", str(clinc / "test.csv"),
+                        "--json-out", str(clinc / "baseline.json")], check=True)
+    for key, name in (("clinc150", "results.json"), ("baseline_clinc150", "baseline.json")):
+        results[key] = json.loads((clinc / name).read_text()) if (clinc / name).exists() else {}
     (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     write_report(results)
     print("wrote docs/benchmarks.md and bench/results.json")
@@ -239,7 +334,7 @@ def main() -> int:
 
 
 def write_report(r: dict) -> None:
-    h, b, s, rt, t = r["heldout"], r["build"], r["search"], r["retrieval"], r["turns"]
+    h, b, rt, t = r["heldout"], r["build"], r["retrieval"], r["turns"]
     lines = [
         "# Benchmarks", "",
         f"Measured by `make bench` (`bench/run.py`) on {r['machine']}. Raw figures: "
@@ -290,6 +385,12 @@ def write_report(r: dict) -> None:
             lines.append(f"| ours, from {mode}, target precision {target} | "
                          f"{100 * m['in_scope_accuracy']:.1f} % | {100 * m['oos_recall']:.1f} % | "
                          f"{m['answered_precision']:.3f} | {m['mcc']:.3f} |")
+        base = r.get("baseline_clinc150")
+        if base:
+            lines.append(f"| stock Rasa, retrieval intents + ResponseSelector ({CLINC_BASELINE_EPOCHS} "
+                         f"epochs), measured | {100 * base['in_scope_accuracy']:.1f} % | "
+                         f"{100 * base['oos_recall']:.1f} % | {base['answered_precision']:.3f} | "
+                         f"{base['mcc']:.3f} |")
         lines += ["| published BERT (threshold on val) | 96.2 % | 52.3 % | | |",
                   "| published MLP on USE | 93.4 % | 49.1 % | | |",
                   "| published Rasa (2019) | 90.9 % | 31.2 % | | |", "",
@@ -303,42 +404,73 @@ def write_report(r: dict) -> None:
         f"| greeting turn, same run (no custom action) | {t['greeting_turn_p50_ms']:.1f} ms | "
         f"{t['greeting_turn_p95_ms']:.1f} ms | |",
         f"| retrieval alone (encode + search + decide) | {rt['retrieval_p50_ms']:.1f} ms | "
-        f"{rt['retrieval_p95_ms']:.1f} ms | p95 ≤ 20 ms |",
-        f"| FAISS search, 10k phrasings ({s['index_10000_type']}, 1 thread) | "
-        f"{s['search_10000_p50_ms']:.2f} ms | {s['search_10000_p95_ms']:.2f} ms | |",
-        f"| FAISS search, 100k phrasings ({s['index_100000_type']}, 1 thread) | "
-        f"{s['search_100000_p50_ms']:.2f} ms | {s['search_100000_p95_ms']:.2f} ms | |",
-        "",
-        f"FAQ turn / greeting turn p95 ratio: "
-        f"{t['faq_turn_p95_ms'] / t['greeting_turn_p95_ms']:.2f}.", "",
+        f"{rt['retrieval_p95_ms']:.1f} ms | p95 ≤ 20 ms |", "",
+        f"FAQ turn / greeting turn p95 ratio: {t['faq_turn_p95_ms'] / t['greeting_turn_p95_ms']:.2f}.", "",
     ]
     if t.get("load") and r.get("baseline_load"):
         lines += [
             "## Latency under load: ours vs stock Rasa, same run", "",
-            "FAQ questions from the held-out set over REST; each customer is its own conversation sending "
-            "its turns one after another. Ours: Rasa + action server, SQL tracker store (SQLite). Stock "
-            "Rasa: `rasa run` of the `bench/baseline.py` bot, default in-memory tracker store.", "",
-            "| customers | system | turns | errors | p50 | p95 | p99 | turns/s | p95 ours/stock |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "FAQ questions from the held-out set over REST, every message distinct (an opener and closer "
+            "added to a held-out question), the same messages for both bots. Each customer is its own "
+            "conversation. *As fast as possible*: the next message goes as soon as the reply came. *Paced*: "
+            f"each customer sends a message every {PACED_PERIOD_S} s (a very fast typist), about "
+            f"{PACED[0] / PACED_PERIOD_S:.0f} turns/s offered. Ours: Rasa + action server, SQL tracker "
+            "store (SQLite). Stock Rasa: `rasa run` of the `bench/baseline.py` bot, in-memory tracker store, "
+            "no custom action.", "",
+            "| customers | load | system | turns | errors | p50 | p95 | p99 | turns/s | p95 ours/stock "
+            "| turns/s ours/stock |", "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for ours, stock in zip(t["load"], r["baseline_load"]):
+            how = f"paced {ours['period_s']} s" if ours.get("period_s") else "as fast as possible"
             for name, m in (("ours", ours), ("stock Rasa", stock)):
-                ratio = f"{ours['p95_ms'] / stock['p95_ms']:.2f}" if name == "ours" else ""
-                lines.append(f"| {m['customers']} | {name} | {m['turns']} | {m['errors']} "
+                ratios = (f"{ours['p95_ms'] / stock['p95_ms']:.2f} | "
+                          f"{ours['turns_per_s'] / stock['turns_per_s']:.2f}" if name == "ours" else " | ")
+                lines.append(f"| {m['customers']} | {how} | {name} | {m['turns']} | {m['errors']} "
                              f"| {m['p50_ms']:.0f} ms | {m['p95_ms']:.0f} ms | {m['p99_ms']:.0f} ms "
-                             f"| {m['turns_per_s']} | {ratio} |")
+                             f"| {m['turns_per_s']} | {ratios} |")
         lines += ["", "Targets (issue 5): ours p95 at 1 customer no worse than stock; at 32 customers no "
-                  "errors, ≥ 40 turns/s, p95 < 300 ms.", ""]
-    lines += [
-        "## Index build", "",
-        "| corpus | time |", "|---|---|",
-        f"| demo FAQ (89 entries), from scratch incl. calibration | {b['demo_build_s']:.1f} s |",
-        f"| synthetic 10k entries (20k phrasings + 10k answers), from scratch | "
-        f"{b['synthetic_10k_build_s']:.1f} s |",
-        f"| same, rebuilt with the embedding cache | {b['synthetic_10k_rebuild_cached_s']:.1f} s |",
-        f"| FAISS index of 10k / 100k vectors | {s['index_10000_build_s']:.2f} s / "
-        f"{s['index_100000_build_s']:.1f} s |", "",
-    ]
+                  "errors, ≥ 40 turns/s, p95 < 300 ms. With 32 customers sending as fast as possible, "
+                  "latency is 32 / throughput by Little's law (40 turns/s means 800 ms on average), so "
+                  "p95 < 300 ms needs > 107 turns/s from one machine; the paced rows are the ones "
+                  "to hold against that target.", "",
+                  "What a turn of ours does that stock Rasa's does not: a call to the action server (the "
+                  "tracker sent as JSON, the reply validated), SQL persistence of every event (stock: in "
+                  "memory, lost on restart), the hand-off relay and the customer feed. One Rasa process "
+                  "serves all customers and saturates one core; the action server uses part of the "
+                  "other.", ""]
+    if t.get("freshness") and r.get("baseline_freshness"):
+        ours, stock = t["freshness"], r["baseline_freshness"]
+        lines += [
+            "## Freshness of an FAQ edit", "",
+            "From saving one changed answer on disk to the running bot serving the new text (asked "
+            "every 50 ms in new conversations), same entry for both bots.", "",
+            "| system | how | publish | then served after | total |", "|---|---|---|---|---|",
+            f"| ours | {ours['how']} | {ours['publish_s']:.1f} s | {ours['served_after_publish_s']:.1f} s "
+            f"| {ours['total_s']:.1f} s |",
+            f"| stock Rasa | {stock['how']} | {stock['publish_s']:.1f} s | "
+            f"{stock['served_after_publish_s']:.1f} s | {stock['total_s']:.1f} s |", "",
+            f"Ours is {stock['total_s'] / ours['total_s']:.0f}× faster (target ≥ 20×). `kb build` includes "
+            "loading the model in a new process, re-encoding only the changed answer (embedding cache) "
+            "and re-calibrating; the action server swaps the new version in within "
+            "`SUPPORTBOT_RELOAD_INTERVAL` (1 s).", "",
+        ]
+    if r.get("scale"):
+        lines += [
+            "## Scale of the index", "",
+            "Synthetic phrasings (two per entry) built with `kb build`'s code path (`bench/scale.py`, one "
+            "process per size; memory is what loading the serving index adds to a process). Search is "
+            "the serving call (`IndexVersion.search`: FAISS k=20 + per-entry aggregation), one thread.", "",
+            "| phrasings | index | build | of which encoding | rebuild, all cached | search p50 | search p95 "
+            "| resident memory |", "|---|---|---|---|---|---|---|---|",
+        ]
+        for m in r["scale"]:
+            lines.append(f"| {m['phrasings']:,} | {m['index_type']} | {m['build_s']:.1f} s | "
+                         f"{100 * m['encoding_share']:.1f} % | {m['rebuild_cached_s']:.2f} s | "
+                         f"{m['search_p50_ms']:.2f} ms | {m['search_p95_ms']:.2f} ms | "
+                         f"{m['resident_mb']:.0f} MB |")
+        lines += ["", "Targets (issue 5): 100k phrasings search p95 < 5 ms, build bounded by encoding time.",
+                  "",
+                  f"Demo FAQ (89 entries) from scratch incl. calibration: {b['demo_build_s']:.1f} s.", ""]
     (ROOT / "docs" / "benchmarks.md").write_text("\n".join(lines))
 
 
