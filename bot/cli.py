@@ -45,6 +45,19 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--target-precision", type=float, default=0.95)
     b.add_argument("--answer-weight", type=float, default=0.5,
                    help="weight of the answer text as evidence (0 when answers are placeholders)")
+    b.add_argument("--head-weight", type=float, default=0.5,
+                   help="weight of the classifier head's probability (0 turns the head off)")
+
+    t = kb.add_parser("tune", help="adapt the encoder to the FAQ corpus, then rebuild the index with it")
+    _kb_paths(t)
+    t.add_argument("--epochs", type=int, default=None,
+                   help="passes over the phrasings (default: enough for 48 steps, at least one)")
+    t.add_argument("--batch-size", type=int, default=64, help="pairs per step (default 64)")
+    t.add_argument("--seed", type=int, default=13, help="same seed, same corpus: same model")
+    t.add_argument("--force", action="store_true",
+                   help="train again even if a model for these phrasings exists")
+    t.add_argument("--no-build", action="store_true",
+                   help="only train; the next 'kb build' indexes with the tuned model")
 
     s = kb.add_parser("search", help="what would the bot answer?")
     _kb_paths(s, corpus=False)
@@ -113,6 +126,17 @@ def _encoder(settings: Settings):
         raise CliError(str(exc)) from exc
 
 
+def _version_encoder(version, settings: Settings):
+    """The model the version was built with: its tuned model, else the base model."""
+    from bot.kb.index import KbIndexError
+    from bot.kb.tune import version_encoder
+
+    try:
+        return version_encoder(version, None if version.model_path else _encoder(settings))
+    except KbIndexError as exc:
+        raise CliError(str(exc)) from exc
+
+
 def _version(index: Path):
     from bot.kb.index import KbIndexError
     from bot.kb.ops import load_current
@@ -143,28 +167,89 @@ def cmd_validate(args, settings: Settings) -> int:
 
 
 def cmd_build(args, settings: Settings) -> int:
-    from bot.kb.corpus import CorpusError, load_corpus
-    from bot.kb.ops import build
-
     corpus_path, index = _paths(args, settings)
-    try:
-        corpus = load_corpus(corpus_path)
-    except CorpusError as exc:
-        raise CliError(f"{exc}\nthe build stopped; the serving index is unchanged") from exc
+    corpus = _load_corpus(corpus_path, "the build stopped; the serving index is unchanged")
     for issue in corpus.warnings:
         print(issue, file=sys.stderr)
+    _build(settings, corpus, index, force=args.force, calibrate=not args.no_calibrate,
+           answer_weight=args.answer_weight, head_weight=args.head_weight,
+           target_precision=args.target_precision)
+    return EXIT_OK
+
+
+def _load_corpus(path: Path, consequence: str):
+    from bot.kb.corpus import CorpusError, load_corpus
+
+    try:
+        return load_corpus(path)
+    except CorpusError as exc:
+        raise CliError(f"{exc}\n{consequence}") from exc
+
+
+def _build(settings: Settings, corpus, index: Path, *, force: bool, calibrate: bool,
+           answer_weight: float, head_weight: float, target_precision: float) -> None:
+    from bot.kb.encoder import EncoderError
+    from bot.kb.index import KbIndexError
+    from bot.kb.ops import build
+    from bot.kb.tune import corpus_encoder
+
     started = time.perf_counter()
-    result = build(corpus, index, _encoder(settings), force=args.force,
-                   progress=sys.stderr.isatty(), calibrate=not args.no_calibrate,
-                   target_precision=args.target_precision, answer_weight=args.answer_weight)
+    try:
+        encoder, note = corpus_encoder(corpus, index, _encoder(settings))
+        if note:
+            print(f"warning: {note}", file=sys.stderr)
+        result = build(corpus, index, encoder, force=force, progress=sys.stderr.isatty(),
+                       calibrate=calibrate, target_precision=target_precision,
+                       answer_weight=answer_weight, head_weight=head_weight)
+    except (KbIndexError, EncoderError, ValueError) as exc:
+        raise CliError(f"{exc}\nthe build stopped; the serving index is unchanged") from exc
     m = result.manifest
     if result.up_to_date:
         print(f"index {result.name} is up to date ({m['entries']} entries); nothing to do")
     else:
         print(f"built index {result.name}: {m['entries']} entries, {m['phrasings']} phrasings "
               f"({m['encoded']} newly encoded), {m['index_type']}, "
-              f"{time.perf_counter() - started:.1f} s; now serving")
+              f"{time.perf_counter() - started:.1f} s, model {m['model']}; now serving")
+
+
+def cmd_tune(args, settings: Settings) -> int:
+    from bot.kb.head import HEAD_WEIGHT
+    from bot.kb.index import ANSWER_WEIGHT, current_name
+    from bot.kb.tune import TuneError, TuneOptions, prune_models, tune
+
+    corpus_path, index = _paths(args, settings)
+    corpus = _load_corpus(corpus_path, "nothing was tuned; the serving index is unchanged")
+    try:
+        options = TuneOptions(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
+        result = tune(corpus, index, settings.model, options, force=args.force,
+                      progress=sys.stderr.isatty(), log=print)
+    except TuneError as exc:
+        raise CliError(str(exc)) from exc
+    m = result.manifest
+    if result.up_to_date:
+        print(f"the tuned model {result.path.name} already fits these phrasings (trained "
+              f"{m['trained_at']}); --force trains again")
+    if args.no_build:
+        return EXIT_OK
+    # the new version keeps how the serving one weighs its evidence and what precision it aims at
+    answer_weight, head_weight, target_precision = ANSWER_WEIGHT, HEAD_WEIGHT, 0.95
+    if current_name(index):
+        version = _version(index)
+        answer_weight = float(version.manifest.get("answer_weight", answer_weight))
+        head_weight = float(version.manifest.get("head_weight", head_weight))
+        target_precision = float(_calibration(version.path).get("target_precision", target_precision))
+    # a retrained model keeps its name: force the rebuild so the new weights serve
+    _build(settings, corpus, index, force=not result.up_to_date, calibrate=True,
+           answer_weight=answer_weight, head_weight=head_weight, target_precision=target_precision)
+    prune_models(index, keep={result.path.name})
     return EXIT_OK
+
+
+def _calibration(path: Path) -> dict:
+    try:
+        return json.loads((path / "calibration.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def cmd_search(args, settings: Settings) -> int:
@@ -172,7 +257,7 @@ def cmd_search(args, settings: Settings) -> int:
     from bot.kb.evaluate import search_queries
 
     version = _version(args.index or settings.index_path)
-    hits = search_queries(version, _encoder(settings), [args.text], settings.search_k,
+    hits = search_queries(version, _version_encoder(version, settings), [args.text], settings.search_k,
                           settings.max_query_chars)[0]
     decision = decide(hits, version.thresholds, version.overrides)
     if args.json:
@@ -198,7 +283,7 @@ def cmd_eval(args, settings: Settings) -> int:
         queries = read_queries(args.queries, set(version.by_id))
     except QueryFileError as exc:
         raise CliError(str(exc)) from exc
-    report, decisions = evaluate(version, _encoder(settings), queries, k=settings.search_k)
+    report, decisions = evaluate(version, _version_encoder(version, settings), queries, k=settings.search_k)
     report = {**report, "index": version.name, "thresholds": version.thresholds.to_json()}
     if args.json:
         print(json.dumps(report, indent=2))
@@ -221,10 +306,10 @@ def cmd_calibrate(args, settings: Settings) -> int:
     from bot.kb.ops import calibrate_version
 
     index = args.index or settings.index_path
-    _version(index)  # a clear error when there is no index
+    version = _version(index)  # a clear error when there is no index
     try:
         thresholds, report = calibrate_version(
-            current_path(index), _encoder(settings), index, queries=args.queries,
+            current_path(index), _version_encoder(version, settings), index, queries=args.queries,
             target_precision=args.target_precision, oos_share=args.oos_share)
     except (QueryFileError, ValueError) as exc:
         raise CliError(str(exc)) from exc
@@ -242,7 +327,7 @@ def cmd_calibrate(args, settings: Settings) -> int:
     return EXIT_OK
 
 
-KB_COMMANDS = {"validate": cmd_validate, "build": cmd_build, "search": cmd_search,
+KB_COMMANDS = {"validate": cmd_validate, "build": cmd_build, "tune": cmd_tune, "search": cmd_search,
                "eval": cmd_eval, "calibrate": cmd_calibrate}
 
 if __name__ == "__main__":

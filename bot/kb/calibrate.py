@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from bot.kb.decision import Thresholds
+from bot.kb.head import cross_fitted_probabilities
 from bot.kb.index import IndexVersion, make_faiss_index, score_entries, write_json_atomic
 
 TOP = 5  # entries kept per sample: enough for up to 3 options plus the runner-up
@@ -54,18 +55,30 @@ class Samples:
 
 
 def leave_one_out(vectors: np.ndarray, owners: np.ndarray, answers: np.ndarray | None = None,
-                  answer_weight: float = 0.0, k: int = 20) -> Samples:
-    """Each phrasing of a multi-phrasing entry, searched against all the other phrasings."""
+                  answer_weight: float = 0.0, head_weight: float = 0.0, k: int = 20) -> Samples:
+    """Each phrasing of a multi-phrasing entry, searched against all the other phrasings.
+
+    With a head, each phrasing is scored by a head that did not see it (cross-fitted).
+    """
     counts = np.bincount(owners)
     rows = np.flatnonzero(counts[owners] >= 2)
     index = make_faiss_index(vectors)
     queries = np.ascontiguousarray(vectors[rows])
     scores, ids = index.search(queries, min(k + 1, len(vectors)))
     answer_scores = queries @ answers.T if answers is not None and answer_weight > 0 else None
+    head = (cross_fitted_probabilities(vectors, owners, len(counts))[rows]
+            if head_weight > 0 else None)
+
+    def evidence(n: int) -> list:
+        out: list = []
+        if answer_scores is not None:
+            out.append((answer_weight, answer_scores[n]))
+        if head is not None:
+            out.append((head_weight, head[n]))
+        return out
+
     hits = [
-        [(e, s) for e, s, _ in score_entries(
-            sc, ix, owners, answer_scores[n] if answer_scores is not None else None,
-            answer_weight, skip=int(r))]
+        [(e, s) for e, s, _ in score_entries(sc, ix, owners, evidence(n), skip=int(r))]
         for n, (r, sc, ix) in enumerate(zip(rows, scores, ids))
     ]
     return Samples.from_hits(owners[rows].tolist(), hits)

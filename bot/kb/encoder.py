@@ -54,6 +54,7 @@ class SentenceTransformerEncoder:
         except Exception as exc:  # noqa: BLE001 - report any loading failure the same way
             raise EncoderError(f"could not load the model from {path}: {exc}") from exc
         self.path = path
+        self.ref = str(path) if model else ""  # "" stands for the packaged model
         self.name = "all-MiniLM-L6-v2" if model is None or not model else path.name
         self.dim = int(self._model.get_embedding_dimension())
 

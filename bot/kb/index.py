@@ -3,8 +3,9 @@
 Layout::
 
     kb_index/CURRENT                     name of the serving version (replaced atomically)
-    kb_index/versions/<name>/            index.faiss, phrasings.json, entries.json,
-                                         manifest.json, thresholds.json (from calibration)
+    kb_index/versions/<name>/            index.faiss, phrasings.json, entries.json, answers.npy,
+                                         head.npz (classifier head), manifest.json,
+                                         thresholds.json (from calibration)
     kb_index/cache/embeddings.sqlite     embedding cache keyed by (model, text)
 """
 
@@ -26,6 +27,7 @@ from bot.kb.cache import EmbeddingCache
 from bot.kb.corpus import Corpus, FaqEntry
 from bot.kb.decision import EntryHit, Thresholds
 from bot.kb.encoder import Encoder
+from bot.kb.head import HEAD_WEIGHT, Head, fit_head, usable
 
 FORMAT_VERSION = 1
 ANSWER_WEIGHT = 0.5  # weight of the answer text as evidence next to the best phrasing
@@ -126,43 +128,65 @@ def answer_text(markdown: str) -> str:
     return " ".join(re.sub(r"https?://\S+|[*_`#>\[\]()|]", " ", markdown).split())
 
 
+Evidence = Sequence[tuple[float, "np.ndarray | Mapping[int, float]"]]
+
+
 def score_entries(row_scores: np.ndarray, row_ids: np.ndarray, owners: np.ndarray,
-                  answer_scores: np.ndarray | Mapping[int, float] | None, answer_weight: float,
-                  skip: int | None = None) -> list[tuple[int, float, int]]:
+                  evidence: Evidence = (), skip: int | None = None) -> list[tuple[int, float, int]]:
     """Entries among the nearest phrasings, best first, as (entry, score, best phrasing).
 
-    An entry's score is its best phrasing's cosine, blended with its answer's cosine when
-    ``answer_weight`` > 0: (phrasing + w * answer) / (1 + w).
+    An entry's score is its best phrasing's cosine blended with further evidence, each a weight
+    and a per-entry score (the answer text's cosine, the head's probability):
+    (phrasing + sum of weight * evidence) / (1 + sum of weights).
     """
     best: dict[int, tuple[float, int]] = {}
     for score, pid in zip(row_scores, row_ids):
         if pid < 0 or pid == skip:
             continue
         best.setdefault(int(owners[pid]), (float(score), int(pid)))  # sorted: first is best
+    evidence = [(w, scores) for w, scores in evidence if w > 0]
+    total = 1 + sum(w for w, _ in evidence)
     out = []
     for entry, (score, pid) in best.items():
-        if answer_weight > 0 and answer_scores is not None:
-            score = (score + answer_weight * float(answer_scores[entry])) / (1 + answer_weight)
+        if evidence:
+            score = (score + sum(w * float(scores[entry]) for w, scores in evidence)) / total
         out.append((entry, score, pid))
     out.sort(key=lambda t: -t[1])
     return out
 
 
+def model_ref(encoder: Encoder, index_dir: Path) -> str:
+    """How a version names its model: "" for the packaged one, a path relative to the index
+    folder for a tuned one (``models/tuned-…``), else the folder given in SUPPORTBOT_MODEL."""
+    ref = getattr(encoder, "ref", "")
+    if not ref:
+        return ""
+    try:
+        return Path(ref).resolve().relative_to(index_dir.resolve()).as_posix()
+    except ValueError:
+        return ref
+
+
 def build_index(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: bool = False,
                 progress: bool = False, calibrate: Any = None,
-                answer_weight: float = ANSWER_WEIGHT) -> BuildResult:
+                answer_weight: float = ANSWER_WEIGHT, head_weight: float = HEAD_WEIGHT) -> BuildResult:
     """Embed every phrasing of ``corpus`` and publish a new index version.
 
     Nothing is switched until the new version is complete on disk; any failure leaves the
     serving version untouched. ``calibrate``, if given, is called as ``calibrate(path, vectors,
     owners, answer_vectors)`` before the switch and may write thresholds into the new version.
+    The classifier head is fitted when ``head_weight`` > 0 and the corpus is not too large for it.
     """
     if corpus.errors:
         raise KbIndexError("the corpus has errors; fix them first ('supportbot kb validate')")
+    for what, weight in (("answer", answer_weight), ("head", head_weight)):
+        if not 0 <= weight <= 10:
+            raise KbIndexError(f"the {what} weight must be between 0 and 10 (0 turns it off), got {weight}")
     if not corpus.entries:
         raise KbIndexError("the corpus has no entries; nothing to index")
     index_dir.mkdir(parents=True, exist_ok=True)
     corpus_hash = corpus.content_hash()
+    head_weight = head_weight if usable(len(corpus.entries)) else 0.0
     name_now = current_name(index_dir)
     if name_now and not force:
         try:
@@ -173,7 +197,8 @@ def build_index(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: boo
         if (manifest_now.get("corpus_hash") == corpus_hash
                 and manifest_now.get("model") == encoder.name
                 and manifest_now.get("format") == FORMAT_VERSION
-                and manifest_now.get("answer_weight") == answer_weight):
+                and manifest_now.get("answer_weight") == answer_weight
+                and manifest_now.get("head_weight", 0.0) == head_weight):
             return BuildResult(name_now, index_dir / "versions" / name_now, manifest_now, True)
 
     started = time.perf_counter()
@@ -184,6 +209,7 @@ def build_index(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: boo
         answers, n_answers = embed_phrasings(
             index_dir, encoder, [answer_text(e.answer) for e in corpus.entries], progress)
         n_encoded += n_answers
+    head = fit_head(vectors, owners, len(corpus.entries)) if head_weight > 0 else None
     index = make_faiss_index(vectors)
     stamp = datetime.now(timezone.utc)
     name = f"{stamp.strftime('%Y%m%dT%H%M%S%fZ')}-{corpus_hash[:8]}"
@@ -195,6 +221,8 @@ def build_index(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: boo
         tmp.mkdir()
         _faiss().write_index(index, str(tmp / "index.faiss"))
         np.save(tmp / "answers.npy", answers)
+        if head is not None:
+            head.save(tmp / "head.npz")
         write_json_atomic(tmp / "phrasings.json",
                           [[int(o), t] for o, t in zip(owners, texts)])
         write_json_atomic(tmp / "entries.json", [e.to_json() for e in corpus.entries])
@@ -204,12 +232,14 @@ def build_index(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: boo
             "corpus_hash": corpus_hash,
             "corpus_files": [str(f) for f in corpus.files],
             "model": encoder.name,
+            "model_ref": model_ref(encoder, index_dir),
             "dim": int(vectors.shape[1]),
             "entries": len(corpus.entries),
             "phrasings": len(texts),
             "encoded": n_encoded,
             "index_type": type(index).__name__,
             "answer_weight": answer_weight,
+            "head_weight": head_weight,
             "built_at": stamp.isoformat(),
             "build_seconds": round(time.perf_counter() - started, 3),
         }
@@ -265,23 +295,39 @@ class IndexVersion:
         self.overrides = {e.id: e.thresholds for e in self.entries if e.thresholds}
         self.thresholds = load_thresholds(path)
         self.answer_weight = float(self.manifest.get("answer_weight", 0.0))
+        self.head_weight = float(self.manifest.get("head_weight", 0.0))
+        try:
+            self.head = Head.load(path / "head.npz") if self.head_weight > 0 else None
+        except (OSError, ValueError, KeyError) as exc:
+            raise KbIndexError(f"index version {path} has an unreadable head.npz ({exc}); "
+                               "rebuild it with 'supportbot kb build --force'") from exc
 
     @property
     def model(self) -> str:
         return str(self.manifest["model"])
+
+    @property
+    def model_path(self) -> Path | None:
+        """The folder of the model this version was built with, if it is not the base model."""
+        ref = self.manifest.get("model_ref", "")
+        return self.path.parent.parent / ref if ref else None
 
     def search(self, vectors: np.ndarray, k: int) -> list[list[EntryHit]]:
         """Per query, the entries among the k nearest phrasings, best first."""
         k = min(k, len(self.texts))
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         scores, ids = self.index.search(vectors, k)
+        head = self.head.probabilities(vectors) if self.head is not None else None
         out = []
-        for vector, s, i in zip(vectors, scores, ids):
-            answer_scores = None
+        for row, (vector, s, i) in enumerate(zip(vectors, scores, ids)):
+            evidence: list = []
             if self.answer_weight > 0:  # only the entries found: cheap however large the FAQ
                 found = np.unique(self.owners[i[i >= 0]])
-                answer_scores = dict(zip(found.tolist(), (self.answers[found] @ vector).tolist()))
-            ranked = score_entries(s, i, self.owners, answer_scores, self.answer_weight)
+                evidence.append((self.answer_weight,
+                                 dict(zip(found.tolist(), (self.answers[found] @ vector).tolist()))))
+            if head is not None:
+                evidence.append((self.head_weight, head[row]))
+            ranked = score_entries(s, i, self.owners, evidence)
             out.append([EntryHit(self.entries[e].id, score, self.texts[pid]) for e, score, pid in ranked])
         return out
 

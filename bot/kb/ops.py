@@ -11,6 +11,7 @@ from bot.kb.corpus import Corpus
 from bot.kb.decision import Thresholds
 from bot.kb.encoder import Encoder
 from bot.kb.evaluate import read_queries
+from bot.kb.head import HEAD_WEIGHT
 from bot.kb.index import (
     ANSWER_WEIGHT,
     BuildResult,
@@ -43,7 +44,8 @@ def calibrate_version(path: Path, encoder: Encoder, index_dir: Path, *,
             answers = version.answers
         oos_texts = cal.generic_oos_questions()
         oos_vectors, _ = embed_phrasings(index_dir, encoder, oos_texts)
-        samples = cal.leave_one_out(vectors, owners, answers, version.answer_weight) + cal.query_samples(
+        samples = cal.leave_one_out(vectors, owners, answers, version.answer_weight,
+                                    version.head_weight) + cal.query_samples(
             version, oos_vectors, [-1] * len(oos_texts))
         source = f"calibrated on the corpus (leave-one-out + generic out-of-scope), " \
                  f"target precision {target_precision}"
@@ -55,16 +57,17 @@ def calibrate_version(path: Path, encoder: Encoder, index_dir: Path, *,
 
 def build(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: bool = False,
           progress: bool = False, calibrate: bool = True, target_precision: float = 0.95,
-          oos_share: float = 0.25, answer_weight: float = ANSWER_WEIGHT) -> BuildResult:
+          oos_share: float = 0.25, answer_weight: float = ANSWER_WEIGHT,
+          head_weight: float = HEAD_WEIGHT) -> BuildResult:
     """Build a new version and, unless told not to, calibrate it before it starts serving."""
     def hook(path: Path, vectors: np.ndarray, owners: np.ndarray, answers: np.ndarray) -> None:
         calibrate_version(path, encoder, index_dir, vectors=vectors, owners=owners, answers=answers,
                           target_precision=target_precision, oos_share=oos_share)
 
     return build_index(corpus, index_dir, encoder, force=force, progress=progress,
-                       calibrate=hook if calibrate else None, answer_weight=answer_weight)
+                       calibrate=hook if calibrate else None, answer_weight=answer_weight,
+                       head_weight=head_weight)
 
 
 def load_current(index_dir: Path) -> IndexVersion:
     return IndexVersion(current_path(index_dir))
-

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from bot.kb.decision import MISS, Decision, Thresholds, decide
-from bot.kb.encoder import Encoder, load_encoder
+from bot.kb.encoder import Encoder, EncoderError, load_encoder
 from bot.kb.index import IndexVersion, KbIndexError, current_name
+from bot.kb.tune import version_encoder
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,13 +52,15 @@ class KnowledgeBase:
         self._model = model
         self.search_k = search_k
         self.max_query_chars = max_query_chars
-        self._version: IndexVersion | None = None
+        # the serving version and the encoder its queries need (a tuned model or the base one),
+        # swapped together as one reference
+        self._serving: tuple[IndexVersion, Encoder] | None = None
         self._key: tuple | None = None
         self._error: str | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # recent queries, newest last
+        self._vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()  # recent, newest last
         self._vectors_lock = threading.Lock()
 
     @classmethod
@@ -67,6 +70,7 @@ class KnowledgeBase:
 
     @property
     def encoder(self) -> Encoder:
+        """The base model (SUPPORTBOT_MODEL or the packaged one)."""
         if self._encoder is None:
             with self._lock:
                 if self._encoder is None:
@@ -75,7 +79,11 @@ class KnowledgeBase:
 
     @property
     def version(self) -> IndexVersion | None:
-        return self._version
+        return self._serving[0] if self._serving else None
+
+    @property
+    def serving_encoder(self) -> Encoder | None:
+        return self._serving[1] if self._serving else None
 
     @property
     def error(self) -> str | None:
@@ -111,16 +119,17 @@ class KnowledgeBase:
             return False
         try:
             version = IndexVersion(self.index_dir / "versions" / name)
-            if version.model != self.encoder.name:
-                raise KbIndexError(f"index {name} was built with model {version.model!r} but the "
-                                   f"server uses {self.encoder.name!r}; rebuild the index")
-        except KbIndexError as exc:
+            loaded = self.serving_encoder
+            encoder = version_encoder(version, self.encoder, loaded)
+            if encoder is not loaded:
+                encoder.encode(["warm up"])  # load it fully before it serves
+        except (KbIndexError, EncoderError) as exc:
             # Keep serving the previous version if there is one.
             self._set_error(str(exc), key)
             return False
-        self._version, self._key, self._error = version, key, None
-        log.info("FAQ index %s loaded (%d entries, %d phrasings, thresholds: %s)",
-                 name, len(version.entries), len(version.texts), version.thresholds.source)
+        self._serving, self._key, self._error = (version, encoder), key, None
+        log.info("FAQ index %s loaded (%d entries, %d phrasings, model %s, thresholds: %s)",
+                 name, len(version.entries), len(version.texts), encoder.name, version.thresholds.source)
         return True
 
     def _set_error(self, message: str, key: tuple) -> None:
@@ -148,15 +157,16 @@ class KnowledgeBase:
 
     def ask(self, text: str | None) -> Answer:
         started = time.perf_counter()
-        version = self._version  # one reference for the whole request
-        if version is None:
+        serving = self._serving  # one reference for the whole request
+        if serving is None:
             reason = self._error or "the FAQ index is not loaded"
             return Answer(Decision(MISS, reason=reason), None, 0.0, unavailable=reason)
+        version, encoder = serving
         query = clean_query(text, self.max_query_chars)
         if not query:
             return Answer(Decision(MISS, reason="empty message", thresholds=version.thresholds),
                           version.name, 0.0, empty=True)
-        vector = self._encode(query)
+        vector = self._encode(encoder, query)
         hits = version.search(vector, self.search_k)[0]
         decision = decide(hits, version.thresholds, version.overrides)
         return Answer(decision, version.name, time.perf_counter() - started)
@@ -164,22 +174,25 @@ class KnowledgeBase:
     def prefetch(self, text: str | None) -> None:
         """Encode a message before the FAQ action asks about it (bot/channel/prefetch.py)."""
         query = clean_query(text, self.max_query_chars)
-        if query:
-            self._encode(query)
+        serving = self._serving
+        if query and serving is not None:
+            self._encode(serving[1], query)
 
-    def _encode(self, query: str) -> np.ndarray:
+    def _encode(self, encoder: Encoder, query: str) -> np.ndarray:
         """One encoder pass per distinct recent query: a prefetched or repeated one is reused."""
+        key = (encoder.name, query)
         with self._vectors_lock:
-            vector = self._vectors.get(query)
+            vector = self._vectors.get(key)
             if vector is not None:
-                self._vectors.move_to_end(query)
+                self._vectors.move_to_end(key)
                 return vector
-        vector = self.encoder.encode([query])
+        vector = encoder.encode([query])
         with self._vectors_lock:
-            self._vectors[query] = vector
+            self._vectors[key] = vector
             if len(self._vectors) > REMEMBERED_QUERIES:
                 self._vectors.popitem(last=False)
         return vector
 
     def thresholds(self) -> Thresholds:
-        return self._version.thresholds if self._version else Thresholds()
+        version = self.version
+        return version.thresholds if version else Thresholds()

@@ -89,20 +89,23 @@ def test_old_versions_are_pruned_but_the_serving_one_kept(tmp_path, corpus):
     assert current_path(index_dir).exists()
 
 
-def test_entry_score_blends_best_phrasing_and_answer_cosines(tmp_path, corpus):
+def test_entry_score_blends_best_phrasing_answer_and_head(tmp_path, corpus):
     """Answer evidence is computed only for the entries found; the scores must be exactly
-    (best phrasing cosine + w * answer cosine) / (1 + w) for each of them."""
-    build_index(corpus, tmp_path / "idx", FakeEncoder(), answer_weight=0.5)
+    (best phrasing cosine + wa * answer cosine + wh * head probability) / (1 + wa + wh)."""
+    build_index(corpus, tmp_path / "idx", FakeEncoder(), answer_weight=0.5, head_weight=0.25)
     version = IndexVersion(current_path(tmp_path / "idx"))
-    assert version.answer_weight == 0.5
+    assert version.answer_weight == 0.5 and version.head_weight == 0.25
     enc = FakeEncoder()
     query = enc.encode(["refunds take days or I forgot password on the page"])  # words of two answers
     [hits] = version.search(query, k=8)
     phrasings = enc.encode(version.texts)
+    probabilities = version.head.probabilities(query)[0]
+    assert probabilities.sum() == pytest.approx(1.0, abs=1e-5)
     for hit in hits:
         entry = next(n for n, e in enumerate(version.entries) if e.id == hit.entry_id)
         best = max(float(phrasings[p] @ query[0])
                    for p in range(len(version.texts)) if version.owners[p] == entry)
         answer = float(version.answers[entry] @ query[0])
-        assert hit.score == pytest.approx((best + 0.5 * answer) / 1.5, abs=1e-5)
+        head = float(probabilities[entry])
+        assert hit.score == pytest.approx((best + 0.5 * answer + 0.25 * head) / 1.75, abs=1e-5)
     assert sum(float(version.answers[e] @ query[0]) > 0.1 for e in range(len(version.entries))) >= 2

@@ -166,11 +166,16 @@ class CountingEncoder(FakeEncoder):
         return super().encode(texts, batch_size, progress)
 
 
+def serve_with(kb, encoder):
+    """Serve the loaded version through ``encoder``, with nothing remembered."""
+    kb._serving = (kb.version, encoder)
+    kb._vectors.clear()
+    return encoder
+
+
 def test_prefetched_message_is_not_encoded_again_and_answers_the_same(kb):
     expected = kb.ask("I forgot my password").decision
-    counting = CountingEncoder()
-    kb._encoder = counting
-    kb._vectors.clear()
+    counting = serve_with(kb, CountingEncoder())
     kb.prefetch("  I forgot   my password ")  # cleaned the same way as ask
     assert kb.ask("I forgot my password").decision == expected
     assert counting.texts == ["I forgot my password"]
@@ -183,9 +188,7 @@ def test_remembered_queries_are_bounded_and_least_recent_go_first(kb, monkeypatc
     import bot.kb.service as service
 
     monkeypatch.setattr(service, "REMEMBERED_QUERIES", 2)
-    counting = CountingEncoder()
-    kb._encoder = counting
-    kb._vectors.clear()
+    counting = serve_with(kb, CountingEncoder())
     for text in ["a refund", "my password", "a refund", "an invoice", "a refund", "my password"]:
         kb.ask(text)
     # "my password" was the least recent when "an invoice" came, so it is encoded again

@@ -1,0 +1,132 @@
+import json
+import random
+
+import pytest
+
+from bot.kb.corpus import load_corpus
+from bot.kb.encoder import FakeEncoder
+from bot.kb.index import IndexVersion, KbIndexError, build_index
+from bot.kb.tune import (
+    MANIFEST,
+    TuneError,
+    TuneOptions,
+    corpus_encoder,
+    fresh_tuned,
+    prune_models,
+    stale_tuned,
+    training_batches,
+    training_hash,
+    tune,
+    tuned_path,
+    version_encoder,
+)
+from tests.unit.helpers import SMALL_CORPUS, write
+
+
+def test_batches_hold_one_pair_per_entry_and_use_every_phrasing_once_as_anchor():
+    entries = [[f"e{e} p{p}" for p in range(n)] for e, n in enumerate([5, 3, 2, 1, 7, 4])]
+    batches = training_batches(entries, batch_size=3, rng=random.Random(0))
+    anchors = []
+    for a, p in batches:
+        owners = [s.split()[0] for s in a]
+        assert len(set(owners)) == len(owners) <= 3  # no entry twice: no false negatives
+        assert [s.split()[0] for s in p] == owners and all(x != y for x, y in zip(a, p))
+        anchors += a
+    # each phrasing of a multi-phrasing entry is an anchor once, apart from a last lone entry's leftovers
+    assert len(anchors) == len(set(anchors))
+    assert len(anchors) >= sum(n for n in [5, 3, 2, 7, 4]) - 3
+    assert not any(s.startswith("e3 ") for s in anchors)  # one phrasing: no positive
+    assert training_batches(entries, 3, random.Random(0)) == batches  # deterministic per seed
+    assert training_batches(entries, 3, random.Random(1)) != batches
+
+
+def test_training_hash_follows_phrasings_not_answers(tmp_path):
+    base = load_corpus(write(tmp_path / "a.yml", SMALL_CORPUS))
+    answer_edit = load_corpus(write(tmp_path / "b.yml", SMALL_CORPUS.replace("**3 days**", "5 days")))
+    phrasing_edit = load_corpus(write(tmp_path / "c.yml", SMALL_CORPUS.replace("shipping price",
+                                                                               "postage price")))
+    assert training_hash(answer_edit.entries) == training_hash(base.entries)
+    assert training_hash(phrasing_edit.entries) != training_hash(base.entries)
+
+
+def fake_tuned(index_dir, corpus):
+    """A tuned-model folder as kb tune leaves it (weights are not needed to test the bookkeeping)."""
+    path = tuned_path(index_dir, corpus)
+    path.mkdir(parents=True)
+    (path / MANIFEST).write_text(json.dumps({"name": path.name}))
+    return path
+
+
+def test_fresh_model_is_chosen_and_a_stale_one_ignored_with_a_warning(tmp_path, monkeypatch):
+    import bot.kb.tune as tune_module
+
+    loaded = []
+    monkeypatch.setattr(tune_module, "SentenceTransformerEncoder", lambda p: loaded.append(p) or p)
+    index = tmp_path / "kb_index"
+    corpus = load_corpus(write(tmp_path / "faq.yml", SMALL_CORPUS))
+    base = FakeEncoder()
+    assert corpus_encoder(corpus, index, base) == (base, None)
+
+    path = fake_tuned(index, corpus)
+    assert fresh_tuned(index, corpus) == path
+    assert corpus_encoder(corpus, index, base) == (path, None) and loaded == [path]
+
+    edited = load_corpus(write(tmp_path / "faq.yml", SMALL_CORPUS.replace("shipping price",
+                                                                          "postage price")))
+    assert fresh_tuned(index, edited) is None and stale_tuned(index, edited) == [path]
+    encoder, note = corpus_encoder(edited, index, base)
+    assert encoder is base and path.name in note and "kb tune" in note
+
+
+def test_version_encoder_uses_the_model_the_version_was_built_with(tmp_path):
+    index = tmp_path / "kb_index"
+    corpus = load_corpus(write(tmp_path / "faq.yml", SMALL_CORPUS))
+    fake = FakeEncoder()
+    version = IndexVersion(build_index(corpus, index, fake).path)
+    assert version.manifest["model_ref"] == "" and version.model_path is None
+    assert version_encoder(version, fake) is fake
+    other = FakeEncoder()
+    other.name = "another-model"
+    with pytest.raises(KbIndexError, match="built with model 'fake-hashing-encoder'.*kb build"):
+        version_encoder(version, other)
+    assert version_encoder(version, other, loaded=fake) is fake
+
+
+def test_tuned_model_is_named_relative_to_the_index(tmp_path):
+    index = tmp_path / "kb_index"
+    corpus = load_corpus(write(tmp_path / "faq.yml", SMALL_CORPUS))
+    encoder = FakeEncoder()
+    encoder.name = tuned_path(index, corpus).name
+    encoder.ref = str(tuned_path(index, corpus))  # type: ignore[attr-defined]
+    version = IndexVersion(build_index(corpus, index, encoder).path)
+    assert version.manifest["model_ref"] == f"models/{encoder.name}"
+    assert version.model_path == index / "models" / encoder.name
+
+
+def test_prune_keeps_models_in_use(tmp_path):
+    index = tmp_path / "kb_index"
+    corpus = load_corpus(write(tmp_path / "faq.yml", SMALL_CORPUS))
+    used = fake_tuned(index, corpus)
+    encoder = FakeEncoder()
+    encoder.name, encoder.ref = used.name, str(used)  # type: ignore[attr-defined]
+    build_index(corpus, index, encoder)
+    edited = load_corpus(write(tmp_path / "faq2.yml", SMALL_CORPUS.replace("shipping price", "x y")))
+    unused, kept = fake_tuned(index, edited), index / "models" / "tuned-new"
+    kept.mkdir()
+    prune_models(index, keep={"tuned-new"})
+    assert used.is_dir() and kept.is_dir() and not unused.exists()
+
+
+def test_bad_input_is_refused_before_loading_a_model(tmp_path):
+    with pytest.raises(TuneError, match="epochs"):
+        TuneOptions(epochs=0)
+    with pytest.raises(TuneError, match="batch size"):
+        TuneOptions(batch_size=1)
+    single = load_corpus(write(tmp_path / "one.yml", """\
+        faqs:
+          - id: only
+            question: Where is my order?
+            answer: In transit.
+    """))
+    with pytest.raises(TuneError, match="at least two entries"):
+        tune(single, tmp_path / "kb_index")
