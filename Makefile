@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install run test test-unit lint train index bench clinc
+.PHONY: help install run test test-unit lint train index bench clinc quality tune
 
 help:  ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,5 +33,11 @@ index: install  ## validate the FAQ and build (and calibrate) a new index versio
 clinc: install  ## build and evaluate the CLINC150 corpus from ../shared/datasets
 	@$(BIN)/python scripts/clinc150.py
 
-bench: install  ## run the benchmarks and write docs/benchmarks.md
-	@$(BIN)/python bench/run.py
+bench: install  ## run the benchmarks (latency, load, freshness, scale, quality) and write docs/benchmarks.md
+	@$(BIN)/python bench/run.py && $(BIN)/python bench/quality.py
+
+quality: install  ## answer-quality ablation (tuned encoder, head, answer text) on public data
+	@$(BIN)/python bench/quality.py
+
+tune: install  ## adapt the encoder to the FAQ and rebuild the index with it
+	@$(BIN)/supportbot kb tune

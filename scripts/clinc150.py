@@ -1,6 +1,7 @@
 """Turn CLINC150 into an FAQ corpus plus query files, then build, calibrate and evaluate it.
 
-Each intent becomes one entry (its 100 training utterances are the question and alternates,
+Frozen all-MiniLM-L6-v2, nearest phrasing only (bench/quality.py measures the tuned model and
+the head). Each intent becomes one entry (its 100 training utterances are the question and alternates,
 the answer a placeholder). Thresholds come either from the corpus alone (leave-one-out plus
 the generic out-of-scope set) or from the `val` split; `test` is only scored.
 
@@ -10,39 +11,17 @@ the generic out-of-scope set) or from the `val` split; `test` is only scored.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "clinc150" / "data_full.json"
+sys.path.insert(0, str(ROOT))
+
+from bench.datasets import DATASETS, clinc150  # noqa: E402
+
+DEFAULT_DATA = DATASETS / "clinc150" / "data_full.json"
 OUT = ROOT / "eval" / "clinc150"
-
-
-def convert(data_file: Path, out: Path) -> dict[str, Path]:
-    data = json.loads(data_file.read_text())
-    by_intent: dict[str, list[str]] = {}
-    for text, intent in data["train"]:
-        by_intent.setdefault(intent, []).append(text)
-    faqs = [{"id": intent, "question": texts[0], "alternates": texts[1:],
-             "answer": f"(placeholder answer for the intent '{intent}')"}
-            for intent, texts in sorted(by_intent.items())]
-    out.mkdir(parents=True, exist_ok=True)
-    corpus = out / "corpus.yml"
-    corpus.write_text(yaml.safe_dump({"faqs": faqs}, allow_unicode=True, sort_keys=False))
-    files = {"corpus": corpus}
-    for split in ("val", "test"):
-        path = out / f"{split}.csv"
-        with open(path, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["query", "expected_id"])
-            w.writerows([text, intent] for text, intent in data[split])
-            w.writerows([text, ""] for text, _ in data[f"oos_{split}"])
-        files[split] = path
-    return files
 
 
 def main() -> int:
@@ -62,11 +41,11 @@ def main() -> int:
     from bot.kb.index import IndexVersion, current_path
     from bot.kb.ops import build, calibrate_version
 
-    files = convert(args.data, args.out)
+    files = clinc150(args.out, args.data)
     encoder = load_encoder()
     index_dir = args.out / "kb_index"
     corpus = load_corpus(files["corpus"])
-    build(corpus, index_dir, encoder, calibrate=False, answer_weight=0.0)
+    build(corpus, index_dir, encoder, calibrate=False, answer_weight=0.0, head_weight=0.0)
     path = current_path(index_dir)
     results = {}
     runs = [("corpus", args.target_precision)] + [("val", t) for t in args.val_targets]
