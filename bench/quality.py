@@ -94,8 +94,9 @@ def run_set(name: str, base) -> dict:
         report["build_seconds"] = round(time.perf_counter() - t, 1)
         report["thresholds"] = version.thresholds.to_json()
         out["rows"][label] = report
-        print(f"{name:17s} {label:28s} recall@1 {report['recall_at_1']:.4f}  in-scope {report['in_scope_accuracy']:.4f}"
-              f"  oos {report['oos_recall']}  precision {report['answered_precision']}"
+        print(f"{name:17s} {label:28s} recall@1 {report['recall_at_1']:.4f}"
+              f"  in-scope {report['in_scope_accuracy']:.4f}  oos {report['oos_recall']}"
+              f"  precision {report['answered_precision']}"
               f"  coverage {report['coverage']}", flush=True)
     out["seconds"] = round(time.perf_counter() - started, 1)
     return out
