@@ -10,16 +10,22 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = Path(os.environ.get("SUPPORTBOT_DATASETS", ROOT.parent / "shared" / "datasets"))
 
 
+def slug(intent: str) -> str:
+    """An entry id for an intent name (Banking77 has 'Refund_not_showing_up', 'reverted_card_payment?')."""
+    return re.sub(r"[^a-z0-9_-]+", "-", intent.lower()).strip("-")
+
+
 def write_corpus(path: Path, utterances: dict[str, list[str]]) -> Path:
     """One entry per intent (JSON is valid YAML, and much faster to write for 15k phrasings)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    faqs = [{"id": intent, "question": texts[0], "alternates": texts[1:],
+    faqs = [{"id": slug(intent), "question": texts[0], "alternates": texts[1:],
              "answer": f"(placeholder answer for the intent '{intent}')"}
             for intent, texts in utterances.items()]
     path.write_text(json.dumps({"faqs": faqs}, ensure_ascii=False, indent=0), encoding="utf-8")
@@ -31,7 +37,7 @@ def write_queries(path: Path, rows: list[tuple[str, str | None]]) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["query", "expected_id"])
-        w.writerows([text, intent or ""] for text, intent in rows)
+        w.writerows([text, slug(intent) if intent else ""] for text, intent in rows)
     return path
 
 
