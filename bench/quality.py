@@ -141,6 +141,11 @@ def section(results: dict) -> str:
               "Banking77 has no out-of-scope queries, so its figure is `recall_at_1` (the top entry, "
               "whatever the decision), comparable with published accuracy; demo thresholds from the "
               "corpus alone (`kb build`'s calibration).", "",
+              "Caveat: a tuned model has been trained on the very phrasings that corpus-only calibration "
+              "leaves out one at a time, so its leave-one-out scores are optimistic and the demo's "
+              "precision moves by a few points between tuning runs that differ only in entry order (the "
+              "head is cross-fitted and does not have this problem). Where precision matters, calibrate "
+              "on a labelled validation file: `supportbot kb calibrate --queries FILE`.", "",
               "| set | entries | phrasings | tuning steps (epochs) | tuning time |", "|---|---|---|---|---|"]
     for name in SETS:
         s = results.get(name)
