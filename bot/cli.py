@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from bot.handoff import admin
+from bot.kb.decision import TARGET_PRECISION
 from bot.settings import Settings, SettingsError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     _kb_paths(b)
     b.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
     b.add_argument("--no-calibrate", action="store_true", help="keep default thresholds")
-    b.add_argument("--target-precision", type=float, default=0.95)
+    b.add_argument("--target-precision", type=float, default=TARGET_PRECISION)
     b.add_argument("--answer-weight", type=float, default=0.5,
                    help="weight of the answer text as evidence (0 when answers are placeholders)")
     b.add_argument("--head-weight", type=float, default=0.5,
@@ -73,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = kb.add_parser("calibrate", help="choose thresholds for the serving index version")
     _kb_paths(c, corpus=False)
-    c.add_argument("--target-precision", type=float, default=0.95)
+    c.add_argument("--target-precision", type=float, default=TARGET_PRECISION)
     c.add_argument("--oos-share", type=float, default=0.25,
                    help="share of out-of-scope traffic assumed (default 0.25)")
     c.add_argument("--queries", type=Path,
@@ -232,7 +233,7 @@ def cmd_tune(args, settings: Settings) -> int:
     if args.no_build:
         return EXIT_OK
     # the new version keeps how the serving one weighs its evidence and what precision it aims at
-    answer_weight, head_weight, target_precision = ANSWER_WEIGHT, HEAD_WEIGHT, 0.95
+    answer_weight, head_weight, target_precision = ANSWER_WEIGHT, HEAD_WEIGHT, TARGET_PRECISION
     if current_name(index):
         version = _version(index)
         answer_weight = float(version.manifest.get("answer_weight", answer_weight))

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from bot.kb.decision import Thresholds
+from bot.kb.decision import TARGET_PRECISION, Thresholds
 from bot.kb.head import cross_fitted_probabilities
 from bot.kb.index import IndexVersion, make_faiss_index, score_entries, write_json_atomic
 
@@ -92,7 +92,7 @@ def query_samples(version: IndexVersion, vectors: np.ndarray, labels: Sequence[i
     return Samples.from_hits(labels, hits)
 
 
-def choose_thresholds(samples: Samples, target_precision: float = 0.95, oos_share: float = 0.25,
+def choose_thresholds(samples: Samples, target_precision: float = TARGET_PRECISION, oos_share: float = 0.25,
                       clarify_precision: float = 0.5, base: Thresholds | None = None,
                       source: str = "calibrated") -> tuple[Thresholds, dict]:
     """Grid-search answer threshold and margin: most correct answers at the target precision.

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping, Sequence
 
 ANSWER, CLARIFY, MISS = "answer", "clarify", "miss"
+TARGET_PRECISION = 0.95  # calibration's default: the share of answers that should be right
 
 
 class ThresholdError(ValueError):

@@ -25,7 +25,7 @@ from bot.kb.index import (
 def calibrate_version(path: Path, encoder: Encoder, index_dir: Path, *,
                       vectors: np.ndarray | None = None, owners: np.ndarray | None = None,
                       answers: np.ndarray | None = None,
-                      queries: Path | None = None, target_precision: float = 0.95,
+                      queries: Path | None = None, target_precision: float = cal.TARGET_PRECISION,
                       oos_share: float = 0.25) -> tuple[Thresholds, dict]:
     """Calibrate the version at ``path`` and store its thresholds there."""
     version = IndexVersion(path)
@@ -56,7 +56,7 @@ def calibrate_version(path: Path, encoder: Encoder, index_dir: Path, *,
 
 
 def build(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: bool = False,
-          progress: bool = False, calibrate: bool = True, target_precision: float = 0.95,
+          progress: bool = False, calibrate: bool = True, target_precision: float = cal.TARGET_PRECISION,
           oos_share: float = 0.25, answer_weight: float = ANSWER_WEIGHT,
           head_weight: float = HEAD_WEIGHT) -> BuildResult:
     """Build a new version and, unless told not to, calibrate it before it starts serving."""
