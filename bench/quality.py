@@ -19,6 +19,7 @@ import re
 import sys
 import time
 from pathlib import Path
+from statistics import mean
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -30,12 +31,13 @@ from bot.kb.encoder import SentenceTransformerEncoder, load_encoder  # noqa: E40
 from bot.kb.evaluate import evaluate, read_queries  # noqa: E402
 from bot.kb.index import IndexVersion, current_path  # noqa: E402
 from bot.kb.ops import build, calibrate_version  # noqa: E402
-from bot.kb.tune import tune  # noqa: E402
+from bot.kb.tune import TuneOptions, tune  # noqa: E402
 
 WORK = ROOT / "bench" / "work"
 REPORT = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- quality:start -->", "<!-- quality:end -->"
 CLINC_TARGET = 0.9  # target answered precision for thresholds calibrated on CLINC150's val split
+DEMO_SEEDS = (13, 1, 2)  # the demo's held-out set is small: report the spread over tuning seeds
 
 # (label, tuned encoder, head weight, answer weight)
 CONFIGS = [
@@ -51,6 +53,9 @@ ANSWER_CONFIGS = [  # only where answers are real text (the demo FAQ)
 
 
 def dataset(name: str) -> dict:
+    """Files and how thresholds are set. Tuning holds phrasings out only where the corpus alone
+    calibrates (the demo): CLINC150 calibrates on its val split and Banking77 is scored by
+    recall@1 (`kb tune --no-hold-out`, as the README advises when a validation file exists)."""
     out = WORK / name
     if name == "clinc150":
         return {**clinc150(out), "calibrate": "val"}
@@ -65,12 +70,13 @@ def dataset(name: str) -> dict:
 SETS = ("clinc150", "banking77", "banking77-10shot", "demo")
 
 
-def run_set(name: str, base) -> dict:
+def run_set(name: str, base, seed: int = TuneOptions.seed, work: Path | None = None) -> dict:
     files = dataset(name)
     corpus = load_corpus(files["corpus"])
-    index_dir = WORK / name / "kb_index"
+    index_dir = (work or WORK / name) / "kb_index"
     started = time.perf_counter()
-    tuned = tune(corpus, index_dir, progress=sys.stderr.isatty(), log=print)
+    options = TuneOptions(seed=seed, hold_out=files["calibrate"] == "corpus")
+    tuned = tune(corpus, index_dir, options=options, progress=sys.stderr.isatty(), log=print)
     tuned_encoder = SentenceTransformerEncoder(tuned.path)
     out: dict = {"entries": len(corpus.entries),
                  "phrasings": sum(len(e.phrasings) for e in corpus.entries),
@@ -102,6 +108,20 @@ def run_set(name: str, base) -> dict:
     return out
 
 
+def over_seeds(name: str, base) -> dict:
+    """``name`` once per tuning seed (each in its own folder): rows averaged, spreads kept."""
+    runs = [run_set(name, base, seed, WORK / f"{name}-seed{seed}") for seed in DEMO_SEEDS]
+    out = {**runs[0], "seeds": list(DEMO_SEEDS),
+           "tune_seconds": round(mean(r["tune_seconds"] for r in runs), 1), "rows": {}}
+    for label in runs[0]["rows"]:
+        per = [r["rows"][label] for r in runs]
+        row = {k: round(mean(p[k] for p in per), 4) for k in
+               ("answered_precision", "coverage", "mcc", "recall_at_1", "in_scope_accuracy", "oos_recall")}
+        row["per_seed"] = {k: [p[k] for p in per] for k in ("answered_precision", "coverage", "mcc")}
+        out["rows"][label] = row
+    return out
+
+
 def pct(value) -> str:
     return "" if value is None else f"{100 * value:.1f}"
 
@@ -130,7 +150,12 @@ def section(results: dict) -> str:
             row = s and s["rows"].get(label)
             cells.append(pct(row["recall_at_1"]) if row else "")
         row = d and d["rows"].get(label)
-        cells.append(f"{row['answered_precision']:.3f} / {row['coverage']:.3f}" if row else "")
+        cell = f"{row['answered_precision']:.3f} / {row['coverage']:.3f}" if row else ""
+        spread = row and row.get("per_seed")
+        if spread and max(spread["answered_precision"]) > min(spread["answered_precision"]):
+            cell += (f" ({min(spread['answered_precision']):.3f}–{max(spread['answered_precision']):.3f}"
+                     f" / {min(spread['coverage']):.3f}–{max(spread['coverage']):.3f})")
+        cells.append(cell)
         cells.append(f"{row['mcc']:.3f}" if row else "")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += ["", "Goals: CLINC150 in-scope ≥ 94 % with OOS recall ≥ 60 %; Banking77 ≥ 94 % (full), "
@@ -141,11 +166,13 @@ def section(results: dict) -> str:
               "Banking77 has no out-of-scope queries, so its figure is `recall_at_1` (the top entry, "
               "whatever the decision), comparable with published accuracy; demo thresholds from the "
               "corpus alone (`kb build`'s calibration).", "",
-              "Caveat: a tuned model has been trained on the very phrasings that corpus-only calibration "
-              "leaves out one at a time, so its leave-one-out scores are optimistic and the demo's "
-              "precision moves by a few points between tuning runs that differ only in entry order (the "
-              "head is cross-fitted and does not have this problem). Where precision matters, calibrate "
-              "on a labelled validation file: `supportbot kb calibrate --queries FILE`.", "",
+              "Demo: a tuned model is calibrated on the alternates `kb tune` held out of training (one per "
+              "entry; leave-one-out on phrasings it trained on would be optimistic), so its figures "
+              "depend on which alternates were held out, i.e. on the seed: the cells give the mean over "
+              f"tuning seeds {', '.join(map(str, DEMO_SEEDS))} and, in brackets, the range (precision / "
+              "coverage). 265 queries: one wrong answer moves precision by about 0.005. CLINC150 and "
+              "Banking77 tune with `--no-hold-out` (their thresholds come from val, or are not needed).",
+              "",
               "| set | entries | phrasings | tuning steps (epochs) | tuning time |", "|---|---|---|---|---|"]
     for name in SETS:
         s = results.get(name)
@@ -185,7 +212,7 @@ def main() -> int:
     results = json.loads(store.read_text()) if store.exists() else {}
     base = load_encoder()
     for name in names:
-        results[name] = run_set(name, base)
+        results[name] = over_seeds(name, base) if name == "demo" else run_set(name, base)
         store.write_text(json.dumps(results, indent=2) + "\n")
     write_section(section(results))
     print(f"wrote {store.relative_to(ROOT)} and the ablation section of {REPORT.relative_to(ROOT)}")

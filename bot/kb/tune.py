@@ -7,9 +7,15 @@ own entry. The result is saved beside the index::
 
     kb_index/models/tuned-<training hash>/   a sentence-transformers folder + tune.json
 
-The training hash covers what training reads (entry ids and phrasings), not answers: editing an
-answer keeps the tuned model; adding, removing or changing a phrasing makes it stale, and a stale
-model is ignored (the packaged base model serves until ``supportbot kb tune`` runs again).
+The training hash covers what training reads (the base model's name, entry ids and phrasings), not
+answers: editing an answer keeps the tuned model; another base model (SUPPORTBOT_MODEL) or adding,
+removing or changing a phrasing makes it stale, and a stale model is ignored (the base model serves
+until ``supportbot kb tune`` runs again).
+
+Calibration needs phrasings the model has not seen: leave-one-out on phrasings it was trained on
+is optimistic (they sit closer to their entry than a customer's words would). So, by default, one
+alternate of every entry with HOLD_OUT_MIN or more phrasings is held out of training (still indexed
+and served), recorded in tune.json, and corpus-only calibration of a tuned version uses those.
 """
 
 from __future__ import annotations
@@ -25,8 +31,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Sequence
 
+import numpy as np
+
 from bot.kb.corpus import Corpus, FaqEntry
-from bot.kb.encoder import Encoder, SentenceTransformerEncoder, packaged_model_path
+from bot.kb.encoder import Encoder, SentenceTransformerEncoder, model_name, packaged_model_path
 from bot.kb.index import IndexVersion, KbIndexError
 
 PREFIX = "tuned-"
@@ -39,6 +47,7 @@ class TuneError(RuntimeError):
 
 MIN_STEPS = 48  # small corpora get several passes: one pass over 600 phrasings is ~10 steps
 MAX_TOKENS = 64  # training truncation; support phrasings are short (Banking77: p99 53 tokens)
+HOLD_OUT_MIN = 3  # entries with this many phrasings lend one alternate to calibration
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,7 @@ class TuneOptions:
     warmup: float = 0.1
     scale: float = 20.0
     seed: int = 13
+    hold_out: bool = True  # keep one alternate per entry out of training, for calibration
 
     def __post_init__(self) -> None:
         if self.epochs is not None and self.epochs < 1:
@@ -66,9 +76,9 @@ class TuneResult:
     up_to_date: bool = False
 
 
-def training_hash(entries: Sequence[FaqEntry]) -> str:
-    """A hash of what tuning reads: entry ids and phrasings."""
-    payload = json.dumps(sorted([e.id, list(e.phrasings)] for e in entries), ensure_ascii=False)
+def training_hash(entries: Sequence[FaqEntry], base: str) -> str:
+    """A hash of what tuning reads: the base model's name, entry ids and phrasings."""
+    payload = json.dumps([base, sorted([e.id, list(e.phrasings)] for e in entries)], ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -76,25 +86,46 @@ def models_dir(index_dir: Path) -> Path:
     return index_dir / "models"
 
 
-def tuned_path(index_dir: Path, corpus: Corpus) -> Path:
-    """Where the tuned model for this corpus lives (whether or not it exists)."""
-    return models_dir(index_dir) / f"{PREFIX}{training_hash(corpus.entries)[:16]}"
+def tuned_path(index_dir: Path, corpus: Corpus, base: str) -> Path:
+    """Where the tuned model for this corpus and base model lives (whether or not it exists)."""
+    return models_dir(index_dir) / f"{PREFIX}{training_hash(corpus.entries, base)[:16]}"
 
 
-def fresh_tuned(index_dir: Path, corpus: Corpus) -> Path | None:
-    """The tuned model for exactly this corpus's phrasings, if one was trained."""
-    path = tuned_path(index_dir, corpus)
+def fresh_tuned(index_dir: Path, corpus: Corpus, base: str) -> Path | None:
+    """The model tuned from ``base`` on exactly this corpus's phrasings, if one was trained."""
+    path = tuned_path(index_dir, corpus, base)
     return path if (path / MANIFEST).is_file() else None
 
 
-def stale_tuned(index_dir: Path, corpus: Corpus) -> list[Path]:
-    """Tuned models trained on other phrasings than the corpus has now."""
+def stale_tuned(index_dir: Path, corpus: Corpus, base: str) -> list[Path]:
+    """Tuned models trained on other phrasings or from another base model."""
     folder = models_dir(index_dir)
     if not folder.is_dir():
         return []
-    fresh = tuned_path(index_dir, corpus)
+    fresh = tuned_path(index_dir, corpus, base)
     return sorted(p for p in folder.iterdir()
                   if p.name.startswith(PREFIX) and p != fresh and (p / MANIFEST).is_file())
+
+
+def held_out_phrasings(entries: Sequence[FaqEntry], seed: int) -> dict[str, str]:
+    """One alternate (never the question) per entry with HOLD_OUT_MIN+ phrasings, chosen by seed."""
+    return {e.id: random.Random(f"{seed}:{e.id}").choice(e.phrasings[1:])
+            for e in entries if len(e.phrasings) >= HOLD_OUT_MIN}
+
+
+def read_manifest(model_dir: Path) -> dict:
+    """A tuned model's tune.json ({} if the folder is not a tuned model)."""
+    try:
+        return json.loads((model_dir / MANIFEST).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def same_options(recorded: dict, options: TuneOptions) -> bool:
+    """Whether a model trained with ``recorded`` options is what ``options`` asks for (unset
+    epochs match any)."""
+    wanted = {k: v for k, v in options.__dict__.items() if not (k == "epochs" and v is None)}
+    return all(recorded.get(k) == v for k, v in wanted.items())
 
 
 def training_batches(entries: Sequence[Sequence[str]], batch_size: int,
@@ -141,12 +172,11 @@ def tune(corpus: Corpus, index_dir: Path, base_model: str = "", options: TuneOpt
     if len(trainable) < 2:
         raise TuneError("tuning needs at least two entries with two or more phrasings "
                         "(a question plus alternates)")
-    target = tuned_path(index_dir, corpus)
-    if not force and (target / MANIFEST).is_file():
-        manifest = json.loads((target / MANIFEST).read_text("utf-8"))
-        return TuneResult(target, manifest, up_to_date=True)
+    target = tuned_path(index_dir, corpus, model_name(base_model))
+    existing = read_manifest(target)
+    if not force and existing and same_options(existing.get("options", {}), options):
+        return TuneResult(target, existing, up_to_date=True)
 
-    import numpy as np
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
@@ -162,7 +192,8 @@ def tune(corpus: Corpus, index_dir: Path, base_model: str = "", options: TuneOpt
     model = SentenceTransformer(str(base), device="cpu")
     loss_fn = MultipleNegativesRankingLoss(model, scale=options.scale,
                                            directions=("query_to_doc", "doc_to_query"))
-    phrasings = [list(e.phrasings) for e in corpus.entries]
+    held_out = held_out_phrasings(corpus.entries, options.seed) if options.hold_out else {}
+    phrasings = [[p for p in e.phrasings if p != held_out.get(e.id)] for e in corpus.entries]
     epochs = [training_batches(phrasings, options.batch_size, rng)]
     n_epochs = options.epochs or max(1, -(-MIN_STEPS // len(epochs[0])))
     epochs += [training_batches(phrasings, options.batch_size, rng) for _ in range(n_epochs - 1)]
@@ -196,9 +227,10 @@ def tune(corpus: Corpus, index_dir: Path, base_model: str = "", options: TuneOpt
     manifest = {
         "name": target.name,
         "base_model": str(base) if base_model else "all-MiniLM-L6-v2 (packaged)",
-        "training_hash": training_hash(corpus.entries),
+        "training_hash": training_hash(corpus.entries, model_name(base_model)),
         "entries": len(trainable),
         "phrasings": sum(len(p) for p in phrasings),
+        "held_out": held_out,
         "options": {**options.__dict__, "epochs": n_epochs},
         "steps": steps,
         "loss_first_tenth": round(sum(first) / len(first), 4),
@@ -242,15 +274,28 @@ def prune_models(index_dir: Path, keep: set[str]) -> None:
 def corpus_encoder(corpus: Corpus, index_dir: Path, base: Encoder) -> tuple[Encoder, str | None]:
     """The encoder to index ``corpus`` with: its tuned model if one was trained on exactly these
     phrasings, else ``base``. The second value says why a tuned model was passed over, if one was."""
-    tuned = fresh_tuned(index_dir, corpus)
+    tuned = fresh_tuned(index_dir, corpus, base.name)
     if tuned is not None:
         return SentenceTransformerEncoder(tuned), None
-    stale = stale_tuned(index_dir, corpus)
+    stale = stale_tuned(index_dir, corpus, base.name)
     if stale:
         return base, (f"the tuned model {stale[-1].name} was trained on other FAQ phrasings than "
-                      f"{index_dir.name} now has, so the base model {base.name} is used; run "
+                      f"{index_dir.name} now has, or from another base model than {base.name}, so "
+                      f"{base.name} is used; run "
                       "'supportbot kb tune' to adapt the model to the current FAQ")
     return base, None
+
+
+def held_out_rows(version: IndexVersion) -> np.ndarray | None:
+    """Rows of ``version``'s phrasings that its tuned model never trained on (None: not tuned, or
+    tuned without holding any out)."""
+    path = version.model_path
+    held = read_manifest(path).get("held_out") if path is not None else None
+    if not held:
+        return None
+    rows = [row for row, (text, owner) in enumerate(zip(version.texts, version.owners))
+            if held.get(version.entries[owner].id) == text]
+    return np.asarray(rows, dtype=np.int64) if rows else None
 
 
 def version_encoder(version: IndexVersion, base: Encoder | None,

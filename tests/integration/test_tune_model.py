@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from bench.datasets import DATASETS, banking77
 from bot.cli import main as cli
 from bot.kb.corpus import Corpus, load_corpus
 from bot.kb.encoder import SentenceTransformerEncoder
-from bot.kb.evaluate import evaluate, read_queries
+from bot.kb.evaluate import LabelledQuery, evaluate, read_queries
 from bot.kb.index import IndexVersion, current_path
 from bot.kb.service import KnowledgeBase
 from bot.kb.tune import TuneOptions, fresh_tuned, tune
@@ -53,6 +54,20 @@ def test_tuning_separates_held_out_questions_better(demo, root, real_encoder):
     assert result.manifest["loss_last_tenth"] < result.manifest["loss_first_tenth"]
 
 
+def test_tuning_generalises_to_the_alternates_it_held_out(demo, real_encoder):
+    """The alternates kept out of training (one per entry) are FAQ phrasings the model never saw:
+    searched against the rest of their corpus, they land on their own entry more often."""
+    work, corpus, result = demo
+    held = result.manifest["held_out"]
+    assert len(held) == len(corpus.entries)  # every demo entry has 4+ phrasings
+    rest = Corpus([replace(e, alternates=tuple(a for a in e.alternates if a != held[e.id]))
+                   for e in corpus.entries], [], corpus.files)
+    queries = [LabelledQuery(text, entry) for entry, text in held.items()]
+    before = separation(real_encoder, rest, queries)
+    after = separation(SentenceTransformerEncoder(result.path), rest, queries)
+    assert (after > 0).mean() >= (before > 0).mean() + 0.05, ((after > 0).mean(), (before > 0).mean())
+
+
 def test_tuning_is_deterministic_and_cheap_to_rerun(demo, tmp_path):
     work, corpus, result = demo
     again = tune(corpus, work / "kb_index")
@@ -73,6 +88,9 @@ def test_cli_tune_serves_the_tuned_model_until_the_phrasings_change(demo, capsys
     version = IndexVersion(current_path(index))
     assert version.model == result.path.name and version.model_path == result.path
     assert "models/tuned-" in json.loads((version.path / "manifest.json").read_text())["model_ref"]
+    # thresholds come from the phrasings the model never trained on, not from ones it memorised
+    calibration = json.loads((version.path / "calibration.json").read_text())
+    assert calibration["samples_in_scope"] == len(result.manifest["held_out"])
 
     kb = KnowledgeBase(index)
     kb.reload()
@@ -90,7 +108,7 @@ def test_cli_tune_serves_the_tuned_model_until_the_phrasings_change(demo, capsys
     capsys.readouterr()
     assert cli(["kb", "build", "--corpus", str(faq), "--index", str(index)]) == 0
     assert "kb tune" in capsys.readouterr().err
-    assert fresh_tuned(index, load_corpus(faq)) is None
+    assert fresh_tuned(index, load_corpus(faq), "all-MiniLM-L6-v2") is None
     assert IndexVersion(current_path(index)).model == "all-MiniLM-L6-v2"
     assert kb.reload() and kb.serving_encoder.name == "all-MiniLM-L6-v2"
     assert "2 business days" in kb.version.by_id[kb.ask("how long do refunds take").decision.entry_id].answer
