@@ -172,7 +172,8 @@ def tune(corpus: Corpus, index_dir: Path, base_model: str = "", options: TuneOpt
     if len(trainable) < 2:
         raise TuneError("tuning needs at least two entries with two or more phrasings "
                         "(a question plus alternates)")
-    target = tuned_path(index_dir, corpus, model_name(base_model))
+    base_name = model_name(base_model)
+    target = tuned_path(index_dir, corpus, base_name)
     existing = read_manifest(target)
     if not force and existing and same_options(existing.get("options", {}), options):
         return TuneResult(target, existing, up_to_date=True)
@@ -226,8 +227,8 @@ def tune(corpus: Corpus, index_dir: Path, base_model: str = "", options: TuneOpt
     first, last = losses[: max(1, steps // 10)], losses[-max(1, steps // 10):]
     manifest = {
         "name": target.name,
-        "base_model": str(base) if base_model else "all-MiniLM-L6-v2 (packaged)",
-        "training_hash": training_hash(corpus.entries, model_name(base_model)),
+        "base_model": str(base) if base_model else f"{base_name} (packaged)",
+        "training_hash": training_hash(corpus.entries, base_name),
         "entries": len(trainable),
         "phrasings": sum(len(p) for p in phrasings),
         "held_out": held_out,
