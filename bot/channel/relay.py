@@ -33,15 +33,26 @@ class HandoffRelay(EventBroker):
         return cls()
 
     def publish(self, event: dict[str, Any]) -> None:
-        kind, text = event.get("event"), event.get("text")
-        if kind not in ("user", "bot") or not text or text.startswith(EXTERNAL_PREFIX):
-            return
-        if kind == "bot" and (event.get("metadata") or {}).get("agent"):
-            return  # the console stored the agent's message already
-        try:
-            h = self.service.store.active_for(event["sender_id"])
-            # events up to the hand-off are in its packet already
-            if h is not None and float(event.get("timestamp") or 0) > h.created_at.timestamp():
-                self.service.store.add_message(h.id, "customer" if kind == "user" else "bot", text)
-        except Exception:  # never break the customer's turn because of the relay
-            log.exception("could not relay a message of conversation %s", event.get("sender_id"))
+        self.publish_many([event])
+
+    def publish_many(self, events: list[dict[str, Any]]) -> None:
+        """One turn's events at once: one look-up of the hand-off per conversation, not per event."""
+        said: dict[str, list[dict[str, Any]]] = {}
+        for event in events:
+            kind, text = event.get("event"), event.get("text")
+            if kind not in ("user", "bot") or not text or text.startswith(EXTERNAL_PREFIX):
+                continue
+            if kind == "bot" and (event.get("metadata") or {}).get("agent"):
+                continue  # the console stored the agent's message already
+            said.setdefault(event["sender_id"], []).append(event)
+        for sender_id, messages in said.items():
+            try:
+                h = self.service.store.active_for(sender_id)
+                if h is None:
+                    continue
+                for event in messages:  # events up to the hand-off are in its packet already
+                    if float(event.get("timestamp") or 0) > h.created_at.timestamp():
+                        self.service.store.add_message(
+                            h.id, "customer" if event["event"] == "user" else "bot", event["text"])
+            except Exception:  # never break the customer's turn because of the relay
+                log.exception("could not relay a message of conversation %s", sender_id)

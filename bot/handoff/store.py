@@ -289,14 +289,20 @@ class HandoffStore:
             return int(result.inserted_primary_key[0])
 
     def feed_take(self, conversation_id: str) -> list[dict[str, Any]]:
-        """Undelivered messages for the customer, oldest first, marked delivered."""
-        with self.engine.begin() as conn:
+        """Undelivered messages for the customer, oldest first, marked delivered. Each message is
+        taken once, also when requests of one conversation race (a poll and a message)."""
+        with self.engine.connect() as conn:  # asked on every customer message: read before writing
             rows = conn.execute(sa.select(feed.c.id, feed.c.payload).where(
                 feed.c.conversation_id == conversation_id, feed.c.delivered.is_(False))
-                .order_by(feed.c.id).with_for_update()).all()
-            if rows:
-                conn.execute(feed.update().where(feed.c.id.in_([r.id for r in rows])).values(delivered=True))
-        return [json.loads(r.payload) for r in rows]
+                .order_by(feed.c.id)).all()
+        taken = []
+        for row in rows:
+            with self.engine.begin() as conn:  # only the request whose update wins delivers it
+                claimed = conn.execute(feed.update().where(feed.c.id == row.id, feed.c.delivered.is_(False))
+                                       .values(delivered=True)).rowcount
+            if claimed:
+                taken.append(json.loads(row.payload))
+        return taken
 
     # -- agents and their sessions ----------------------------------------------------------------
     def add_agent(self, name: str, password_hash: str) -> None:

@@ -13,7 +13,12 @@ SQLite files also keep a pooled connection instead of reopening the file for eve
 write ahead (WAL, synchronous=NORMAL): a commit no longer waits ~1 ms for the disk while the
 event loop, and so every customer, waits with it. Safe against crashes of the bot; a power cut
 can lose the last moments of conversations (use PostgreSQL where that matters).
-Same tables, same rows, same published events.
+Reading a conversation is cheaper too: the stored JSON of the latest session's events is kept
+per conversation (up to ``REMEMBERED_CHARS`` in all), and each read asks the database only for
+rows newer than the last one seen, so the events table stays the only source of truth (another
+Rasa instance's writes are read like our own). A new session, or a read across all sessions,
+takes the full query, as in Rasa.
+Same tables, same rows, same published events, same trackers read back.
 
 Configured in ``endpoints.yml``: ``tracker_store: type: bot.rasa_ext.tracker_store.SupportTrackerStore``.
 """
@@ -21,7 +26,9 @@ Configured in ``endpoints.yml``: ``tracker_store: type: bot.rasa_ext.tracker_sto
 from __future__ import annotations
 
 import itertools
+import json
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import sqlalchemy as sa
@@ -31,6 +38,20 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.pool import QueuePool
 
 REMEMBERED_CONVERSATIONS = 10_000
+REMEMBERED_CHARS = 64_000_000  # stored JSON of recent conversations kept for reading (~64 MB)
+
+
+@dataclass
+class _Stored:
+    """The latest session of one conversation as stored: its rows' JSON, the last row's id."""
+
+    last_id: int
+    session_start: float | None  # timestamp of the latest session_started row, if any
+    data: list[str]
+    chars: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.chars = sum(map(len, self.data))
 
 
 def _write_ahead(connection: Any, _record: Any) -> None:
@@ -44,6 +65,8 @@ class SupportTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._stored: OrderedDict[str, int] = OrderedDict()  # events in the latest session
+        self._read: OrderedDict[str, _Stored] = OrderedDict()  # what the last reads returned
+        self._read_chars = 0
         engine: sa.engine.Engine = self.engine  # type: ignore[has-type]
         if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
             engine.dispose()
@@ -68,17 +91,66 @@ class SupportTrackerStore(SQLTrackerStore):
 
     async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool
                         ) -> DialogueStateTracker | None:
-        tracker = await super()._retrieve(sender_id, fetch_events_from_all_sessions)
         if fetch_events_from_all_sessions:
             self._stored.pop(sender_id, None)
+            return await super()._retrieve(sender_id, fetch_events_from_all_sessions)
+        data = self._latest_session(sender_id)
+        self._remember(sender_id, len(data))
+        if not (self.domain and data):
+            return None
+        return DialogueStateTracker.from_dict(sender_id, [json.loads(d) for d in data], self.domain.slots)
+
+    def _latest_session(self, sender_id: str) -> list[str]:
+        """The stored JSON of the latest session's events, reading only rows not seen before."""
+        table = self.SQLEvent.__table__
+        known = self._read.get(sender_id)
+        with self.engine.connect() as conn:
+            if known is not None:
+                query = sa.select(table.c.id, table.c.type_name, table.c.data).where(
+                    table.c.sender_id == sender_id, table.c.id > known.last_id)
+                if known.session_start is not None:
+                    query = query.where(table.c.timestamp >= known.session_start)
+                new = conn.execute(query.order_by(table.c.id)).all()
+                if not any(r.type_name == SessionStarted.type_name for r in new):
+                    if new:
+                        known = _Stored(new[-1].id, known.session_start, known.data + [r.data for r in new])
+                    self._keep(sender_id, known)
+                    return known.data
+            start = conn.execute(sa.select(sa.func.max(table.c.timestamp)).where(
+                table.c.sender_id == sender_id,
+                table.c.type_name == SessionStarted.type_name)).scalar()
+            query = sa.select(table.c.id, table.c.data).where(table.c.sender_id == sender_id)
+            if start is not None:
+                query = query.where(table.c.timestamp >= start)
+            rows = conn.execute(query.order_by(table.c.id)).all()
+        if rows:
+            self._keep(sender_id, _Stored(rows[-1].id, start, [r.data for r in rows]))
         else:
-            self._remember(sender_id, len(tracker.events) if tracker else 0)
-        return tracker
+            self._forget(sender_id)
+        return [r.data for r in rows]
+
+    def _keep(self, sender_id: str, stored: _Stored) -> None:
+        self._forget(sender_id)
+        self._read[sender_id] = stored  # newest last
+        self._read_chars += stored.chars
+        while self._read_chars > REMEMBERED_CHARS and len(self._read) > 1:
+            self._forget(next(iter(self._read)))
+
+    def _forget(self, sender_id: str) -> None:
+        gone = self._read.pop(sender_id, None)
+        if gone is not None:
+            self._read_chars -= gone.chars
 
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
         if self.event_broker is not None:
-            new_events = list(itertools.islice(tracker.events, self._stored_count(tracker.sender_id), None))
-            await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
+            new_events = itertools.islice(tracker.events, self._stored_count(tracker.sender_id), None)
+            bodies = [{"sender_id": tracker.sender_id, **e.as_dict()} for e in new_events]
+            publish_many = getattr(self.event_broker, "publish_many", None)  # the hand-off relay's
+            if publish_many is not None:
+                publish_many(bodies)
+            else:
+                for body in bodies:
+                    self.event_broker.publish(body)
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
         return itertools.islice(tracker.events, self._stored_count(tracker.sender_id), None)

@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from bot.handoff.store import HandoffStore
 from tests.pg import Postgres, PostgresUnavailable
 from tests.unit.test_handoff_store import (  # noqa: F401 (collected here with the PostgreSQL store)
+    test_customer_feed_is_delivered_once_in_order_and_per_conversation,
+    test_customer_feed_taken_concurrently_is_delivered_exactly_once,
     test_exactly_one_of_many_concurrent_claimers_wins,
     test_lifecycle_is_timestamped_and_final_states_are_final,
     test_messages_ratings_and_sessions,

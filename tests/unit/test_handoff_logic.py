@@ -119,3 +119,21 @@ def test_relay_copies_only_what_is_said_after_the_handoff_opened(service):
     relay.publish({"event": "slot", "sender_id": "c1", "name": "x", "timestamp": after})
     relay.publish({"event": "user", "sender_id": "other", "text": "unrelated", "timestamp": after})
     assert [(m.role, m.text) for m in service.store.messages(opened.id)] == [("customer", "are you there?")]
+
+
+def test_relay_looks_up_the_handoff_once_per_turn(service, monkeypatch):
+    from bot.channel.relay import HandoffRelay
+
+    opened = service.open("c1", EVENTS, {}, Reason.user_request).handoff
+    after = opened.created_at.timestamp() + 1
+    lookups = []
+    active_for = service.store.active_for
+    monkeypatch.setattr(service.store, "active_for", lambda cid: lookups.append(cid) or active_for(cid))
+    HandoffRelay(service).publish_many([
+        {"event": "user", "sender_id": "c1", "text": "still there?", "timestamp": after},
+        {"event": "action", "sender_id": "c1", "name": "action_listen", "timestamp": after},
+        {"event": "bot", "sender_id": "c1", "text": "An agent will be with you", "timestamp": after + 1},
+        {"event": "user", "sender_id": "other", "text": "unrelated", "timestamp": after}])
+    assert sorted(lookups) == ["c1", "other"]
+    assert [(m.role, m.text) for m in service.store.messages(opened.id)] == [
+        ("customer", "still there?"), ("bot", "An agent will be with you")]

@@ -133,3 +133,27 @@ def test_webhook_outbox_is_idempotent_per_key_and_receiver(store):
     assert [r["url"] for r in store.due_webhooks()] == ["http://b"]
     store.webhook_delivered(store.due_webhooks()[0]["id"])
     assert store.due_webhooks() == []
+
+
+def test_customer_feed_is_delivered_once_in_order_and_per_conversation(store):
+    assert store.feed_take("c1") == []
+    store.feed_push("c1", {"text": "Hi, Ana here"})
+    store.feed_push("c2", {"text": "for someone else"})
+    store.feed_push("c1", {"text": "Let me check"})
+    assert store.feed_take("c1") == [{"text": "Hi, Ana here"}, {"text": "Let me check"}]
+    assert store.feed_take("c1") == []
+    store.feed_push("c1", {"text": "Found it"})
+    assert store.feed_take("c1") == [{"text": "Found it"}]
+    assert store.feed_take("c2") == [{"text": "for someone else"}]
+
+
+def test_customer_feed_taken_concurrently_is_delivered_exactly_once(store):
+    for n in range(20):
+        store.feed_push("c1", {"n": n})
+    taken: list = []
+    threads = [threading.Thread(target=lambda: taken.extend(store.feed_take("c1"))) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(m["n"] for m in taken) == list(range(20))

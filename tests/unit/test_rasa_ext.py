@@ -30,3 +30,36 @@ def test_cached_action_result_validation_still_rejects_bad_replies():
         _validate_action_result(None, {"events": "not a list"})
     with pytest.raises(ValidationError):
         _validate_action_result(None, {"events": [{"no_event_key": 1}]})
+
+
+def test_action_endpoint_calls_reuse_one_connection():
+    import asyncio
+
+    from aiohttp import web
+    from rasa.utils.endpoints import EndpointConfig
+
+    from bot.rasa_ext.server import install_speedups
+
+    install_speedups()
+    peers = []
+
+    async def webhook(request):
+        peers.append(request.transport.get_extra_info("peername")[1])
+        return web.json_response({"events": [], "echo": (await request.json())["n"]})
+
+    async def run():
+        app = web.Application()
+        app.router.add_post("/webhook", webhook)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", headers={"X-Test": "1"})
+        try:
+            return [(await endpoint.request(json={"n": n}, method="post"))["echo"] for n in range(5)]
+        finally:
+            await runner.cleanup()
+
+    assert asyncio.run(run()) == [0, 1, 2, 3, 4]
+    assert len(peers) == 5 and len(set(peers)) == 1
