@@ -204,7 +204,7 @@ def test_repeated_misses_offer_a_person_and_yes_hands_off(servers, store):
 
 def test_an_unsure_request_for_a_person_is_confirmed_first(servers, store):
     sender = conversation()
-    replies = texts(say(servers, sender, "purple elephant saxophone"))  # DIET: request_human at ~0.6
+    replies = texts(say(servers, sender, "purple elephant saxophone"))  # request_human at ~0.65
     assert replies == ["Shall I connect you with a person from our support team?"]
     assert store.active_for(sender) is None
     assert texts(say(servers, sender, "yes please"))[0].startswith("Connecting you to a person")

@@ -2,7 +2,7 @@ import pytest
 from jsonschema import ValidationError
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.rasa_ext.nlu import EMPTY_INTENT, EmptyMessageClassifier, has_content
+from bot.rasa_ext.nlu import EMPTY_INTENT, EmptyMessageClassifier, IntentClassifier, has_content
 from bot.rasa_ext.server import _validate_action_result
 
 
@@ -21,6 +21,27 @@ def test_empty_message_classifier_overrides_only_wordless_messages():
     assert wordless.get("intent") == {"name": EMPTY_INTENT, "confidence": 1.0}
     assert wordless.get("intent_ranking") == [{"name": EMPTY_INTENT, "confidence": 1.0}]
     assert words.get("intent") == diet
+
+
+def test_intent_classifier_leaves_wordless_messages_to_the_empty_message_classifier(monkeypatch):
+    """Rasa's logistic regression raises on an empty message (fewer features), failing the turn."""
+    from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+
+    seen = []
+
+    def classify(self, messages):
+        seen.extend(m.get("text") for m in messages)
+        for m in messages:
+            m.set("intent", {"name": "greet", "confidence": 0.9})
+        return messages
+
+    monkeypatch.setattr(LogisticRegressionClassifier, "process", classify)
+    messages = [Message(data={"text": t}) for t in ("", "   ", "hello", "?!")]
+    assert IntentClassifier.process(object.__new__(IntentClassifier), messages) is messages
+    assert seen == ["hello"]
+    assert [m.get("intent")["name"] for m in messages] == [None, None, "greet", None]
+    EmptyMessageClassifier().process(messages)
+    assert [m.get("intent")["name"] for m in messages] == [EMPTY_INTENT, EMPTY_INTENT, "greet", EMPTY_INTENT]
 
 
 def test_cached_action_result_validation_still_rejects_bad_replies():
