@@ -11,6 +11,11 @@
   (~5 % of the Rasa server's time under load). Here an endpoint keeps one session per event loop
   and its connections alive (for less time than Sanic's 5 s, so the server never closes one
   the client is about to reuse).
+- Every action call carries the whole conversation (~400 bytes of JSON per event, ~8 events per
+  turn), serialised by Rasa and parsed by the action server on every FAQ turn. Actions listed
+  under ``latest_turn_only`` in ``endpoints.yml``'s ``action_endpoint`` (ours: the FAQ action,
+  which reads only the latest message and the slots) get the events of the latest turn only;
+  slots, latest message and everything else are sent as before.
 
 Usage: ``python -m bot.rasa_ext.server run --model ...`` (any ``rasa`` arguments).
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import sys
 from typing import Any
 
@@ -80,6 +86,38 @@ def _kept_session(self: Any) -> _KeptSession:
     return _KeptSession(kept[1])
 
 
+class _LatestTurn:
+    """A tracker as an action call sees it, with the events from the latest user message on."""
+
+    def __init__(self, tracker: Any):
+        self.tracker = tracker
+        self.sender_id = tracker.sender_id
+
+    def current_state(self, verbosity: Any) -> dict[str, Any]:
+        from rasa.shared.core.events import UserUttered
+        from rasa.shared.core.trackers import EventVerbosity
+
+        state = self.tracker.current_state(EventVerbosity.NONE)
+        events = self.tracker.events
+        start = len(events)
+        for event in reversed(events):
+            start -= 1
+            if isinstance(event, UserUttered):
+                break
+        state["events"] = [e.as_dict() for e in itertools.islice(events, max(start, 0), None)]
+        return state
+
+
+def _action_call_format(full: Any) -> Any:
+    def action_call_format(self: Any, tracker: Any, domain: Any) -> dict[str, Any]:
+        if self.name() in (self.action_endpoint.kwargs.get("latest_turn_only") or ()):
+            tracker = _LatestTurn(tracker)
+        return full(self, tracker, domain)
+
+    action_call_format.full = full  # type: ignore[attr-defined]
+    return action_call_format
+
+
 def install_speedups() -> None:
     from rasa.core.actions.action import RemoteAction
     from rasa.shared.core.events import Event
@@ -87,6 +125,8 @@ def install_speedups() -> None:
 
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
     EndpointConfig.session = _kept_session  # type: ignore[method-assign]
+    full = getattr(RemoteAction._action_call_format, "full", RemoteAction._action_call_format)
+    RemoteAction._action_call_format = _action_call_format(full)  # type: ignore[method-assign]
     if not hasattr(Event.resolve_by_type, "cache_info"):  # unknown names still raise, uncached
         Event.resolve_by_type = staticmethod(  # type: ignore[method-assign]
             functools.lru_cache(maxsize=256)(Event.resolve_by_type))

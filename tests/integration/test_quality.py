@@ -56,3 +56,15 @@ def test_editing_an_answer_is_served_after_rebuild_without_retraining(tmp_path, 
     assert kb.reload()
     answer = kb.ask("how long do refunds take")
     assert "2 business days" in kb.version.by_id[answer.decision.entry_id].answer
+
+
+def test_one_message_is_encoded_exactly_as_the_index_phrasings_are(real_encoder):
+    """Queries take a faster single-text path; it must give the vectors batch encoding gives."""
+    import numpy as np
+
+    texts = ["where is my parcel?", "hi", "Können Sie mir helfen?", "refund " * 2000, "🙂 ok"]
+    batch = real_encoder.encode(texts)
+    one = np.vstack([real_encoder.encode([t]) for t in texts])
+    assert one.shape == batch.shape == (5, real_encoder.dim) and one.dtype == np.float32
+    assert np.allclose(np.linalg.norm(one, axis=1), 1.0, atol=1e-5)
+    assert np.abs(one - batch).max() < 1e-5

@@ -84,3 +84,39 @@ def test_action_endpoint_calls_reuse_one_connection():
 
     assert asyncio.run(run()) == [0, 1, 2, 3, 4]
     assert len(peers) == 5 and len(set(peers)) == 1
+
+
+def test_actions_marked_latest_turn_only_get_that_turn_and_others_the_whole_conversation():
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.utils.endpoints import EndpointConfig
+
+    from bot.rasa_ext.server import install_speedups
+
+    install_speedups()
+    install_speedups()  # twice (tests, restarts): still one layer
+    domain = Domain.from_yaml("""
+version: "3.1"
+slots:
+  faq_miss_count: {type: float, influence_conversation: false, mappings: [{type: custom}]}
+actions: [action_answer_faq, action_handoff]
+""")
+    tracker = DialogueStateTracker.from_events("c1", [
+        ActionExecuted("action_listen"), UserUttered("where is my parcel", {"name": "ask_question"}),
+        ActionExecuted("action_answer_faq"), SlotSet("faq_miss_count", 1.0), BotUttered("Track it"),
+        ActionExecuted("action_listen"), UserUttered("and refunds?", {"name": "ask_question"})],
+        domain.slots)
+    endpoint = EndpointConfig("http://127.0.0.1:1/webhook", latest_turn_only=["action_answer_faq"],
+                              enable_selective_domain=True)
+    lean = RemoteAction("action_answer_faq", endpoint)._action_call_format(tracker, domain)
+    full = RemoteAction("action_handoff", endpoint)._action_call_format(tracker, domain)
+    assert [e["event"] for e in full["tracker"]["events"]] == [
+        "action", "user", "action", "slot", "bot", "action", "user"]
+    assert [e.get("text") for e in lean["tracker"]["events"]] == ["and refunds?"]
+    assert lean["tracker"]["slots"]["faq_miss_count"] == 1.0
+    assert lean["tracker"]["latest_message"]["text"] == "and refunds?"
+    assert {k: v for k, v in lean["tracker"].items() if k != "events"} == {
+        k: v for k, v in full["tracker"].items() if k != "events"}
+    assert lean["next_action"] == "action_answer_faq" and "domain" not in lean
