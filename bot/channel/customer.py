@@ -25,7 +25,7 @@ class SupportRest(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         async def with_feed(message: UserMessage) -> None:
-            prefetch(message.text)
+            await prefetch(message.text)
             if isinstance(message.output_channel, CollectingOutputChannel):
                 message.output_channel.messages.extend(handoffs().store.feed_take(message.sender_id))
             await on_new_message(message)

@@ -93,7 +93,7 @@ class SupportSocketIO(SocketIOInput):
             metadata = data.get(self.metadata_key) or {}
             if isinstance(metadata, str):
                 metadata = json.loads(metadata)
-            prefetch(data.get("message"))
+            await prefetch(data.get("message"))
             await on_new_message(UserMessage(
                 data.get("message", ""), FixedSocketIOOutput(sio, self.bot_message_evt), sender_id,
                 input_channel=self.name(), metadata=metadata))
