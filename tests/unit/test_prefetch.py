@@ -11,7 +11,6 @@ import pytest
 from bot.channel.prefetch import SEND_WAIT_S, Prefetcher
 
 
-
 @pytest.fixture
 def receiver():
     got: list[tuple[float, str]] = []
