@@ -186,11 +186,12 @@ def section(results: dict) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    """Replace the ablation section of docs/benchmarks.md (bench/run.py keeps it when it rewrites)."""
+def write_section(text: str, name: str = "quality") -> None:
+    """Replace one generated section of docs/benchmarks.md (bench/run.py keeps them when it rewrites)."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     doc = REPORT.read_text("utf-8") if REPORT.exists() else "# Benchmarks\n"
-    if START in doc:
-        doc = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: text, doc, flags=re.S)
+    if start in doc:
+        doc = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: text, doc, flags=re.S)
     else:
         doc = doc.rstrip("\n") + "\n\n" + text + "\n"
     REPORT.write_text(doc, "utf-8")

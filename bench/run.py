@@ -496,9 +496,9 @@ def write_report(r: dict) -> None:
                   "",
                   f"Demo FAQ (89 entries) from scratch incl. calibration: {b['demo_build_s']:.1f} s.", ""]
     report = ROOT / "docs" / "benchmarks.md"
-    kept = re.search(r"<!-- quality:start -->.*?<!-- quality:end -->", report.read_text("utf-8"), re.S) \
-        if report.exists() else None  # bench/quality.py owns that section
-    report.write_text("\n".join(lines) + (f"\n{kept.group(0)}\n" if kept else ""))
+    kept = re.finditer(r"<!-- (\w+):start -->.*?<!-- \1:end -->", report.read_text("utf-8"), re.S) \
+        if report.exists() else ()  # bench/quality.py and bench/lexical.py own those sections
+    report.write_text("\n".join(lines) + "".join(f"\n{k.group(0)}\n" for k in kept))
 
 
 if __name__ == "__main__":
