@@ -22,6 +22,7 @@ from types import SimpleNamespace
 
 import aiohttp
 
+from bot.rasa_ext.server import KEEP_ALIVE_S
 from bot.runtime import settings
 
 log = logging.getLogger(__name__)
@@ -52,13 +53,18 @@ class Prefetcher:
         await asyncio.wait({task, waiting}, timeout=SEND_WAIT_S, return_when=asyncio.FIRST_COMPLETED)
         waiting.cancel()
 
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
     async def _post(self, text: str, sent: asyncio.Event) -> None:
         try:
             if self._session is None or self._session.closed:
                 traces = aiohttp.TraceConfig()
                 traces.on_request_chunk_sent.append(_sent)  # type: ignore[arg-type]  # aiohttp 3.9 stubs
-                self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5),
-                                                      trace_configs=[traces])
+                self._session = aiohttp.ClientSession(
+                    timeout=aiohttp.ClientTimeout(total=5), trace_configs=[traces],
+                    connector=aiohttp.TCPConnector(keepalive_timeout=KEEP_ALIVE_S))
             async with self._session.post(self.url, json={"text": text}, trace_request_ctx=sent) as reply:
                 await reply.read()
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:

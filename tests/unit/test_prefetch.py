@@ -49,6 +49,7 @@ def test_the_message_is_on_the_wire_before_the_turn_goes_on(receiver):
         second = await turn(prefetch, "and my refund")  # a kept connection, same guarantee
         await turn(prefetch, "/choose_faq")  # a button: nothing to encode
         await asyncio.sleep(0.2)
+        await prefetch.close()
         return first, second
 
     first, second = asyncio.run(run())
@@ -58,8 +59,12 @@ def test_the_message_is_on_the_wire_before_the_turn_goes_on(receiver):
 
 def test_an_unreachable_action_server_never_holds_the_turn_up():
     async def run():
+        prefetch = Prefetcher("http://127.0.0.1:9/prefetch")
         started = time.perf_counter()
-        await Prefetcher("http://127.0.0.1:9/prefetch")("where is my parcel")
-        return time.perf_counter() - started
+        await prefetch("where is my parcel")
+        took = time.perf_counter() - started
+        await asyncio.sleep(0.1)
+        await prefetch.close()
+        return took
 
     assert asyncio.run(run()) < SEND_WAIT_S + 0.05
