@@ -243,7 +243,7 @@ def freshness_entry(version: IndexVersion, encoder) -> FaqEntry:
     from bot.kb.decision import ANSWER, decide
 
     for entry in version.entries:
-        hits = version.search(encoder.encode([entry.question]), 20)[0]
+        hits = version.search(encoder.encode([entry.question]), 20, [entry.question])[0]
         decision = decide(hits, version.thresholds, version.overrides)
         if decision.kind == ANSWER and decision.entry_id == entry.id:
             return entry

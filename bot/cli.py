@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weight of the answer text as evidence (0 when answers are placeholders)")
     b.add_argument("--head-weight", type=float, default=0.5,
                    help="weight of the classifier head's probability (0 turns the head off)")
+    b.add_argument("--lexical-weight", type=float, default=0.0,
+                   help="weight of BM25 word matching (default 0: off; see docs/faq-format.md)")
 
     t = kb.add_parser("tune", help="adapt the encoder to the FAQ corpus, then rebuild the index with it")
     _kb_paths(t)
@@ -178,7 +180,7 @@ def cmd_build(args, settings: Settings) -> int:
         print(issue, file=sys.stderr)
     _build(settings, corpus, index, force=args.force, calibrate=not args.no_calibrate,
            answer_weight=args.answer_weight, head_weight=args.head_weight,
-           target_precision=args.target_precision)
+           lexical_weight=args.lexical_weight, target_precision=args.target_precision)
     return EXIT_OK
 
 
@@ -192,7 +194,8 @@ def _load_corpus(path: Path, consequence: str):
 
 
 def _build(settings: Settings, corpus, index: Path, *, force: bool, calibrate: bool,
-           answer_weight: float, head_weight: float, target_precision: float) -> None:
+           answer_weight: float, head_weight: float, lexical_weight: float,
+           target_precision: float) -> None:
     from bot.kb.encoder import EncoderError
     from bot.kb.index import KbIndexError
     from bot.kb.ops import build
@@ -205,7 +208,8 @@ def _build(settings: Settings, corpus, index: Path, *, force: bool, calibrate: b
             print(f"warning: {note}", file=sys.stderr)
         result = build(corpus, index, encoder, force=force, progress=sys.stderr.isatty(),
                        calibrate=calibrate, target_precision=target_precision,
-                       answer_weight=answer_weight, head_weight=head_weight)
+                       answer_weight=answer_weight, head_weight=head_weight,
+                       lexical_weight=lexical_weight)
     except (KbIndexError, EncoderError, ValueError) as exc:
         raise CliError(f"{exc}\nthe build stopped; the serving index is unchanged") from exc
     m = result.manifest
@@ -220,6 +224,7 @@ def _build(settings: Settings, corpus, index: Path, *, force: bool, calibrate: b
 def cmd_tune(args, settings: Settings) -> int:
     from bot.kb.head import HEAD_WEIGHT
     from bot.kb.index import ANSWER_WEIGHT, current_name
+    from bot.kb.lexical import LEXICAL_WEIGHT
     from bot.kb.tune import TuneError, TuneOptions, prune_models, tune
 
     corpus_path, index = _paths(args, settings)
@@ -239,14 +244,17 @@ def cmd_tune(args, settings: Settings) -> int:
         return EXIT_OK
     # the new version keeps how the serving one weighs its evidence and what precision it aims at
     answer_weight, head_weight, target_precision = ANSWER_WEIGHT, HEAD_WEIGHT, TARGET_PRECISION
+    lexical_weight = LEXICAL_WEIGHT
     if current_name(index):
         version = _version(index)
         answer_weight = float(version.manifest.get("answer_weight", answer_weight))
         head_weight = float(version.manifest.get("head_weight", head_weight))
+        lexical_weight = float(version.manifest.get("lexical_weight", lexical_weight))
         target_precision = float(_calibration(version.path).get("target_precision", target_precision))
     # a retrained model keeps its name: force the rebuild so the new weights serve
     _build(settings, corpus, index, force=not result.up_to_date, calibrate=True,
-           answer_weight=answer_weight, head_weight=head_weight, target_precision=target_precision)
+           answer_weight=answer_weight, head_weight=head_weight, lexical_weight=lexical_weight,
+           target_precision=target_precision)
     prune_models(index, keep={result.path.name})
     return EXIT_OK
 

@@ -18,6 +18,7 @@ import numpy as np
 from bot.kb.decision import TARGET_PRECISION, Thresholds
 from bot.kb.head import cross_fitted_probabilities
 from bot.kb.index import IndexVersion, make_faiss_index, score_entries, write_json_atomic
+from bot.kb.lexical import cross_fitted_scores
 
 TOP = 5  # entries kept per sample: enough for up to 3 options plus the runner-up
 MIN_COVERAGE = 0.3  # a "reached" target must still answer this share of in-scope samples
@@ -56,11 +57,13 @@ class Samples:
 
 def leave_one_out(vectors: np.ndarray, owners: np.ndarray, answers: np.ndarray | None = None,
                   answer_weight: float = 0.0, head_weight: float = 0.0, k: int = 20,
-                  rows: np.ndarray | None = None) -> Samples:
+                  rows: np.ndarray | None = None, lexical_weight: float = 0.0,
+                  texts: Sequence[str] = ()) -> Samples:
     """Each phrasing of a multi-phrasing entry (or only ``rows``, e.g. the phrasings a tuned
     model did not train on), searched against all the other phrasings.
 
-    With a head, each phrasing is scored by a head that did not see it (cross-fitted).
+    With a head, each phrasing is scored by a head that did not see it (cross-fitted); with lexical
+    evidence, against documents without it (``texts`` are the phrasings).
     """
     counts = np.bincount(owners)
     multi = np.flatnonzero(counts[owners] >= 2)
@@ -71,6 +74,8 @@ def leave_one_out(vectors: np.ndarray, owners: np.ndarray, answers: np.ndarray |
     answer_scores = queries @ answers.T if answers is not None and answer_weight > 0 else None
     head = (cross_fitted_probabilities(vectors, owners, len(counts))[rows]
             if head_weight > 0 else None)
+    lexical = (cross_fitted_scores(texts, owners, len(counts), rows)
+               if lexical_weight > 0 else None)
 
     def evidence(n: int) -> list:
         out: list = []
@@ -78,6 +83,8 @@ def leave_one_out(vectors: np.ndarray, owners: np.ndarray, answers: np.ndarray |
             out.append((answer_weight, answer_scores[n]))
         if head is not None:
             out.append((head_weight, head[n]))
+        if lexical is not None:
+            out.append((lexical_weight, lexical[n]))
         return out
 
     hits = [
@@ -88,8 +95,8 @@ def leave_one_out(vectors: np.ndarray, owners: np.ndarray, answers: np.ndarray |
 
 
 def query_samples(version: IndexVersion, vectors: np.ndarray, labels: Sequence[int],
-                  k: int = 20) -> Samples:
-    results = version.search(vectors, k)
+                  texts: Sequence[str], k: int = 20) -> Samples:
+    results = version.search(vectors, k, texts)
     index_of = {e.id: i for i, e in enumerate(version.entries)}
     hits = [[(index_of[h.entry_id], h.score) for h in row] for row in results]
     return Samples.from_hits(labels, hits)

@@ -55,8 +55,8 @@ def read_queries(path: Path, known_ids: set[str] | None = None) -> list[Labelled
 
 def search_queries(version: IndexVersion, encoder: Encoder, texts: Sequence[str], k: int = 20,
                    max_chars: int = 1000):
-    vectors = encoder.encode([clean_query(t, max_chars) for t in texts], batch_size=128)
-    return version.search(vectors, k)
+    cleaned = [clean_query(t, max_chars) for t in texts]
+    return version.search(encoder.encode(cleaned, batch_size=128), k, cleaned)
 
 
 def evaluate(version: IndexVersion, encoder: Encoder, queries: Sequence[LabelledQuery],

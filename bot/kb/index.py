@@ -28,6 +28,7 @@ from bot.kb.corpus import Corpus, FaqEntry
 from bot.kb.decision import EntryHit, Thresholds
 from bot.kb.encoder import Encoder
 from bot.kb.head import HEAD_WEIGHT, Head, fit_head, usable
+from bot.kb.lexical import LEXICAL_WEIGHT, Lexical
 
 FORMAT_VERSION = 1
 ANSWER_WEIGHT = 0.5  # weight of the answer text as evidence next to the best phrasing
@@ -169,17 +170,19 @@ def model_ref(encoder: Encoder, index_dir: Path) -> str:
 
 def build_index(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: bool = False,
                 progress: bool = False, calibrate: Any = None,
-                answer_weight: float = ANSWER_WEIGHT, head_weight: float = HEAD_WEIGHT) -> BuildResult:
+                answer_weight: float = ANSWER_WEIGHT, head_weight: float = HEAD_WEIGHT,
+                lexical_weight: float = LEXICAL_WEIGHT) -> BuildResult:
     """Embed every phrasing of ``corpus`` and publish a new index version.
 
     Nothing is switched until the new version is complete on disk; any failure leaves the
     serving version untouched. ``calibrate``, if given, is called as ``calibrate(path, vectors,
     owners, answer_vectors)`` before the switch and may write thresholds into the new version.
-    The classifier head is fitted when ``head_weight`` > 0 and the corpus is not too large for it.
+    The classifier head is fitted when ``head_weight`` > 0 and the corpus is not too large for it;
+    ``lexical_weight`` > 0 adds BM25 evidence (``bot.kb.lexical``).
     """
     if corpus.errors:
         raise KbIndexError("the corpus has errors; fix them first ('supportbot kb validate')")
-    for what, weight in (("answer", answer_weight), ("head", head_weight)):
+    for what, weight in (("answer", answer_weight), ("head", head_weight), ("lexical", lexical_weight)):
         if not 0 <= weight <= 10:
             raise KbIndexError(f"the {what} weight must be between 0 and 10 (0 turns it off), got {weight}")
     if not corpus.entries:
@@ -198,7 +201,8 @@ def build_index(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: boo
                 and manifest_now.get("model") == encoder.name
                 and manifest_now.get("format") == FORMAT_VERSION
                 and manifest_now.get("answer_weight") == answer_weight
-                and manifest_now.get("head_weight", 0.0) == head_weight):
+                and manifest_now.get("head_weight", 0.0) == head_weight
+                and manifest_now.get("lexical_weight", 0.0) == lexical_weight):
             return BuildResult(name_now, index_dir / "versions" / name_now, manifest_now, True)
 
     started = time.perf_counter()
@@ -240,6 +244,7 @@ def build_index(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: boo
             "index_type": type(index).__name__,
             "answer_weight": answer_weight,
             "head_weight": head_weight,
+            "lexical_weight": lexical_weight,
             "built_at": stamp.isoformat(),
             "build_seconds": round(time.perf_counter() - started, 3),
         }
@@ -296,6 +301,9 @@ class IndexVersion:
         self.thresholds = load_thresholds(path)
         self.answer_weight = float(self.manifest.get("answer_weight", 0.0))
         self.head_weight = float(self.manifest.get("head_weight", 0.0))
+        self.lexical_weight = float(self.manifest.get("lexical_weight", 0.0))
+        self.lexical = (Lexical(self.texts, self.owners, len(self.entries))
+                        if self.lexical_weight > 0 else None)
         try:
             self.head = Head.load(path / "head.npz") if self.head_weight > 0 else None
         except (OSError, ValueError, KeyError) as exc:
@@ -312,8 +320,12 @@ class IndexVersion:
         ref = self.manifest.get("model_ref", "")
         return self.path.parent.parent / ref if ref else None
 
-    def search(self, vectors: np.ndarray, k: int) -> list[list[EntryHit]]:
-        """Per query, the entries among the k nearest phrasings, best first."""
+    def search(self, vectors: np.ndarray, k: int,
+               queries: Sequence[str] | None = None) -> list[list[EntryHit]]:
+        """Per query, the entries among the k nearest phrasings, best first. ``queries`` (the texts
+        the vectors encode) are needed when the version scores words too (``lexical_weight``)."""
+        if self.lexical is not None and (queries is None or len(queries) != len(vectors)):
+            raise ValueError(f"index version {self.name} scores words too: pass the query texts")
         k = min(k, len(self.texts))
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         scores, ids = self.index.search(vectors, k)
@@ -327,6 +339,8 @@ class IndexVersion:
                                  dict(zip(found.tolist(), (self.answers[found] @ vector).tolist()))))
             if head is not None:
                 evidence.append((self.head_weight, head[row]))
+            if self.lexical is not None and queries is not None:
+                evidence.append((self.lexical_weight, self.lexical.scores(queries[row])))
             ranked = score_entries(s, i, self.owners, evidence)
             out.append([EntryHit(self.entries[e].id, score, self.texts[pid]) for e, score, pid in ranked])
         return out

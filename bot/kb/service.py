@@ -167,7 +167,7 @@ class KnowledgeBase:
             return Answer(Decision(MISS, reason="empty message", thresholds=version.thresholds),
                           version.name, 0.0, empty=True)
         vector = self._encode(encoder, query)
-        hits = version.search(vector, self.search_k)[0]
+        hits = version.search(vector, self.search_k, [query])[0]
         decision = decide(hits, version.thresholds, version.overrides)
         return Answer(decision, version.name, time.perf_counter() - started)
 

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from bot import cli
+from bot.kb.corpus import load_corpus
+from bot.kb.encoder import FakeEncoder
+from bot.kb.index import IndexVersion, build_index, current_path
+from bot.kb.lexical import Lexical, cross_fitted_scores
+from bot.kb.service import KnowledgeBase
+from tests.unit.helpers import SMALL_CORPUS, write
+
+TEXTS = ["how long does a refund take", "when do I get my money back",
+         "how much is shipping", "delivery charges",
+         "reset my password", "I forgot my password"]
+OWNERS = np.array([0, 0, 1, 1, 2, 2])
+
+
+def test_scores_put_the_best_matching_entry_at_one_and_no_match_at_zero():
+    lexical = Lexical(TEXTS, OWNERS, 3)
+    scores = lexical.scores("How long for a REFUND?")
+    assert scores.shape == (3,) and scores.dtype == np.float32
+    assert scores.argmax() == 0 and scores[0] == pytest.approx(1.0)
+    assert (scores >= 0).all() and (scores <= 1).all()
+    assert not lexical.scores("zebra xylophone").any()
+    assert not lexical.scores("🙂").any()
+
+
+def test_cross_fitted_scores_never_see_the_scored_phrasing():
+    # "zanzibar" is only in the first phrasing: fitted with it, that phrasing finds its entry by
+    # the word; cross-fitted, it cannot, which is what calibration's leave-one-out must see
+    texts = ["zanzibar", *TEXTS[1:]]
+    assert Lexical(texts, OWNERS, 3).scores("zanzibar")[0] == pytest.approx(1.0)
+    crossed = cross_fitted_scores(texts, OWNERS, 3, np.array([0, 5]))
+    assert crossed.shape == (2, 3)
+    assert not crossed[0].any()
+    assert crossed[1].argmax() == 2  # "I forgot my password" still finds "reset my password"
+
+
+def test_a_version_built_with_lexical_weight_scores_words_and_needs_the_query_text(tmp_path):
+    corpus = load_corpus(write(tmp_path / "faq.yml", SMALL_CORPUS))
+    index_dir = tmp_path / "kb_index"
+    encoder = FakeEncoder()
+    build_index(corpus, index_dir, encoder, lexical_weight=0.4)
+    version = IndexVersion(current_path(index_dir))
+    assert version.manifest["lexical_weight"] == 0.4 and version.lexical is not None
+    vectors = encoder.encode(["forgot password"])
+    with pytest.raises(ValueError, match="pass the query texts"):
+        version.search(vectors, 5)
+    hits = version.search(vectors, 5, ["forgot password"])[0]
+    assert hits[0].entry_id == "password-reset"
+    plain = IndexVersion(current_path(index_dir))
+    plain.lexical = None  # the same version without word evidence scores lower on a word match
+    assert hits[0].score > plain.search(vectors, 5)[0][0].score
+    answer = KnowledgeBase(index_dir, encoder=encoder)
+    answer.reload()
+    assert answer.ask("I forgot my password").decision.top.entry_id == "password-reset"
+
+
+def test_kb_build_takes_a_lexical_weight_and_rejects_a_bad_one(tmp_path, capsys):
+    corpus = write(tmp_path / "faq.yml", SMALL_CORPUS)
+    index_dir = tmp_path / "kb_index"
+    assert cli.main(["kb", "build", "--corpus", str(corpus), "--index", str(index_dir),
+                     "--lexical-weight", "11"]) != 0
+    assert "lexical weight must be between 0 and 10" in capsys.readouterr().err
