@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 LEXICAL_WEIGHT = 0.0  # off unless a build asks for it
-WORD = re.compile(r"[a-z0-9']+")
+WORD = re.compile(r"[\w']+")  # letters and digits of any script
 
 
 def words(text: str) -> list[str]:
@@ -29,10 +29,13 @@ class Lexical:
         docs: list[list[str]] = [[] for _ in range(n_entries)]
         for text, owner in zip(texts, owners):
             docs[int(owner)].extend(words(text))
-        self._bm25 = BM25Okapi(docs)
+        self.n_entries = n_entries
+        self._bm25 = BM25Okapi(docs) if any(docs) else None  # rank-bm25 fails on no words at all
 
     def scores(self, text: str) -> np.ndarray:
         """Per entry, in [0, 1]: the best-matching entry scores 1."""
+        if self._bm25 is None:
+            return np.zeros(self.n_entries, dtype=np.float32)
         scores = np.asarray(self._bm25.get_scores(words(text)), dtype=np.float32)
         top = float(scores.max()) if len(scores) else 0.0
         return scores / top if top > 0 else np.zeros_like(scores)

@@ -25,6 +25,12 @@ def test_scores_put_the_best_matching_entry_at_one_and_no_match_at_zero():
     assert not lexical.scores("🙂").any()
 
 
+def test_words_of_any_script_count_and_a_corpus_without_words_scores_nothing():
+    lexical = Lexical(["где мой заказ", "возврат денег"], np.array([0, 1]), 2)
+    assert lexical.scores("Где заказ?").argmax() == 0
+    assert not Lexical(["🙂", "?!"], np.array([0, 1]), 2).scores("🙂").any()
+
+
 def test_cross_fitted_scores_never_see_the_scored_phrasing():
     # "zanzibar" is only in the first phrasing: fitted with it, that phrasing finds its entry by
     # the word; cross-fitted, it cannot, which is what calibration's leave-one-out must see
