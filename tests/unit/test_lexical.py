@@ -4,8 +4,9 @@ import pytest
 from bot import cli
 from bot.kb.corpus import load_corpus
 from bot.kb.encoder import FakeEncoder
-from bot.kb.index import IndexVersion, build_index, current_path
+from bot.kb.index import IndexVersion, current_path
 from bot.kb.lexical import Lexical, cross_fitted_scores
+from bot.kb.ops import build
 from bot.kb.service import KnowledgeBase
 from tests.unit.helpers import SMALL_CORPUS, write
 
@@ -46,9 +47,10 @@ def test_a_version_built_with_lexical_weight_scores_words_and_needs_the_query_te
     corpus = load_corpus(write(tmp_path / "faq.yml", SMALL_CORPUS))
     index_dir = tmp_path / "kb_index"
     encoder = FakeEncoder()
-    build_index(corpus, index_dir, encoder, lexical_weight=0.4)
+    build(corpus, index_dir, encoder, lexical_weight=0.4)  # calibrated with cross-fitted BM25
     version = IndexVersion(current_path(index_dir))
     assert version.manifest["lexical_weight"] == 0.4 and version.lexical is not None
+    assert version.thresholds.source.startswith("calibrated on the corpus")
     vectors = encoder.encode(["forgot password"])
     with pytest.raises(ValueError, match="pass the query texts"):
         version.search(vectors, 5)
