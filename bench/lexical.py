@@ -100,8 +100,8 @@ def report(results: dict[str, dict[str, float]]) -> str:
         if label != "validation queries":
             lines.append(f"| {label} | " + " | ".join(f"{results[n][label]:.2f}" for n in names) + " |")
     lines += ["", f"Points over the default scoring ({base}): {gains}. BM25 is in the product as "
-              "`kb build --lexical-weight` (off by default: not yet measured on the demo FAQ); the "
-              "ablation above scores weight 0.4 on the test splits. Averaging an entry's nearest "
+              "`kb build --lexical-weight` (off by default); the ablation above scores weight 0.4 on "
+              "the test splits. Averaging an entry's nearest "
               "phrasings helps alone but not once the head is there, so it was not added.",
               "<!-- lexical:end -->"]
     return "\n".join(lines)
