@@ -64,6 +64,15 @@ def fit_head(vectors: np.ndarray, owners: np.ndarray, n_entries: int) -> Head:
     return Head(weights, bias)
 
 
+def round_robin_folds(owners: np.ndarray, folds: int) -> np.ndarray:
+    """Each phrasing's fold: an entry's phrasings are dealt round-robin into ``folds`` folds."""
+    fold_of = np.zeros(len(owners), dtype=np.int64)
+    for entry in np.unique(owners):
+        rows = np.flatnonzero(owners == entry)
+        fold_of[rows] = np.arange(len(rows)) % folds
+    return fold_of
+
+
 def cross_fitted_probabilities(vectors: np.ndarray, owners: np.ndarray, n_entries: int,
                                folds: int = FOLDS) -> np.ndarray:
     """Each phrasing's entry probabilities from a head that never saw it.
@@ -74,10 +83,7 @@ def cross_fitted_probabilities(vectors: np.ndarray, owners: np.ndarray, n_entrie
     the other folds. A fold fit on fewer phrasings is a little weaker than the served head, so the
     estimate errs on the careful side, as leave-one-out itself does.
     """
-    fold_of = np.zeros(len(owners), dtype=np.int64)
-    for entry in np.unique(owners):
-        rows = np.flatnonzero(owners == entry)
-        fold_of[rows] = np.arange(len(rows)) % folds
+    fold_of = round_robin_folds(owners, folds)
     out = np.zeros((len(owners), n_entries), dtype=np.float32)
     for fold in range(folds):
         test, train = fold_of == fold, fold_of != fold

@@ -14,6 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
+from bot.kb.head import round_robin_folds
+
 LEXICAL_WEIGHT = 0.0  # off unless a build asks for it
 WORD = re.compile(r"[\w']+")  # letters and digits of any script
 
@@ -46,10 +48,7 @@ def cross_fitted_scores(texts: Sequence[str], owners: np.ndarray, n_entries: int
     """Scores for the phrasings ``rows`` from documents without them: each entry's phrasings are
     dealt round-robin into ``folds`` folds, and a phrasing is scored against the other folds (its
     own words in its entry's document would make calibration's leave-one-out far too sure)."""
-    fold_of = np.zeros(len(owners), dtype=np.int64)
-    for entry in np.unique(owners):
-        mine = np.flatnonzero(owners == entry)
-        fold_of[mine] = np.arange(len(mine)) % folds
+    fold_of = round_robin_folds(owners, folds)
     out = np.zeros((len(rows), n_entries), dtype=np.float32)
     for fold in range(folds):
         keep = np.flatnonzero(fold_of != fold)

@@ -29,13 +29,15 @@ def has_content(text: str | None) -> bool:
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class IntentClassifier(LogisticRegressionClassifier):
     def process(self, messages: list[Message]) -> list[Message]:
-        worded = [m for m in messages if has_content(m.get(TEXT))]
-        if worded:
-            super().process(worded)
+        worded = []
         for message in messages:
-            if not has_content(message.get(TEXT)):  # EmptyMessageClassifier names these
+            if has_content(message.get(TEXT)):
+                worded.append(message)
+            else:  # EmptyMessageClassifier names these
                 message.set(INTENT, {"name": None, "confidence": 0.0}, add_to_output=True)
                 message.set(INTENT_RANKING_KEY, [], add_to_output=True)
+        if worded:
+            super().process(worded)
         return messages
 
 
