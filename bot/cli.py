@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 from bot.handoff import admin
-from bot.kb.decision import TARGET_PRECISION
 from bot.settings import Settings, SettingsError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -43,13 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     _kb_paths(b)
     b.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
     b.add_argument("--no-calibrate", action="store_true", help="keep default thresholds")
-    b.add_argument("--target-precision", type=float, default=TARGET_PRECISION)
-    b.add_argument("--answer-weight", type=float, default=0.5,
-                   help="weight of the answer text as evidence (0 when answers are placeholders)")
-    b.add_argument("--head-weight", type=float, default=0.5,
-                   help="weight of the classifier head's probability (0 turns the head off)")
-    b.add_argument("--lexical-weight", type=float, default=0.0,
-                   help="weight of BM25 word matching (default 0: off; see docs/faq-format.md)")
+    _scoring_flags(b)
 
     t = kb.add_parser("tune", help="adapt the encoder to the FAQ corpus, then rebuild the index with it")
     _kb_paths(t)
@@ -65,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train again even if a model for these phrasings exists")
     t.add_argument("--no-build", action="store_true",
                    help="only train; the next 'kb build' indexes with the tuned model")
+    _scoring_flags(t)
 
     s = kb.add_parser("search", help="what would the bot answer?")
     _kb_paths(s, corpus=False)
@@ -80,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = kb.add_parser("calibrate", help="choose thresholds for the serving index version")
     _kb_paths(c, corpus=False)
-    c.add_argument("--target-precision", type=float, default=TARGET_PRECISION)
+    c.add_argument("--target-precision", type=float,
+                   help="share of answers that should be right (default SUPPORTBOT_TARGET_PRECISION, 0.95)")
     c.add_argument("--oos-share", type=float, default=0.25,
                    help="share of out-of-scope traffic assumed (default 0.25)")
     c.add_argument("--queries", type=Path,
@@ -96,12 +91,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def _scoring_flags(p: argparse.ArgumentParser) -> None:
+    """How the built version scores and calibrates; unset flags take the settings' values."""
+    p.add_argument("--target-precision", type=float,
+                   help="share of answers that should be right (default SUPPORTBOT_TARGET_PRECISION, 0.95)")
+    p.add_argument("--answer-weight", type=float,
+                   help="weight of the answer text as evidence, 0 when answers are placeholders "
+                        "(default SUPPORTBOT_ANSWER_WEIGHT, 0.5)")
+    p.add_argument("--head-weight", type=float,
+                   help="weight of the classifier head's probability, 0 turns the head off "
+                        "(default SUPPORTBOT_HEAD_WEIGHT, 0.5)")
+    p.add_argument("--lexical-weight", type=float,
+                   help="weight of BM25 word matching, 0 turns it off "
+                        "(default SUPPORTBOT_LEXICAL_WEIGHT, 0.4; see docs/faq-format.md)")
+
+
+def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
+    """The `supportbot` command; ``settings`` default to the environment's."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        settings = Settings.from_env()
+        settings = settings or Settings.from_env()
         if args.command == "kb":
             return KB_COMMANDS[args.kb_command](args, settings)
         if args.command == "agents":
@@ -178,10 +189,13 @@ def cmd_build(args, settings: Settings) -> int:
     corpus = _load_corpus(corpus_path, "the build stopped; the serving index is unchanged")
     for issue in corpus.warnings:
         print(issue, file=sys.stderr)
-    _build(settings, corpus, index, force=args.force, calibrate=not args.no_calibrate,
-           answer_weight=args.answer_weight, head_weight=args.head_weight,
-           lexical_weight=args.lexical_weight, target_precision=args.target_precision)
+    _build(settings, corpus, index, args, force=args.force, calibrate=not args.no_calibrate)
     return EXIT_OK
+
+
+def _given(flag: float | None, setting: float) -> float:
+    """A flag given on the command line wins over the setting, for this command only."""
+    return setting if flag is None else flag
 
 
 def _load_corpus(path: Path, consequence: str):
@@ -193,9 +207,8 @@ def _load_corpus(path: Path, consequence: str):
         raise CliError(f"{exc}\n{consequence}") from exc
 
 
-def _build(settings: Settings, corpus, index: Path, *, force: bool, calibrate: bool,
-           answer_weight: float, head_weight: float, lexical_weight: float,
-           target_precision: float) -> None:
+def _build(settings: Settings, corpus, index: Path, args: argparse.Namespace, *, force: bool,
+           calibrate: bool) -> None:
     from bot.kb.encoder import EncoderError
     from bot.kb.index import KbIndexError
     from bot.kb.ops import build
@@ -207,9 +220,11 @@ def _build(settings: Settings, corpus, index: Path, *, force: bool, calibrate: b
         if note:
             print(f"warning: {note}", file=sys.stderr)
         result = build(corpus, index, encoder, force=force, progress=sys.stderr.isatty(),
-                       calibrate=calibrate, target_precision=target_precision,
-                       answer_weight=answer_weight, head_weight=head_weight,
-                       lexical_weight=lexical_weight)
+                       calibrate=calibrate,
+                       target_precision=_given(args.target_precision, settings.target_precision),
+                       answer_weight=_given(args.answer_weight, settings.answer_weight),
+                       head_weight=_given(args.head_weight, settings.head_weight),
+                       lexical_weight=_given(args.lexical_weight, settings.lexical_weight))
     except (KbIndexError, EncoderError, ValueError) as exc:
         raise CliError(f"{exc}\nthe build stopped; the serving index is unchanged") from exc
     m = result.manifest
@@ -222,9 +237,6 @@ def _build(settings: Settings, corpus, index: Path, *, force: bool, calibrate: b
 
 
 def cmd_tune(args, settings: Settings) -> int:
-    from bot.kb.head import HEAD_WEIGHT
-    from bot.kb.index import ANSWER_WEIGHT, current_name
-    from bot.kb.lexical import LEXICAL_WEIGHT
     from bot.kb.tune import TuneError, TuneOptions, prune_models, tune
 
     corpus_path, index = _paths(args, settings)
@@ -242,28 +254,10 @@ def cmd_tune(args, settings: Settings) -> int:
               f"{m['trained_at']}); --force trains again")
     if args.no_build:
         return EXIT_OK
-    # the new version keeps how the serving one weighs its evidence and what precision it aims at
-    answer_weight, head_weight, target_precision = ANSWER_WEIGHT, HEAD_WEIGHT, TARGET_PRECISION
-    lexical_weight = LEXICAL_WEIGHT
-    if current_name(index):
-        version = _version(index)
-        answer_weight = float(version.manifest.get("answer_weight", answer_weight))
-        head_weight = float(version.manifest.get("head_weight", head_weight))
-        lexical_weight = float(version.manifest.get("lexical_weight", lexical_weight))
-        target_precision = float(_calibration(version.path).get("target_precision", target_precision))
     # a retrained model keeps its name: force the rebuild so the new weights serve
-    _build(settings, corpus, index, force=not result.up_to_date, calibrate=True,
-           answer_weight=answer_weight, head_weight=head_weight, lexical_weight=lexical_weight,
-           target_precision=target_precision)
+    _build(settings, corpus, index, args, force=not result.up_to_date, calibrate=True)
     prune_models(index, keep={result.path.name})
     return EXIT_OK
-
-
-def _calibration(path: Path) -> dict:
-    try:
-        return json.loads((path / "calibration.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        return {}
 
 
 def cmd_search(args, settings: Settings) -> int:
@@ -320,11 +314,12 @@ def cmd_calibrate(args, settings: Settings) -> int:
     from bot.kb.ops import calibrate_version
 
     index = args.index or settings.index_path
+    target_precision = _given(args.target_precision, settings.target_precision)
     version = _version(index)  # a clear error when there is no index
     try:
         thresholds, report = calibrate_version(
             current_path(index), _version_encoder(version, settings), index, queries=args.queries,
-            target_precision=args.target_precision, oos_share=args.oos_share)
+            target_precision=target_precision, oos_share=args.oos_share)
     except (QueryFileError, ValueError) as exc:
         raise CliError(str(exc)) from exc
     if args.json:
@@ -336,7 +331,7 @@ def cmd_calibrate(args, settings: Settings) -> int:
               f"{report['estimated_in_scope_accuracy']} on {report['samples_in_scope']} in-scope and "
               f"{report['samples_out_of_scope']} out-of-scope samples")
         if not report["target_reached"]:
-            print(f"warning: the target precision {args.target_precision} cannot be reached; "
+            print(f"warning: the target precision {target_precision} cannot be reached; "
                   "the setting with the best F0.5 (precision weighted over coverage) was kept", file=sys.stderr)
     return EXIT_OK
 

@@ -160,15 +160,31 @@ class Servers:
 
 
 def ensure_index(settings: Settings) -> None:
+    """Build the index if the FAQ changed; then, unless SUPPORTBOT_TUNE_ON_RUN is false, adapt the
+    encoder to the FAQ when no tuned model fits its phrasings (``kb tune`` rebuilds with it)."""
     from bot.cli import main as cli_main
+    from bot.kb.index import current_name
 
-    code = cli_main(["kb", "build"])
-    if code != 0:
-        from bot.kb.index import current_name
-
+    if cli_main(["kb", "build"], settings) != 0:
         if current_name(settings.index_path) is None:
             raise StartError("the FAQ index could not be built; fix the errors above")
         print("warning: the FAQ has errors; the previous index keeps serving", file=sys.stderr)
+        return
+    if settings.tune_on_run and needs_tuning(settings):
+        print("adapting the encoder to the FAQ's phrasings (kb tune; SUPPORTBOT_TUNE_ON_RUN=false "
+              "skips this)...", flush=True)
+        if cli_main(["kb", "tune"], settings) != 0:
+            print("warning: tuning failed; the index built with the base model keeps serving",
+                  file=sys.stderr)
+
+
+def needs_tuning(settings: Settings) -> bool:
+    from bot.kb.corpus import load_corpus
+    from bot.kb.encoder import model_name
+    from bot.kb.tune import TuneOptions, fresh_tuned, read_manifest, same_options
+
+    tuned = fresh_tuned(settings.index_path, load_corpus(settings.corpus_path), model_name(settings.model))
+    return tuned is None or not same_options(read_manifest(tuned).get("options", {}), TuneOptions())
 
 
 def _raise_interrupt(signum, frame) -> None:

@@ -38,6 +38,17 @@ class Settings:
     search_k: int = 20
     # Longer customer messages are cut to this many characters before encoding.
     max_query_chars: int = 1000
+    # How `kb build` weighs an entry's evidence next to its nearest phrasing's cosine (0 turns one
+    # off; the build's flags override them for one build): the answer text, the classifier head's
+    # probability and BM25 word matching (docs/faq-format.md).
+    answer_weight: float = 0.5
+    head_weight: float = 0.5
+    lexical_weight: float = 0.4
+    # The share of answers calibration aims to get right (`kb build`, `kb calibrate`).
+    target_precision: float = 0.95
+    # Whether `supportbot run` adapts the encoder to the FAQ (`kb tune`) when no tuned model fits
+    # its phrasings (about a minute for the demo FAQ on 2 cores).
+    tune_on_run: bool = True
     # CPU threads the action server's encoder uses for one customer message.
     encoder_threads: int = 1
     host: str = "127.0.0.1"
@@ -75,6 +86,13 @@ class Settings:
             raise SettingsError("SUPPORTBOT_SEARCH_K must be at least 3")
         if self.max_query_chars < 10:
             raise SettingsError("SUPPORTBOT_MAX_QUERY_CHARS must be at least 10")
+        for name in ("answer_weight", "head_weight", "lexical_weight"):
+            if not 0 <= getattr(self, name) <= 10:
+                raise SettingsError(f"SUPPORTBOT_{name.upper()} must be between 0 and 10 (0 turns it "
+                                    f"off), got {getattr(self, name)}")
+        if not 0 < self.target_precision < 1:
+            raise SettingsError("SUPPORTBOT_TARGET_PRECISION must be between 0 and 1 (exclusive), "
+                                f"got {self.target_precision}")
         if self.tracker_url and not self.tracker_url.startswith(("postgresql://", "sqlite://")):
             raise SettingsError(
                 "SUPPORTBOT_TRACKER_URL must start with postgresql:// (or sqlite://), "

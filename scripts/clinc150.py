@@ -45,7 +45,8 @@ def main() -> int:
     encoder = load_encoder()
     index_dir = args.out / "kb_index"
     corpus = load_corpus(files["corpus"])
-    build(corpus, index_dir, encoder, calibrate=False, answer_weight=0.0, head_weight=0.0)
+    build(corpus, index_dir, encoder, calibrate=False, answer_weight=0.0, head_weight=0.0,
+          lexical_weight=0.0)
     path = current_path(index_dir)
     results = {}
     runs = [("corpus", args.target_precision)] + [("val", t) for t in args.val_targets]

@@ -2,9 +2,8 @@
 
 Each entry's question and alternates form one document; a message's BM25 scores are scaled so the
 best entry scores 1 (all 0 when no word matches) and blended into entry scores like the head's
-probability (``bot.kb.index``). Off by default (``kb build --lexical-weight``): it helped on public
-sets with many phrasings per entry (docs/benchmarks.md) and costs a pass over every entry per
-message, so it suits FAQs of up to a few thousand entries.
+probability (``bot.kb.index``), with weight ``SUPPORTBOT_LEXICAL_WEIGHT`` (``kb build --lexical-weight``;
+0 turns it off). What it gains and costs on public sets: docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import numpy as np
 
 from bot.kb.head import round_robin_folds
 
-LEXICAL_WEIGHT = 0.0  # off unless a build asks for it
+LEXICAL_WEIGHT = 0.4  # chosen on validation splits (bench/lexical.py)
 WORD = re.compile(r"[\w']+")  # letters and digits of any script
 
 
@@ -25,6 +24,9 @@ def words(text: str) -> list[str]:
 
 
 class Lexical:
+    """rank-bm25's BM25Okapi statistics, scored through per-word postings: a message costs a
+    look-up per word instead of rank-bm25's pass over every entry per word (same scores)."""
+
     def __init__(self, texts: Sequence[str], owners: np.ndarray, n_entries: int):
         from rank_bm25 import BM25Okapi
 
@@ -32,15 +34,29 @@ class Lexical:
         for text, owner in zip(texts, owners):
             docs[int(owner)].extend(words(text))
         self.n_entries = n_entries
-        self._bm25 = BM25Okapi(docs) if any(docs) else None  # rank-bm25 fails on no words at all
+        self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if not any(docs):  # rank-bm25 fails on no words at all
+            return
+        bm25 = BM25Okapi(docs)
+        length_norm = bm25.k1 * (1 - bm25.b + bm25.b * np.asarray(bm25.doc_len) / bm25.avgdl)
+        postings: dict[str, tuple[list[int], list[float]]] = {}
+        for entry, freqs in enumerate(bm25.doc_freqs):
+            for word, tf in freqs.items():
+                ids, weights = postings.setdefault(word, ([], []))
+                ids.append(entry)
+                weights.append(bm25.idf[word] * tf * (bm25.k1 + 1) / (tf + length_norm[entry]))
+        self._postings = {word: (np.asarray(ids), np.asarray(weights))
+                          for word, (ids, weights) in postings.items()}
 
     def scores(self, text: str) -> np.ndarray:
         """Per entry, in [0, 1]: the best-matching entry scores 1."""
-        if self._bm25 is None:
-            return np.zeros(self.n_entries, dtype=np.float32)
-        scores = np.asarray(self._bm25.get_scores(words(text)), dtype=np.float32)
+        scores = np.zeros(self.n_entries)
+        for word in words(text):
+            if word in self._postings:
+                ids, weights = self._postings[word]
+                scores[ids] += weights
         top = float(scores.max()) if len(scores) else 0.0
-        return scores / top if top > 0 else np.zeros_like(scores)
+        return (scores / top if top > 0 else np.zeros_like(scores)).astype(np.float32)
 
 
 def cross_fitted_scores(texts: Sequence[str], owners: np.ndarray, n_entries: int, rows: np.ndarray,

@@ -3,6 +3,7 @@
 import json
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,8 @@ from bot.kb.evaluate import LabelledQuery, evaluate, read_queries
 from bot.kb.index import IndexVersion, current_path
 from bot.kb.service import KnowledgeBase
 from bot.kb.tune import TuneOptions, fresh_tuned, tune
+from bot.runner import ensure_index
+from bot.settings import Settings
 
 
 def separation(encoder, corpus, queries):
@@ -81,6 +84,27 @@ def test_tuning_is_deterministic_and_cheap_to_rerun(demo, tmp_path):
     assert np.allclose(a, b, atol=1e-5) and not np.allclose(a, c, atol=1e-4)
 
 
+def test_supportbot_run_indexes_with_the_tuned_model_without_retraining(demo, root):
+    work, corpus, result = demo
+    settings = Settings(root=work, corpus=Path("faq"), index_dir=Path("kb_index"))
+    trained_at = result.manifest["trained_at"]
+    ensure_index(settings)  # what `supportbot run` does before starting the servers
+    version = IndexVersion(current_path(work / "kb_index"))
+    assert version.model_path == result.path
+    assert json.loads((result.path / "tune.json").read_text())["trained_at"] == trained_at
+    assert version.manifest["lexical_weight"] == settings.lexical_weight > 0
+    # what the demo bot serves, on held-out customer questions (docs/benchmarks.md)
+    queries = read_queries(root / "eval" / "demo_heldout.csv", set(version.by_id))
+    report, _ = evaluate(version, SentenceTransformerEncoder(result.path), queries)
+    print("served demo, held-out:", {k: report[k] for k in ("answered_precision", "coverage", "mcc")})
+    assert report["answered_precision"] >= FLOOR_PRECISION and report["coverage"] >= FLOOR_COVERAGE
+
+
+# measured when this test was written: 0.973 / 0.907 (issue 6 goal: 0.97 at 0.85); a floor two or
+# three wrong answers below (one is about 0.005 of precision)
+FLOOR_PRECISION, FLOOR_COVERAGE = 0.96, 0.87
+
+
 def test_cli_tune_serves_the_tuned_model_until_the_phrasings_change(demo, capsys):
     work, corpus, result = demo
     faq, index = work / "faq", work / "kb_index"
@@ -125,15 +149,22 @@ def test_public_subset_does_not_regress(tmp_path, real_encoder):
     index = tmp_path / "kb_index"
     args = ["--corpus", str(files["corpus"]), "--index", str(index)]
     queries = read_queries(files["test"])
-    assert cli(["kb", "build", *args, "--answer-weight", "0", "--head-weight", "0"]) == 0
+    plain = ["--answer-weight", "0", "--lexical-weight", "0"]  # placeholder answers; no BM25 yet
+    assert cli(["kb", "build", *args, *plain, "--head-weight", "0"]) == 0
     frozen, _ = evaluate(IndexVersion(current_path(index)), real_encoder, queries)
-    assert cli(["kb", "build", *args, "--answer-weight", "0"]) == 0
+    assert cli(["kb", "build", *args, *plain]) == 0
     head, _ = evaluate(IndexVersion(current_path(index)), real_encoder, queries)
-    assert cli(["kb", "tune", *args]) == 0
+    assert cli(["kb", "tune", *args, *plain]) == 0
     version = IndexVersion(current_path(index))
     assert version.model_path is not None and version.head is not None
-    tuned, _ = evaluate(version, SentenceTransformerEncoder(version.model_path), queries)
-    figures = {k: r["recall_at_1"] for k, r in (("frozen", frozen), ("head", head), ("tuned", tuned))}
+    tuned_encoder = SentenceTransformerEncoder(version.model_path)
+    tuned, _ = evaluate(version, tuned_encoder, queries)
+    assert cli(["kb", "build", *args, "--answer-weight", "0"]) == 0  # the default BM25 weight
+    version = IndexVersion(current_path(index))
+    assert version.lexical is not None and version.model_path is not None
+    bm25, _ = evaluate(version, tuned_encoder, queries)
+    figures = {k: r["recall_at_1"]
+               for k, r in (("frozen", frozen), ("head", head), ("tuned", tuned), ("tuned + BM25", bm25))}
     print("Banking77 subset recall@1:", figures)
     for name, floor in FLOORS.items():
         assert figures[name] >= floor, (name, figures)
@@ -141,4 +172,5 @@ def test_public_subset_does_not_regress(tmp_path, real_encoder):
 
 
 # measured when this test was written, minus 0.02 (400 queries: one query is 0.0025)
-FLOORS = {"frozen": 0.90, "head": 0.915, "tuned": 0.915}  # measured: 0.920, 0.935, 0.935
+FLOORS = {"frozen": 0.90, "head": 0.915, "tuned": 0.915, "tuned + BM25": 0.915}
+# measured: 0.920, 0.935, 0.935, 0.935

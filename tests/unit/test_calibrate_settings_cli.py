@@ -90,3 +90,31 @@ def test_cli_build_search_eval_and_a_failed_build_keeps_serving(tmp_path, fake_c
     bad_q = write(tmp_path / "bad.csv", "query,expected_id\nhello,no-such-entry\n")
     assert cli.main(["kb", "eval", "--index", str(idx), "--queries", str(bad_q)]) == 1
     assert "bad.csv:2" in capsys.readouterr().err
+
+
+def test_build_weights_come_from_the_settings_and_a_flag_overrides_them(tmp_path, fake_cli,
+                                                                       monkeypatch, capsys):
+    faq, idx = write(tmp_path / "faq" / "f.yml", SMALL_CORPUS), tmp_path / "idx"
+    args = ["--corpus", str(faq), "--index", str(idx)]
+
+    def manifest():
+        from bot.kb.index import current_path
+
+        return json.loads((current_path(idx) / "manifest.json").read_text())
+
+    assert cli.main(["kb", "build", *args]) == 0
+    assert (manifest()["answer_weight"], manifest()["head_weight"], manifest()["lexical_weight"]) == (
+        Settings().answer_weight, Settings().head_weight, Settings().lexical_weight) == (0.5, 0.5, 0.4)
+    monkeypatch.setenv("SUPPORTBOT_LEXICAL_WEIGHT", "0")
+    monkeypatch.setenv("SUPPORTBOT_ANSWER_WEIGHT", "0.25")
+    assert cli.main(["kb", "build", *args]) == 0  # a setting changed: a new version
+    assert (manifest()["answer_weight"], manifest()["lexical_weight"]) == (0.25, 0.0)
+    assert cli.main(["kb", "build", *args, "--lexical-weight", "0.2"]) == 0
+    assert (manifest()["answer_weight"], manifest()["lexical_weight"]) == (0.25, 0.2)
+    monkeypatch.setenv("SUPPORTBOT_HEAD_WEIGHT", "12")
+    assert cli.main(["kb", "build", *args]) == 1
+    assert "SUPPORTBOT_HEAD_WEIGHT must be between 0 and 10" in capsys.readouterr().err
+    monkeypatch.setenv("SUPPORTBOT_HEAD_WEIGHT", "0.5")
+    monkeypatch.setenv("SUPPORTBOT_TARGET_PRECISION", "1.5")
+    assert cli.main(["kb", "build", *args]) == 1
+    assert "SUPPORTBOT_TARGET_PRECISION must be between 0 and 1" in capsys.readouterr().err

@@ -30,7 +30,7 @@ def test_search_ranks_the_matching_entry_first_and_aggregates_per_entry(tmp_path
     build_index(corpus, tmp_path / "idx", FakeEncoder())
     version = IndexVersion(current_path(tmp_path / "idx"))
     enc = FakeEncoder()
-    [hits] = version.search(enc.encode(["forgot my password"]), k=8)
+    [hits] = version.search(enc.encode(["forgot my password"]), k=8, queries=["forgot my password"])
     assert hits[0].entry_id == "password-reset"
     assert len({h.entry_id for h in hits}) == len(hits)  # one hit per entry
     assert hits == sorted(hits, key=lambda h: -h.score)
@@ -92,7 +92,8 @@ def test_old_versions_are_pruned_but_the_serving_one_kept(tmp_path, corpus):
 def test_entry_score_blends_best_phrasing_answer_and_head(tmp_path, corpus):
     """Answer evidence is computed only for the entries found; the scores must be exactly
     (best phrasing cosine + wa * answer cosine + wh * head probability) / (1 + wa + wh)."""
-    build_index(corpus, tmp_path / "idx", FakeEncoder(), answer_weight=0.5, head_weight=0.25)
+    build_index(corpus, tmp_path / "idx", FakeEncoder(), answer_weight=0.5, head_weight=0.25,
+                lexical_weight=0)
     version = IndexVersion(current_path(tmp_path / "idx"))
     assert version.answer_weight == 0.5 and version.head_weight == 0.25
     enc = FakeEncoder()

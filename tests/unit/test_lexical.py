@@ -70,3 +70,19 @@ def test_kb_build_takes_a_lexical_weight_and_rejects_a_bad_one(tmp_path, capsys)
     assert cli.main(["kb", "build", "--corpus", str(corpus), "--index", str(index_dir),
                      "--lexical-weight", "11"]) != 0
     assert "lexical weight must be between 0 and 10" in capsys.readouterr().err
+
+
+def test_scores_equal_rank_bm25s_own_scoring():
+    from rank_bm25 import BM25Okapi
+
+    rng = np.random.default_rng(7)
+    vocab = [f"w{i}" for i in range(60)]
+    texts = [" ".join(rng.choice(vocab, size=rng.integers(1, 9))) for _ in range(90)]
+    owners = rng.integers(0, 30, size=90)
+    owners[:30] = np.arange(30)  # every entry has a phrasing
+    docs = [[w for t, o in zip(texts, owners) if o == e for w in t.split()] for e in range(30)]
+    reference = BM25Okapi(docs)
+    lexical = Lexical(texts, owners, 30)
+    for query in ["w1 w2 w3", "w5 w5 w59 unknown", "w0"]:
+        expected = reference.get_scores(query.split())
+        np.testing.assert_allclose(lexical.scores(query), expected / expected.max(), rtol=1e-5)

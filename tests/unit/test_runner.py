@@ -1,0 +1,84 @@
+"""`supportbot run` prepares the index: build, then tune only when no tuned model fits the FAQ."""
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot import cli, runner
+from bot.kb.corpus import load_corpus
+from bot.kb.tune import MANIFEST, TuneOptions, tuned_path
+from bot.settings import Settings
+from tests.unit.helpers import SMALL_CORPUS, write
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    write(tmp_path / "faq" / "faq.yml", SMALL_CORPUS)
+    return Settings(root=tmp_path, corpus=Path("faq"), index_dir=Path("kb_index"))
+
+
+def fake_tuned_model(settings: Settings, **options) -> Path:
+    corpus = load_corpus(settings.corpus_path)
+    path = tuned_path(settings.index_path, corpus, "all-MiniLM-L6-v2")
+    path.mkdir(parents=True)
+    recorded = {**TuneOptions(**options).__dict__, "epochs": 3}
+    (path / MANIFEST).write_text(json.dumps({"options": recorded}))
+    return path
+
+
+def test_tuning_is_needed_until_a_model_fits_these_phrasings_and_options(settings):
+    assert runner.needs_tuning(settings)
+    fake_tuned_model(settings)
+    assert not runner.needs_tuning(settings)
+    faq = settings.corpus_path / "faq.yml"
+    faq.write_text(faq.read_text().replace("shipping price", "postage price"))
+    assert runner.needs_tuning(settings)  # a changed phrasing: that model no longer fits
+
+
+def test_a_model_tuned_with_other_options_does_not_count(settings):
+    fake_tuned_model(settings, seed=14)
+    assert runner.needs_tuning(settings)
+
+
+@pytest.fixture
+def commands(monkeypatch):
+    """The CLI commands ensure_index runs, each succeeding unless listed in ``fail``."""
+    calls: list[list[str]] = []
+    fail: set[str] = set()
+
+    def fake_main(argv, settings):
+        assert isinstance(settings, Settings)
+        calls.append(argv)
+        return 1 if argv[1] in fail else 0
+
+    monkeypatch.setattr(cli, "main", fake_main)
+    return calls, fail
+
+
+def test_run_builds_then_tunes_when_needed(settings, commands):
+    calls, _ = commands
+    runner.ensure_index(settings)
+    assert calls == [["kb", "build"], ["kb", "tune"]]
+
+
+def test_run_skips_tuning_when_switched_off_or_a_model_fits(settings, commands):
+    calls, _ = commands
+
+    runner.ensure_index(replace(settings, tune_on_run=False))
+    fake_tuned_model(settings)
+    runner.ensure_index(settings)
+    assert calls == [["kb", "build"], ["kb", "build"]]
+
+
+def test_a_failed_tuning_keeps_the_built_index_and_a_failed_first_build_stops(settings, commands,
+                                                                              capsys):
+    calls, fail = commands
+    fail.add("tune")
+    runner.ensure_index(settings)
+    assert "the index built with the base model keeps serving" in capsys.readouterr().err
+    fail.add("build")
+    with pytest.raises(runner.StartError, match="could not be built"):
+        runner.ensure_index(settings)
+    assert calls[-1] == ["kb", "build"]  # no tuning on a FAQ with errors
