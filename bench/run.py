@@ -510,7 +510,8 @@ def write_report(r: dict) -> None:
             "## Scale of the index", "",
             "Synthetic phrasings (two per entry) built with `kb build`'s code path (`bench/scale.py`, one "
             "process per size; memory is what loading the serving index adds to a process). Search is "
-            "the serving call (`IndexVersion.search`: FAISS k=20 + per-entry aggregation), one thread.", "",
+            "the serving call (`IndexVersion.search`: FAISS k=20, per-entry aggregation, BM25 over the "
+            "entries), one thread.", "",
             "| phrasings | index | build | of which encoding | rebuild, all cached | search p50 | search p95 "
             "| resident memory |", "|---|---|---|---|---|---|---|---|",
         ]
