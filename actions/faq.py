@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.faq_turn import faq_turn
+from bot.conversation.faq_turn import faq_turn
 from bot.runtime import knowledge_base, settings
 
 

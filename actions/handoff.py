@@ -10,17 +10,15 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot import wire
+from bot.conversation import triggers
 from bot.handoff import messages as say
-from bot.handoff.packet import EMAIL_RE, Reason
+from bot.handoff.packet import EMAIL_RE
 from bot.handoff.states import RESOLVED
 from bot.runtime import handoffs
 
 log = logging.getLogger(__name__)
 Events = list[dict[str, Any]]
-
-
-def _intent(tracker: Tracker) -> str | None:
-    return ((tracker.latest_message or {}).get("intent") or {}).get("name")
 
 
 class ActionOfferHandoff(Action):
@@ -29,7 +27,7 @@ class ActionOfferHandoff(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         dispatcher.utter_message(response="utter_offer_handoff")
-        return [SlotSet("handoff_offered", True), SlotSet("handoff_reason", Reason.frustration.value)]
+        return [SlotSet("handoff_offered", True), SlotSet("handoff_reason", triggers.FRUSTRATED.value)]
 
 
 class ActionHandoffDeclined(Action):
@@ -49,14 +47,12 @@ class ActionHandoff(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         service = handoffs()
-        if _intent(tracker) == "request_human":
-            confidence = ((tracker.latest_message or {}).get("intent") or {}).get("confidence") or 0.0
-            if confidence < service.settings.handoff_confirm_below:  # not sure they asked: check first
-                dispatcher.utter_message(response="utter_offer_handoff")
-                return [SlotSet("handoff_offered", True), SlotSet("handoff_reason", Reason.user_request.value)]
-            reason = Reason.user_request
-        else:
-            reason = Reason(tracker.get_slot("handoff_reason") or Reason.low_confidence.value)
+        intent = (tracker.latest_message or {}).get("intent") or {}
+        reason = triggers.reason_for_handoff(intent.get("name"), tracker.get_slot("handoff_reason"))
+        if triggers.needs_confirmation(intent.get("name"), intent.get("confidence"),
+                                       service.settings.handoff_confirm_below):
+            dispatcher.utter_message(response="utter_offer_handoff")  # not sure they asked: check first
+            return [SlotSet("handoff_offered", True), SlotSet("handoff_reason", reason.value)]
         reset = [SlotSet("handoff_offered", False), SlotSet("handoff_reason", None)]
         try:
             opened = service.open(tracker.sender_id, tracker.events, tracker.current_slot_values(), reason)
@@ -65,7 +61,7 @@ class ActionHandoff(Action):
             dispatcher.utter_message(response="utter_handoff_failed")
             return reset
         h = opened.handoff
-        status = {"handoff": {"id": h.id, "state": h.state, "position": opened.position, "live": opened.live}}
+        status = wire.handoff_status(h.id, h.state, opened.position, opened.live)
         if opened.live:
             dispatcher.utter_message(text=say.queued(opened.position), json_message=status)
             return [*reset, ConversationPaused()]

@@ -27,9 +27,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from bench.datasets import DATASETS  # noqa: E402
 from bench.quality import write_section  # noqa: E402
 from bot.kb.encoder import load_encoder  # noqa: E402
-from bot.kb.head import HEAD_WEIGHT, fit_head  # noqa: E402
-from bot.kb.lexical import Lexical  # noqa: E402
+from bot.kb.evidence import SIGNALS  # noqa: E402
+from bot.kb.evidence.head import fit_head  # noqa: E402
+from bot.kb.evidence.lexical import Lexical  # noqa: E402
 
+HEAD_WEIGHT = next(s.default for s in SIGNALS if s.name == "head")
 
 def validation_split(pairs: list[tuple[str, str]]) -> tuple[int, list, list]:
     by_intent: dict[str, list[str]] = {}

@@ -1,13 +1,19 @@
-"""The action server's shared services, created once by an explicit warm-up (or on first use)."""
+"""Each server process's shared services, created on first use (or by an explicit warm-up),
+never at import time."""
 
 from __future__ import annotations
 
 import functools
 import threading
+from typing import TYPE_CHECKING
 
-from bot.handoff.service import HandoffService
-from bot.kb.service import KnowledgeBase
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.delivery import Delivery
+    from bot.handoff.service import HandoffService
+    from bot.kb.serving import KnowledgeBase
+    from bot.staff.accounts import StaffStore
 
 _lock = threading.Lock()
 _kb: KnowledgeBase | None = None
@@ -19,10 +25,13 @@ def settings() -> Settings:
 
 
 def knowledge_base() -> KnowledgeBase:
+    """The FAQ: model and serving index loaded, watching for new versions."""
     global _kb
     if _kb is None:
         with _lock:
             if _kb is None:
+                from bot.kb.serving import KnowledgeBase
+
                 kb = KnowledgeBase.from_settings(settings())
                 kb.warm_up()
                 kb.watch(settings().reload_interval)
@@ -32,4 +41,19 @@ def knowledge_base() -> KnowledgeBase:
 
 @functools.lru_cache(maxsize=1)
 def handoffs() -> HandoffService:
+    from bot.handoff.service import HandoffService
+
     return HandoffService.from_settings(settings())
+
+
+def staff() -> StaffStore:
+    return handoffs().staff
+
+
+@functools.lru_cache(maxsize=1)
+def delivery() -> Delivery:
+    """Deliver to customers of this process (its live sockets) or to their stored feed."""
+    from bot.db import engine
+    from bot.delivery import Delivery, FeedStore
+
+    return Delivery(FeedStore(engine(settings().handoff_db_url)))

@@ -7,6 +7,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Mapping, cast
 
+from bot.hours import HoursError, parse_hours
+from bot.kb.evidence import SIGNALS, weight_problem
+
+_DEFAULT_WEIGHT = {s.key: s.default for s in SIGNALS}
+
 
 class SettingsError(ValueError):
     """An environment variable holds a value that cannot be used."""
@@ -38,12 +43,12 @@ class Settings:
     search_k: int = 20
     # Longer customer messages are cut to this many characters before encoding.
     max_query_chars: int = 1000
-    # How `kb build` weighs an entry's evidence next to its nearest phrasing's cosine (0 turns one
-    # off; the build's flags override them for one build): the answer text, the classifier head's
-    # probability and BM25 word matching (docs/faq-format.md).
-    answer_weight: float = 0.5
-    head_weight: float = 0.5
-    lexical_weight: float = 0.4
+    # How `kb build` weighs each scoring signal next to an entry's nearest phrasing's cosine (0 turns
+    # one off; the build's flags override them for one build). Declared in bot/kb/evidence: one
+    # field per signal, named <signal>_weight (a unit test checks they match).
+    answer_weight: float = _DEFAULT_WEIGHT["answer_weight"]
+    head_weight: float = _DEFAULT_WEIGHT["head_weight"]
+    lexical_weight: float = _DEFAULT_WEIGHT["lexical_weight"]
     # The share of answers calibration aims to get right (`kb build`, `kb calibrate`).
     target_precision: float = 0.95
     # Whether `supportbot run` adapts the encoder to the FAQ (`kb tune`) when no tuned model fits
@@ -86,10 +91,10 @@ class Settings:
             raise SettingsError("SUPPORTBOT_SEARCH_K must be at least 3")
         if self.max_query_chars < 10:
             raise SettingsError("SUPPORTBOT_MAX_QUERY_CHARS must be at least 10")
-        for name in ("answer_weight", "head_weight", "lexical_weight"):
-            if not 0 <= getattr(self, name) <= 10:
-                raise SettingsError(f"SUPPORTBOT_{name.upper()} must be between 0 and 10 (0 turns it "
-                                    f"off), got {getattr(self, name)}")
+        for signal in SIGNALS:
+            problem = weight_problem(signal, getattr(self, signal.key))
+            if problem:
+                raise SettingsError(f"{signal.setting} {problem}")
         if not 0 < self.target_precision < 1:
             raise SettingsError("SUPPORTBOT_TARGET_PRECISION must be between 0 and 1 (exclusive), "
                                 f"got {self.target_precision}")
@@ -106,8 +111,6 @@ class Settings:
         if self.handoff_webhooks and not self.handoff_webhook_secret:
             raise SettingsError("SUPPORTBOT_HANDOFF_WEBHOOKS is set, so SUPPORTBOT_HANDOFF_WEBHOOK_SECRET "
                                 "must be set too (receivers check the signature with it)")
-        from bot.handoff.hours import HoursError, parse_hours
-
         try:
             parse_hours(self.handoff_hours, self.handoff_timezone)
         except HoursError as exc:

@@ -1,4 +1,5 @@
-"""Hand-off operations shared by the action server (opening) and the console (everything after)."""
+"""Hand-off operations shared by the action server (opening) and the console (everything after),
+with the rules of who may do what to a hand-off."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.handoff.hours import is_open
+from bot.db import engine, utcnow
+from bot.events.outbox import Outbox
 from bot.handoff.packet import HandoffPacket, Reason, build_packet
 from bot.handoff.redact import redact
-from bot.handoff.states import ASSIGNED, FINAL
-from bot.handoff.store import Handoff, HandoffStore, utcnow
+from bot.handoff.states import ASSIGNED, FINAL, InvalidTransition
+from bot.handoff.store import Handoff, HandoffStore, Message
+from bot.hours import is_open
 from bot.settings import Settings
+from bot.staff.accounts import StaffStore
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +44,19 @@ def redacted_packet(packet: HandoffPacket) -> HandoffPacket:
 
 
 class HandoffService:
-    def __init__(self, store: HandoffStore, settings: Settings):
+    def __init__(self, store: HandoffStore, settings: Settings, staff: StaffStore | None = None,
+                 outbox: Outbox | None = None):
         self.store = store
         self.settings = settings
+        self.staff = staff or StaffStore(store.engine)
+        self.outbox = outbox or Outbox(store.engine)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HandoffService:
-        return cls(HandoffStore.from_url(settings.handoff_db_url), settings)
+        return cls(HandoffStore(engine(settings.handoff_db_url)), settings)
 
     def agents_online(self) -> list[str]:
-        return self.store.agents_online(timedelta(seconds=self.settings.agent_online_seconds))
+        return self.staff.agents_online(timedelta(seconds=self.settings.agent_online_seconds))
 
     def open_now(self, now: datetime | None = None) -> bool:
         return is_open(self.settings.handoff_hours, self.settings.handoff_timezone, now or utcnow())
@@ -70,15 +77,26 @@ class HandoffService:
         body = {"event": kind, "handoff_id": handoff.id, "state": handoff.state,
                 "packet": json.loads(redacted_packet(handoff.packet).json())}
         for url in self.settings.webhook_urls:
-            self.store.enqueue_webhook(f"{handoff.id}:{kind}", url, body)
+            self.outbox.enqueue_webhook(f"{handoff.id}:{kind}", url, body)
 
     def claim(self, handoff_id: str, agent: str) -> Handoff:
         return self.store.transition(handoff_id, ASSIGNED, agent=agent)
 
+    def send(self, handoff_id: str, agent: str, text: str) -> tuple[Handoff, Message]:
+        """A message from the agent who holds the hand-off (nobody else may write in it)."""
+        h = self.store.get(handoff_id)
+        if h.state != ASSIGNED or h.agent != agent:
+            raise InvalidTransition(handoff_id, h.state, "messaged by you", h.agent)
+        return h, self.store.add_message(handoff_id, "agent", text, author=agent)
+
     def finish(self, handoff_id: str, agent: str, outcome: str) -> Handoff:
-        """``outcome``: resolved, returned_to_bot, or abandoned (the customer left)."""
+        """``outcome``: resolved, returned_to_bot, or abandoned (the customer left). A hand-off
+        another agent holds is theirs to finish."""
         if outcome not in FINAL:
             raise ValueError(f"a hand-off ends as one of {', '.join(FINAL)}, not {outcome!r}")
+        current = self.store.get(handoff_id)
+        if current.state == ASSIGNED and current.agent != agent:
+            raise InvalidTransition(handoff_id, current.state, "finished by you", current.agent)
         h = self.store.transition(handoff_id, outcome, actor=agent)
         self._notify(h, f"handoff.{outcome}")
         return h

@@ -8,13 +8,15 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from bot.db import sqlite_pragmas
+
 
 class EmbeddingCache:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._db = sqlite3.connect(str(path), timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        sqlite_pragmas(self._db)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS embeddings ("
             " model TEXT NOT NULL, text TEXT NOT NULL, vector BLOB NOT NULL,"

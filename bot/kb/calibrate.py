@@ -11,18 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from bot.kb.decision import TARGET_PRECISION, Thresholds
-from bot.kb.head import cross_fitted_probabilities
-from bot.kb.index import IndexVersion, make_faiss_index, score_entries, write_json_atomic
-from bot.kb.lexical import cross_fitted_scores
+from bot.kb.evidence import SIGNALS, computations
+from bot.kb.evidence.base import Phrasings
+from bot.kb.files import write_json_atomic
+from bot.kb.index import IndexVersion, make_faiss_index, score_entries
 
 TOP = 5  # entries kept per sample: enough for up to 3 options plus the runner-up
 MIN_COVERAGE = 0.3  # a "reached" target must still answer this share of in-scope samples
 MAX_OOS_CLARIFY = 0.1  # at most this share of out-of-scope questions get a "did you mean"
+NEAREST = 20  # phrasings a leave-one-out search looks at, as a served search does (search_k)
 MARGINS = (0.0, 0.01, 0.02, 0.03, 0.04, 0.06, 0.08, 0.1)
 
 
@@ -55,43 +57,40 @@ class Samples:
                        np.concatenate([self.top_scores, other.top_scores]))
 
 
-def leave_one_out(vectors: np.ndarray, owners: np.ndarray, answers: np.ndarray | None = None,
-                  answer_weight: float = 0.0, head_weight: float = 0.0, k: int = 20,
-                  rows: np.ndarray | None = None, lexical_weight: float = 0.0,
-                  texts: Sequence[str] = ()) -> Samples:
+def leave_one_out(vectors: np.ndarray, owners: np.ndarray, texts: Sequence[str] = (), *,
+                  rows: np.ndarray | None = None, states: Mapping[str, Any] | None = None,
+                  **weights: float) -> Samples:
     """Each phrasing of a multi-phrasing entry (or only ``rows``, e.g. the phrasings a tuned
     model did not train on), searched against all the other phrasings.
 
-    With a head, each phrasing is scored by a head that did not see it (cross-fitted); with lexical
-    evidence, against documents without it (``texts`` are the phrasings).
+    ``weights`` are the scoring signals' (``head_weight=0.5``...; unset: off) and ``states`` their
+    loaded state (the answers' vectors); each signal scores a phrasing held out of what it learnt
+    from (the head cross-fitted, BM25 against documents without it; ``texts`` are the phrasings).
     """
     counts = np.bincount(owners)
     multi = np.flatnonzero(counts[owners] >= 2)
     rows = multi if rows is None else np.intersect1d(rows, multi)
     index = make_faiss_index(vectors)
-    queries = np.ascontiguousarray(vectors[rows])
-    scores, ids = index.search(queries, min(k + 1, len(vectors)))
-    answer_scores = queries @ answers.T if answers is not None and answer_weight > 0 else None
-    head = (cross_fitted_probabilities(vectors, owners, len(counts))[rows]
-            if head_weight > 0 else None)
-    lexical = (cross_fitted_scores(texts, owners, len(counts), rows)
-               if lexical_weight > 0 else None)
-
-    def evidence(n: int) -> list:
-        out: list = []
-        if answer_scores is not None:
-            out.append((answer_weight, answer_scores[n]))
-        if head is not None:
-            out.append((head_weight, head[n]))
-        if lexical is not None:
-            out.append((lexical_weight, lexical[n]))
-        return out
-
+    scores, ids = index.search(np.ascontiguousarray(vectors[rows]), min(NEAREST + 1, len(vectors)))
+    phrasings = Phrasings(texts, owners, len(counts), vectors.shape[1])
+    chosen = {s.name: float(weights.pop(s.key, 0.0)) for s in SIGNALS}
+    if weights:
+        raise ValueError(f"unknown scoring weights {sorted(weights)}")
+    held = [(chosen[name], computation.held_out((states or {}).get(name), vectors, phrasings, rows))
+            for name, computation in computations().items() if chosen[name] > 0]
     hits = [
-        [(e, s) for e, s, _ in score_entries(sc, ix, owners, evidence(n), skip=int(r))]
+        [(e, s) for e, s, _ in score_entries(sc, ix, owners, [(w, h[n]) for w, h in held], skip=int(r))]
         for n, (r, sc, ix) in enumerate(zip(rows, scores, ids))
     ]
     return Samples.from_hits(owners[rows].tolist(), hits)
+
+
+def version_leave_one_out(version: IndexVersion, vectors: np.ndarray,
+                          rows: np.ndarray | None = None) -> Samples:
+    """:func:`leave_one_out` with the version's own signals and weights."""
+    return leave_one_out(vectors, version.owners, version.texts, rows=rows,
+                         states={name: version.state(name) for name in version.weights},
+                         **{s.key: version.weights[s.name] for s in SIGNALS})
 
 
 def query_samples(version: IndexVersion, vectors: np.ndarray, labels: Sequence[int],

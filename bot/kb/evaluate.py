@@ -12,7 +12,7 @@ import numpy as np
 from bot.kb.decision import ANSWER, CLARIFY, Decision, Thresholds, decide
 from bot.kb.encoder import Encoder
 from bot.kb.index import IndexVersion
-from bot.kb.service import clean_query
+from bot.kb.query import clean_query
 
 NONE = "none"
 

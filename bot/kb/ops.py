@@ -1,33 +1,36 @@
-"""The knowledge-base operations behind ``supportbot kb``: plain functions, no printing."""
+"""The knowledge-base operations behind ``supportbot kb`` and ``supportbot run``: plain functions
+that return results and raise ``KbOpsError`` with what to fix; they never print."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
 from bot.kb import calibrate as cal
-from bot.kb.corpus import Corpus
+from bot.kb.build import BuildResult, build_index
+from bot.kb.corpus import Corpus, CorpusError, load_corpus
 from bot.kb.decision import Thresholds
-from bot.kb.encoder import Encoder
-from bot.kb.evaluate import read_queries
-from bot.kb.head import HEAD_WEIGHT
-from bot.kb.index import (
-    ANSWER_WEIGHT,
-    BuildResult,
-    IndexVersion,
-    build_index,
-    current_path,
-    embed_phrasings,
-)
-from bot.kb.lexical import LEXICAL_WEIGHT
-from bot.kb.tune import held_out_rows
+from bot.kb.encoder import Encoder, EncoderError, load_encoder, model_name
+from bot.kb.evaluate import QueryFileError, read_queries
+from bot.kb.evidence import SIGNALS
+from bot.kb.index import IndexVersion, KbIndexError, current_name, current_path, embed_phrasings
+from bot.kb.models import corpus_encoder, fresh_tuned, held_out_rows, prune_models, read_manifest, same_options
+from bot.settings import Settings
+
+UNCHANGED = "the serving index is unchanged"
+
+
+class KbOpsError(RuntimeError):
+    """An operation could not run; the message says why and what to do."""
 
 
 def calibrate_version(path: Path, encoder: Encoder, index_dir: Path, *,
-                      vectors: np.ndarray | None = None, owners: np.ndarray | None = None,
-                      answers: np.ndarray | None = None,
-                      queries: Path | None = None, target_precision: float = cal.TARGET_PRECISION,
+                      vectors: np.ndarray | None = None, queries: Path | None = None,
+                      target_precision: float = cal.TARGET_PRECISION,
                       oos_share: float = 0.25) -> tuple[Thresholds, dict]:
     """Calibrate the version at ``path`` and store its thresholds there."""
     version = IndexVersion(path)
@@ -40,17 +43,12 @@ def calibrate_version(path: Path, encoder: Encoder, index_dir: Path, *,
             [q.text for q in labelled])
         source = f"calibrated on {queries.name}, target precision {target_precision}"
     else:
-        if vectors is None or owners is None:
+        if vectors is None:
             vectors, _ = embed_phrasings(index_dir, encoder, version.texts)
-            owners = version.owners
-        if answers is None:
-            answers = version.answers
         oos_texts = cal.generic_oos_questions()
         oos_vectors, _ = embed_phrasings(index_dir, encoder, oos_texts)
         rows = held_out_rows(version)  # a tuned model: only the phrasings it never trained on
-        samples = cal.leave_one_out(vectors, owners, answers, version.answer_weight,
-                                    version.head_weight, rows=rows, lexical_weight=version.lexical_weight,
-                                    texts=version.texts) + cal.query_samples(
+        samples = cal.version_leave_one_out(version, vectors, rows) + cal.query_samples(
             version, oos_vectors, [-1] * len(oos_texts), oos_texts)
         which = "phrasings held out of tuning" if rows is not None else "leave-one-out"
         source = f"calibrated on the corpus ({which} + generic out-of-scope), " \
@@ -63,17 +61,155 @@ def calibrate_version(path: Path, encoder: Encoder, index_dir: Path, *,
 
 def build(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: bool = False,
           progress: bool = False, calibrate: bool = True, target_precision: float = cal.TARGET_PRECISION,
-          oos_share: float = 0.25, answer_weight: float = ANSWER_WEIGHT,
-          head_weight: float = HEAD_WEIGHT, lexical_weight: float = LEXICAL_WEIGHT) -> BuildResult:
-    """Build a new version and, unless told not to, calibrate it before it starts serving."""
-    def hook(path: Path, vectors: np.ndarray, owners: np.ndarray, answers: np.ndarray) -> None:
-        calibrate_version(path, encoder, index_dir, vectors=vectors, owners=owners, answers=answers,
+          oos_share: float = 0.25, **weights: float) -> BuildResult:
+    """Build a new version (``weights``: the scoring signals', ``bot.kb.evidence``) and, unless
+    told not to, calibrate it before it starts serving."""
+    def hook(path: Path, vectors: np.ndarray, owners: np.ndarray) -> None:
+        calibrate_version(path, encoder, index_dir, vectors=vectors,
                           target_precision=target_precision, oos_share=oos_share)
 
     return build_index(corpus, index_dir, encoder, force=force, progress=progress,
-                       calibrate=hook if calibrate else None, answer_weight=answer_weight,
-                       head_weight=head_weight, lexical_weight=lexical_weight)
+                       calibrate=hook if calibrate else None, **weights)
 
 
 def load_current(index_dir: Path) -> IndexVersion:
     return IndexVersion(current_path(index_dir))
+
+
+def base_encoder(settings: Settings) -> Encoder:
+    try:
+        return load_encoder(settings.model)
+    except EncoderError as exc:
+        raise KbOpsError(str(exc)) from exc
+
+
+def read_corpus(path: Path, consequence: str = UNCHANGED) -> Corpus:
+    try:
+        return load_corpus(path)
+    except CorpusError as exc:
+        raise KbOpsError(f"{exc}\n{consequence}") from exc
+
+
+@dataclass
+class Built:
+    result: BuildResult
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        m = self.result.manifest
+        if self.result.up_to_date:
+            return f"index {self.result.name} is up to date ({m['entries']} entries); nothing to do"
+        return (f"built index {self.result.name}: {m['entries']} entries, {m['phrasings']} phrasings "
+                f"({m['encoded']} newly encoded), {m['index_type']}, {self.seconds:.1f} s, "
+                f"model {m['model']}; now serving")
+
+
+def scoring(settings: Settings, target_precision: float | None = None,
+            **weights: float | None) -> dict[str, float]:
+    """The build's target precision and weights: a value given for this build wins over the setting."""
+    chosen: dict[str, float] = {"target_precision": settings.target_precision if target_precision is None
+                                else target_precision}
+    for s in SIGNALS:
+        given = weights.get(s.key)
+        chosen[s.key] = getattr(settings, s.key) if given is None else given
+    return chosen
+
+
+def build_corpus(settings: Settings, corpus: Corpus, index: Path, *, force: bool = False,
+                 calibrate: bool = True, progress: bool = False,
+                 encoder: Encoder | None = None, **overrides: float | None) -> Built:
+    """Build with the tuned model that fits the corpus (else the base model), the settings' weights
+    and target precision unless ``overrides`` give others."""
+    started = time.perf_counter()
+    try:
+        chosen, note = corpus_encoder(corpus, index, encoder or base_encoder(settings))
+        result = build(corpus, index, chosen, force=force, progress=progress, calibrate=calibrate,
+                       **scoring(settings, **overrides))
+    except (KbIndexError, EncoderError, ValueError) as exc:
+        raise KbOpsError(f"{exc}\nthe build stopped; {UNCHANGED}") from exc
+    return Built(result, time.perf_counter() - started, [note] if note else [])
+
+
+def needs_tuning(settings: Settings) -> bool:
+    """Whether no tuned model fits the FAQ's phrasings with today's default options."""
+    from bot.kb.tune import TuneOptions  # options only: training itself is imported on use
+
+    tuned = fresh_tuned(settings.index_path, load_corpus(settings.corpus_path), model_name(settings.model))
+    return tuned is None or not same_options(read_manifest(tuned).get("options", {}), TuneOptions())
+
+
+@dataclass
+class Tuned:
+    path: Path
+    manifest: dict
+    up_to_date: bool
+    built: Built | None  # None with build=False
+    log: list[str] = field(default_factory=list)
+
+
+def tune_corpus(settings: Settings, corpus: Corpus, index: Path, options: Any = None, *,
+                force: bool = False, build: bool = True, progress: bool = False,
+                **overrides: float | None) -> Tuned:
+    """Adapt the encoder to the corpus (``bot.kb.tune``), then rebuild the index with it."""
+    from bot.kb.tune import TuneError, TuneOptions, tune
+
+    lines: list[str] = []
+    try:
+        result = tune(corpus, index, settings.model, options or TuneOptions(), force=force,
+                      progress=progress, log=lines.append)
+    except TuneError as exc:
+        raise KbOpsError(str(exc)) from exc
+    if not build:
+        return Tuned(result.path, result.manifest, result.up_to_date, None, lines)
+    # a retrained model keeps its name: force the rebuild so the new weights serve
+    built = build_corpus(settings, corpus, index, force=not result.up_to_date, progress=progress,
+                         **overrides)  # type: ignore[arg-type]  # weights and target precision only
+    prune_models(index, keep={result.path.name})
+    return Tuned(result.path, result.manifest, result.up_to_date, built, lines)
+
+
+@dataclass
+class Prepared:
+    """What ``supportbot run`` did to the index before starting the servers."""
+
+    built: Built | None = None
+    tuned: Tuned | None = None
+    problems: list[str] = field(default_factory=list)  # warnings: the bot still starts
+    fatal: str | None = None  # no index can serve: the bot cannot start
+
+
+def prepare_index(settings: Settings, progress: bool = False,
+                  say: Callable[[str], None] = lambda _: None) -> Prepared:
+    """Build the index if the FAQ changed; then, unless SUPPORTBOT_TUNE_ON_RUN is false, adapt the
+    encoder to the FAQ when no tuned model fits its phrasings (tuning rebuilds with it). ``say``
+    hears each step as it starts."""
+    out = Prepared()
+    say("FAQ index: checking data/faq against the serving version")
+    try:
+        corpus = read_corpus(settings.corpus_path)
+        out.built = build_corpus(settings, corpus, settings.index_path, progress=progress)
+    except KbOpsError as exc:
+        if current_name(settings.index_path) is None:
+            out.fatal = f"the FAQ index could not be built: {exc}"
+        else:
+            out.problems.append(f"the FAQ has errors; the previous index keeps serving:\n{exc}")
+        return out
+    say(out.built.summary())
+    if settings.tune_on_run and needs_tuning(settings):
+        say("adapting the encoder to the FAQ's phrasings (kb tune, about a minute; "
+            "SUPPORTBOT_TUNE_ON_RUN=false skips this)")
+        try:
+            out.tuned = tune_corpus(settings, corpus, settings.index_path, progress=progress)
+            if out.tuned.built:
+                say(out.tuned.built.summary())
+        except KbOpsError as exc:
+            out.problems.append(f"tuning failed; the index built with the base model keeps serving: {exc}")
+    return out
+
+
+def check_queries(path: Path, version: IndexVersion):
+    try:
+        return read_queries(path, set(version.by_id))
+    except QueryFileError as exc:
+        raise KbOpsError(str(exc)) from exc

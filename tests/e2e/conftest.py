@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.apps.supervisor import Servers
+from bot.apps.training import train_if_needed
 from bot.kb.corpus import load_corpus
 from bot.kb.ops import build
-from bot.runner import Servers, train_if_needed
 from bot.settings import Settings
 
 

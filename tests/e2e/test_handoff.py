@@ -10,9 +10,11 @@ import pytest
 import socketio
 import sqlalchemy as sa
 
+from bot.events.outbox import Outbox
 from bot.handoff import messages
-from bot.handoff.auth import hash_password
-from bot.handoff.store import HandoffStore, sessions
+from bot.handoff.store import HandoffStore
+from bot.staff.accounts import StaffStore, sessions
+from bot.staff.passwords import hash_password
 from tests.e2e.test_rest_conversations import conversation, say, tracker
 
 PASSWORD = "correct horse battery"
@@ -26,7 +28,7 @@ def texts(replies):
 def store(servers):
     s = HandoffStore.from_url(servers.settings.handoff_db_url)
     for name in ("ana", "bo"):
-        s.add_agent(name, hash_password(PASSWORD))
+        StaffStore(s.engine).add_agent(name, hash_password(PASSWORD))
     return s
 
 
@@ -140,7 +142,7 @@ def test_full_journey_customer_agent_resolve_rating_and_back_to_the_bot(servers,
     assert agent.post("/handoffs/nope/claim").status_code == 404
     # all along the webhook receiver was down: deliveries wait in the outbox with their errors
     def rows():
-        return [r for r in store.webhook_rows() if r["idempotency_key"].startswith(h.id)]
+        return [r for r in Outbox(store.engine).webhook_rows() if r["idempotency_key"].startswith(h.id)]
 
     assert {r["idempotency_key"].split(":")[1] for r in rows()} == {"handoff.created", "handoff.resolved"}
     deadline = time.time() + 15
@@ -239,6 +241,20 @@ def test_console_needs_login_csrf_and_limits_guessing(servers, store):
     assert codes == [401] * 5 + [429]
     assert httpx.post(url + "/api/login", json={"name": "bo", "password": PASSWORD}).status_code == 429
     assert httpx.post(url + "/api/login", content=b"not json").status_code == 400
+
+
+def test_the_console_is_for_agents_and_admins_not_editors(servers, store):
+    url = base(servers) + "/console/api"
+    staff = StaffStore(store.engine)
+    staff.add_agent("eddie", hash_password(PASSWORD), "editor")
+    refused = httpx.post(url + "/login", json={"name": "eddie", "password": PASSWORD})
+    assert refused.status_code == 403 and "agent or admin" in refused.json()["error"]
+    assert "set-cookie" not in refused.headers
+    staff.add_agent("root", hash_password(PASSWORD), "admin")
+    admin = console(servers, "root")
+    assert admin.get("/me").json()["role"] == "admin" and admin.get("/queue").status_code == 200
+    staff.set_role("root", "editor")  # a role taken away takes effect at the next request
+    assert admin.get("/queue").status_code == 403
 
 
 def test_agent_message_limits(servers, store):

@@ -10,9 +10,11 @@ from dataclasses import replace
 import httpx
 import pytest
 
+from bot.apps.environment import process_env
+from bot.apps.supervisor import Servers
+from bot.apps.training import rasa_bin
 from bot.kb.corpus import load_corpus
 from bot.kb.ops import build
-from bot.runner import Servers, process_env, rasa_bin
 
 
 def say(servers, sender, text):

@@ -8,7 +8,10 @@ import sqlalchemy as sa
 
 from bot.handoff.store import HandoffStore
 from tests.pg import Postgres, PostgresUnavailable
-from tests.unit.test_handoff_store import (  # noqa: F401 (collected here with the PostgreSQL store)
+from tests.unit.test_handoff_store import (  # noqa: F401 (collected here with the PostgreSQL store)  # noqa: F401 (their fixtures)
+    feed,
+    outbox,
+    staff,
     test_customer_feed_is_delivered_once_in_order_and_per_conversation,
     test_customer_feed_taken_concurrently_is_delivered_exactly_once,
     test_exactly_one_of_many_concurrent_claimers_wins,
@@ -19,6 +22,10 @@ from tests.unit.test_handoff_store import (  # noqa: F401 (collected here with t
     test_queue_is_ordered_by_waiting_time_and_reports_positions,
     test_unknown_ids_raise_clear_errors,
     test_webhook_outbox_is_idempotent_per_key_and_receiver,
+)
+from tests.unit.test_staff import (  # noqa: F401
+    test_an_older_database_gains_roles_and_loses_nothing,
+    test_roles_are_checked_and_only_agents_and_admins_count_as_online,
 )
 
 

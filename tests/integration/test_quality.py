@@ -8,7 +8,7 @@ from bot.kb.corpus import load_corpus
 from bot.kb.evaluate import evaluate, read_queries
 from bot.kb.index import IndexVersion, current_path
 from bot.kb.ops import build
-from bot.kb.service import KnowledgeBase
+from bot.kb.serving import KnowledgeBase
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from bot.events.outbox import Outbox
+from bot.events.webhooks import WebhookSender, signature
 from bot.handoff.packet import Reason
 from bot.handoff.service import HandoffService
 from bot.handoff.store import HandoffStore
-from bot.handoff.webhooks import WebhookSender, signature
 from bot.settings import Settings
-from tests.unit.handoff_events import EVENTS
+from tests.handoff_events import EVENTS
 
 SECRET = "test-secret-123"
 
@@ -70,7 +71,7 @@ def service(tmp_path, url):
 def test_delivers_a_signed_redacted_packet_once(tmp_path, receiver):
     svc = service(tmp_path, receiver.url)
     opened = svc.open("conv-1", EVENTS, {}, Reason.user_request)
-    sender = WebhookSender(svc.store, SECRET, base_delay=0.05)
+    sender = WebhookSender(svc.outbox, SECRET, base_delay=0.05)
     assert sender.deliver_due() == 1
     assert sender.deliver_due() == 0  # acknowledged: never sent again
     (req,) = receiver.requests
@@ -87,30 +88,30 @@ def test_retries_with_back_off_through_errors_and_a_receiver_restart(tmp_path, r
     svc = service(tmp_path, receiver.url)
     svc.open("conv-1", EVENTS, {}, Reason.user_request)
     receiver.status = 500
-    sender = WebhookSender(svc.store, SECRET, base_delay=0.05)
+    sender = WebhookSender(svc.outbox, SECRET, base_delay=0.05)
     assert sender.deliver_due() == 0
-    row = svc.store.webhook_rows()[0]
+    row = svc.outbox.webhook_rows()[0]
     assert row["attempts"] == 1 and row["last_error"] == "HTTP 500" and row["delivered_at"] is None
     receiver.stop()  # the receiver is down entirely
     time.sleep(0.1)
     assert sender.deliver_due() == 0
-    assert "ConnectError" in svc.store.webhook_rows()[0]["last_error"]
+    assert "ConnectError" in svc.outbox.webhook_rows()[0]["last_error"]
     # the bot process restarts too: a new sender on the same database picks the delivery up
     receiver.status = 200
     receiver.start()
-    restarted = WebhookSender(HandoffStore.from_url(f"sqlite:///{tmp_path / 'h.db'}"), SECRET)
+    restarted = WebhookSender(Outbox(HandoffStore.from_url(f"sqlite:///{tmp_path / 'h.db'}").engine), SECRET)
     deadline = time.time() + 5
     while time.time() < deadline and not restarted.deliver_due():
         time.sleep(0.05)
     keys = [r["headers"]["Idempotency-Key"] for r in receiver.requests]
     assert len(keys) == 2 and len(set(keys)) == 1  # the 500 and the success, same key
-    assert svc.store.webhook_rows()[0]["delivered_at"] is not None
+    assert svc.outbox.webhook_rows()[0]["delivered_at"] is not None
     assert restarted.deliver_due() == 0
 
 
 def test_background_worker_delivers_without_being_asked(tmp_path, receiver):
     svc = service(tmp_path, receiver.url)
-    thread, stop = WebhookSender(svc.store, SECRET).start(interval=0.05)
+    thread, stop = WebhookSender(svc.outbox, SECRET).start(interval=0.05)
     try:
         svc.open("conv-9", EVENTS, {}, Reason.frustration)
         deadline = time.time() + 5

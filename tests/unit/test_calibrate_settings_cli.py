@@ -8,7 +8,7 @@ from bot.kb.calibrate import Samples, choose_thresholds
 from bot.kb.encoder import FakeEncoder
 from bot.kb.index import current_name
 from bot.settings import Settings, SettingsError
-from tests.unit.helpers import SMALL_CORPUS, write
+from tests.helpers import SMALL_CORPUS, write
 
 
 def synthetic_samples(rng):
@@ -58,7 +58,7 @@ def test_settings_from_env_convert_types_and_reject_bad_values():
 
 @pytest.fixture
 def fake_cli(monkeypatch):
-    monkeypatch.setattr(cli, "_encoder", lambda settings: FakeEncoder())
+    monkeypatch.setattr("bot.cli.kb.encoder", lambda settings: FakeEncoder())
 
 
 def test_cli_validate_exit_codes(tmp_path, fake_cli, capsys):

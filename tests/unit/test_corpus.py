@@ -1,7 +1,7 @@
 import pytest
 
 from bot.kb.corpus import CorpusError, load_corpus
-from tests.unit.helpers import SMALL_CORPUS, write
+from tests.helpers import SMALL_CORPUS, write
 
 
 def test_loads_entries_with_phrasings_and_locations(tmp_path):

@@ -3,13 +3,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from actions.handoff import parse_rating
-from bot.handoff.auth import LoginLimiter, PasswordError, hash_password, verify_password
-from bot.handoff.hours import HoursError, is_open
 from bot.handoff.packet import Reason
 from bot.handoff.service import HandoffService, redacted_packet
 from bot.handoff.store import HandoffStore
+from bot.hours import HoursError, is_open
 from bot.settings import Settings, SettingsError
-from tests.unit.handoff_events import EVENTS
+from bot.staff.limiter import LoginLimiter
+from bot.staff.passwords import PasswordError, hash_password, verify_password
+from tests.handoff_events import EVENTS
 
 
 def test_passwords_are_argon2_hashed_and_verified():
@@ -65,8 +66,8 @@ def service(tmp_path):
 def test_open_is_live_only_with_an_agent_online_within_opening_hours(service):
     first = service.open("c1", EVENTS, {}, Reason.user_request)
     assert first.created and not first.live and first.handoff.ticket  # nobody online: a ticket
-    service.store.add_agent("ana", "x")
-    service.store.create_session("ana", timedelta(hours=1))
+    service.staff.add_agent("ana", "x")
+    service.staff.create_session("ana", timedelta(hours=1))
     second = service.open("c2", EVENTS, {}, Reason.low_confidence)
     assert second.live and not second.handoff.ticket and second.position == 2
     again = service.open("c2", EVENTS, {}, Reason.low_confidence)
@@ -105,7 +106,7 @@ def test_agents_see_personal_data_only_when_configured(tmp_path):
 
 
 def test_relay_copies_only_what_is_said_after_the_handoff_opened(service):
-    from bot.channel.relay import HandoffRelay
+    from bot.rasa.relay import HandoffRelay
 
     opened = service.open("c1", EVENTS, {}, Reason.user_request).handoff
     after = opened.created_at.timestamp() + 1
@@ -122,7 +123,7 @@ def test_relay_copies_only_what_is_said_after_the_handoff_opened(service):
 
 
 def test_relay_looks_up_the_handoff_once_per_turn(service, monkeypatch):
-    from bot.channel.relay import HandoffRelay
+    from bot.rasa.relay import HandoffRelay
 
     opened = service.open("c1", EVENTS, {}, Reason.user_request).handoff
     after = opened.created_at.timestamp() + 1

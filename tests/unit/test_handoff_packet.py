@@ -5,7 +5,7 @@ from pathlib import Path
 import jsonschema
 
 from bot.handoff.packet import HandoffPacket, Reason, Role, build_packet, json_schema
-from tests.unit.handoff_events import EVENTS
+from tests.handoff_events import EVENTS
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 

@@ -3,6 +3,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from bot.delivery.feed import FeedStore
+from bot.events.outbox import Outbox
 from bot.handoff.packet import Reason, build_packet
 from bot.handoff.states import (
     ABANDONED,
@@ -14,12 +16,28 @@ from bot.handoff.states import (
     InvalidTransition,
 )
 from bot.handoff.store import HandoffStore
-from tests.unit.handoff_events import EVENTS
+from bot.staff.accounts import StaffStore
+from tests.handoff_events import EVENTS
 
 
 @pytest.fixture
 def store(tmp_path):
     return HandoffStore.from_url(f"sqlite:///{tmp_path / 'handoffs.db'}")
+
+
+@pytest.fixture
+def staff(store):
+    return StaffStore(store.engine)
+
+
+@pytest.fixture
+def outbox(store):
+    return Outbox(store.engine)
+
+
+@pytest.fixture
+def feed(store):
+    return FeedStore(store.engine)
 
 
 def packet(conversation="conv-1", minutes=0):
@@ -103,7 +121,7 @@ def test_exactly_one_of_many_concurrent_claimers_wins(store):
     assert all(f"already assigned by {winners[0]}" in msg for msg in losers)
 
 
-def test_messages_ratings_and_sessions(store):
+def test_messages_ratings_and_sessions(store, staff):
     h, _ = store.open(packet())
     m1 = store.add_message(h.id, "customer", "<b>hello</b>")
     m2 = store.add_message(h.id, "agent", "Hi, Ana here", author="ana")
@@ -113,45 +131,45 @@ def test_messages_ratings_and_sessions(store):
     assert (store.get(h.id).rating, store.get(h.id).rating_comment) == (4, "quick")
     with pytest.raises(ValueError, match="from 1 to 5"):
         store.rate(h.id, 6)
-    store.add_agent("ana", "hash")
-    token, csrf = store.create_session("ana", timedelta(hours=1))
-    assert store.session(token) == ("ana", csrf)
-    assert store.agents_online(timedelta(minutes=1)) == ["ana"]
-    store.end_session(token)
-    assert store.session(token) is None and store.agents_online(timedelta(minutes=1)) == []
-    expired, _ = store.create_session("ana", timedelta(seconds=-1))
-    assert store.session(expired) is None
+    staff.add_agent("ana", "hash")
+    token, csrf = staff.create_session("ana", timedelta(hours=1))
+    assert staff.session(token) == ("ana", csrf)
+    assert staff.agents_online(timedelta(minutes=1)) == ["ana"]
+    staff.end_session(token)
+    assert staff.session(token) is None and staff.agents_online(timedelta(minutes=1)) == []
+    expired, _ = staff.create_session("ana", timedelta(seconds=-1))
+    assert staff.session(expired) is None
 
 
-def test_webhook_outbox_is_idempotent_per_key_and_receiver(store):
-    store.enqueue_webhook("k1", "http://a", {"x": 1})
-    store.enqueue_webhook("k1", "http://a", {"x": 1})
-    store.enqueue_webhook("k1", "http://b", {"x": 1})
-    assert len(store.due_webhooks()) == 2
-    first = store.due_webhooks()[0]
-    store.webhook_failed(first["id"], "500", datetime.now(timezone.utc) + timedelta(minutes=1))
-    assert [r["url"] for r in store.due_webhooks()] == ["http://b"]
-    store.webhook_delivered(store.due_webhooks()[0]["id"])
-    assert store.due_webhooks() == []
+def test_webhook_outbox_is_idempotent_per_key_and_receiver(outbox):
+    outbox.enqueue_webhook("k1", "http://a", {"x": 1})
+    outbox.enqueue_webhook("k1", "http://a", {"x": 1})
+    outbox.enqueue_webhook("k1", "http://b", {"x": 1})
+    assert len(outbox.due_webhooks()) == 2
+    first = outbox.due_webhooks()[0]
+    outbox.webhook_failed(first["id"], "500", datetime.now(timezone.utc) + timedelta(minutes=1))
+    assert [r["url"] for r in outbox.due_webhooks()] == ["http://b"]
+    outbox.webhook_delivered(outbox.due_webhooks()[0]["id"])
+    assert outbox.due_webhooks() == []
 
 
-def test_customer_feed_is_delivered_once_in_order_and_per_conversation(store):
-    assert store.feed_take("c1") == []
-    store.feed_push("c1", {"text": "Hi, Ana here"})
-    store.feed_push("c2", {"text": "for someone else"})
-    store.feed_push("c1", {"text": "Let me check"})
-    assert store.feed_take("c1") == [{"text": "Hi, Ana here"}, {"text": "Let me check"}]
-    assert store.feed_take("c1") == []
-    store.feed_push("c1", {"text": "Found it"})
-    assert store.feed_take("c1") == [{"text": "Found it"}]
-    assert store.feed_take("c2") == [{"text": "for someone else"}]
+def test_customer_feed_is_delivered_once_in_order_and_per_conversation(feed):
+    assert feed.feed_take("c1") == []
+    feed.feed_push("c1", {"text": "Hi, Ana here"})
+    feed.feed_push("c2", {"text": "for someone else"})
+    feed.feed_push("c1", {"text": "Let me check"})
+    assert feed.feed_take("c1") == [{"text": "Hi, Ana here"}, {"text": "Let me check"}]
+    assert feed.feed_take("c1") == []
+    feed.feed_push("c1", {"text": "Found it"})
+    assert feed.feed_take("c1") == [{"text": "Found it"}]
+    assert feed.feed_take("c2") == [{"text": "for someone else"}]
 
 
-def test_customer_feed_taken_concurrently_is_delivered_exactly_once(store):
+def test_customer_feed_taken_concurrently_is_delivered_exactly_once(feed):
     for n in range(20):
-        store.feed_push("c1", {"n": n})
+        feed.feed_push("c1", {"n": n})
     taken: list = []
-    threads = [threading.Thread(target=lambda: taken.extend(store.feed_take("c1"))) for _ in range(6)]
+    threads = [threading.Thread(target=lambda: taken.extend(feed.feed_take("c1"))) for _ in range(6)]
     for t in threads:
         t.start()
     for t in threads:

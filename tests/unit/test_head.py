@@ -1,15 +1,15 @@
 import numpy as np
 import pytest
 
-import bot.kb.head as head_module
-import bot.kb.index as index_module
+import bot.kb.evidence.head as head_module
 from bot import cli
+from bot.kb.build import build_index
 from bot.kb.calibrate import leave_one_out
 from bot.kb.corpus import load_corpus
 from bot.kb.encoder import FakeEncoder
-from bot.kb.head import Head, cross_fitted_probabilities, fit_head
-from bot.kb.index import IndexVersion, KbIndexError, build_index, current_name, current_path
-from tests.unit.helpers import SMALL_CORPUS, write
+from bot.kb.evidence.head import Head, cross_fitted_probabilities, fit_head
+from bot.kb.index import IndexVersion, KbIndexError, current_name, current_path
+from tests.helpers import SMALL_CORPUS, write
 
 
 def clusters(entries: int, per_entry: int, dim: int = 32, noise: float = 0.3, seed: int = 0):
@@ -58,13 +58,13 @@ def test_build_fits_the_head_and_skips_it_beyond_the_size_limit(tmp_path, monkey
     index = tmp_path / "idx"
     result = build_index(corpus, index, FakeEncoder(), head_weight=0.5)
     version = IndexVersion(result.path)
-    assert version.head_weight == 0.5 and (result.path / "head.npz").is_file()
-    assert version.head.weights.shape == (len(corpus.entries), FakeEncoder().dim)
+    assert version.weights["head"] == 0.5 and (result.path / "head.npz").is_file()
+    assert version.state("head").weights.shape == (len(corpus.entries), FakeEncoder().dim)
     # a new head weight is a new version; an unchanged one is not
     assert build_index(corpus, index, FakeEncoder(), head_weight=0.5).up_to_date
     off = build_index(corpus, index, FakeEncoder(), head_weight=0.0)
-    assert not off.up_to_date and IndexVersion(off.path).head is None
-    monkeypatch.setattr(index_module, "usable", lambda n: n <= 2)
+    assert not off.up_to_date and IndexVersion(off.path).state("head") is None
+    monkeypatch.setattr(head_module, "usable", lambda n: n <= 2)
     big = build_index(corpus, index, FakeEncoder(), head_weight=0.5, force=True)
     assert big.manifest["head_weight"] == 0.0 and not (big.path / "head.npz").exists()
 
@@ -73,7 +73,7 @@ def test_bad_weights_are_refused_and_the_cli_says_so(tmp_path, monkeypatch, caps
     corpus = load_corpus(write(tmp_path / "faq.yml", SMALL_CORPUS))
     with pytest.raises(KbIndexError, match="head weight must be between 0 and 10"):
         build_index(corpus, tmp_path / "idx", FakeEncoder(), head_weight=-1)
-    monkeypatch.setattr(cli, "_encoder", lambda settings: FakeEncoder())
+    monkeypatch.setattr("bot.cli.kb.encoder", lambda settings: FakeEncoder())
     args = ["--corpus", str(tmp_path / "faq.yml"), "--index", str(tmp_path / "idx")]
     assert cli.main(["kb", "build", *args]) == 0
     serving = current_name(tmp_path / "idx")
@@ -92,7 +92,7 @@ def test_leave_one_out_uses_cross_fitted_head_probabilities(tmp_path, monkeypatc
         calls.append(n)
         return real(v, o, n, folds)
 
-    monkeypatch.setattr("bot.kb.calibrate.cross_fitted_probabilities", spy)
+    monkeypatch.setattr("bot.kb.evidence.head.cross_fitted_probabilities", spy)
     with_head = leave_one_out(vectors, owners, head_weight=0.5)
     without = leave_one_out(vectors, owners)
     assert calls == [4]

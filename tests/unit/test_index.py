@@ -2,10 +2,11 @@ import json
 
 import pytest
 
+from bot.kb.build import build_index
 from bot.kb.corpus import load_corpus
 from bot.kb.encoder import FakeEncoder
-from bot.kb.index import IndexVersion, KbIndexError, build_index, current_name, current_path
-from tests.unit.helpers import SMALL_CORPUS, write
+from bot.kb.index import IndexVersion, KbIndexError, current_name, current_path
+from tests.helpers import SMALL_CORPUS, write
 
 
 @pytest.fixture
@@ -95,18 +96,18 @@ def test_entry_score_blends_best_phrasing_answer_and_head(tmp_path, corpus):
     build_index(corpus, tmp_path / "idx", FakeEncoder(), answer_weight=0.5, head_weight=0.25,
                 lexical_weight=0)
     version = IndexVersion(current_path(tmp_path / "idx"))
-    assert version.answer_weight == 0.5 and version.head_weight == 0.25
+    assert version.weights["answer"] == 0.5 and version.weights["head"] == 0.25
     enc = FakeEncoder()
     query = enc.encode(["refunds take days or I forgot password on the page"])  # words of two answers
     [hits] = version.search(query, k=8)
     phrasings = enc.encode(version.texts)
-    probabilities = version.head.probabilities(query)[0]
+    probabilities = version.state("head").probabilities(query)[0]
     assert probabilities.sum() == pytest.approx(1.0, abs=1e-5)
     for hit in hits:
         entry = next(n for n, e in enumerate(version.entries) if e.id == hit.entry_id)
         best = max(float(phrasings[p] @ query[0])
                    for p in range(len(version.texts)) if version.owners[p] == entry)
-        answer = float(version.answers[entry] @ query[0])
+        answer = float(version.state("answer")[entry] @ query[0])
         head = float(probabilities[entry])
         assert hit.score == pytest.approx((best + 0.5 * answer + 0.25 * head) / 1.75, abs=1e-5)
-    assert sum(float(version.answers[e] @ query[0]) > 0.1 for e in range(len(version.entries))) >= 2
+    assert sum(float(version.state("answer")[e] @ query[0]) > 0.1 for e in range(len(version.entries))) >= 2

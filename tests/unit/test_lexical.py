@@ -4,11 +4,11 @@ import pytest
 from bot import cli
 from bot.kb.corpus import load_corpus
 from bot.kb.encoder import FakeEncoder
+from bot.kb.evidence.lexical import Lexical, cross_fitted_scores
 from bot.kb.index import IndexVersion, current_path
-from bot.kb.lexical import Lexical, cross_fitted_scores
 from bot.kb.ops import build
-from bot.kb.service import KnowledgeBase
-from tests.unit.helpers import SMALL_CORPUS, write
+from bot.kb.serving import KnowledgeBase
+from tests.helpers import SMALL_CORPUS, write
 
 TEXTS = ["how long does a refund take", "when do I get my money back",
          "how much is shipping", "delivery charges",
@@ -49,7 +49,7 @@ def test_a_version_built_with_lexical_weight_scores_words_and_needs_the_query_te
     encoder = FakeEncoder()
     build(corpus, index_dir, encoder, lexical_weight=0.4)  # calibrated with cross-fitted BM25
     version = IndexVersion(current_path(index_dir))
-    assert version.manifest["lexical_weight"] == 0.4 and version.lexical is not None
+    assert version.manifest["lexical_weight"] == 0.4 and version.state("lexical") is not None
     assert version.thresholds.source.startswith("calibrated on the corpus")
     vectors = encoder.encode(["forgot password"])
     with pytest.raises(ValueError, match="pass the query texts"):
@@ -57,7 +57,7 @@ def test_a_version_built_with_lexical_weight_scores_words_and_needs_the_query_te
     hits = version.search(vectors, 5, ["forgot password"])[0]
     assert hits[0].entry_id == "password-reset"
     plain = IndexVersion(current_path(index_dir))
-    plain.lexical = None  # the same version without word evidence scores lower on a word match
+    plain.signals.pop("lexical")  # the same version without word evidence scores lower on a word match
     assert hits[0].score > plain.search(vectors, 5)[0][0].score
     answer = KnowledgeBase(index_dir, encoder=encoder)
     answer.reload()

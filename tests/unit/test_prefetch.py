@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bot.channel.prefetch import SEND_WAIT_S, Prefetcher
+from bot.rasa.prefetch import SEND_WAIT_S, Prefetcher
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def test_the_message_is_on_the_wire_before_the_turn_goes_on(receiver, monkeypatc
     """It returns as soon as the request is written, not after the longest wait it allows
     (raised here so that a busy test machine cannot make it give up first)."""
     url, got = receiver
-    monkeypatch.setattr("bot.channel.prefetch.SEND_WAIT_S", 3.0)
+    monkeypatch.setattr("bot.rasa.prefetch.SEND_WAIT_S", 3.0)
 
     async def turn(prefetch, text):
         started = time.perf_counter()

@@ -2,8 +2,8 @@ import pytest
 from jsonschema import ValidationError
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.rasa_ext.nlu import EMPTY_INTENT, EmptyMessageClassifier, IntentClassifier, has_content
-from bot.rasa_ext.server import _validate_action_result
+from bot.rasa.launcher import _validate_action_result
+from bot.rasa.nlu import EMPTY_INTENT, EmptyMessageClassifier, IntentClassifier, has_content
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -59,7 +59,7 @@ def test_action_endpoint_calls_reuse_one_connection():
     from aiohttp import web
     from rasa.utils.endpoints import EndpointConfig
 
-    from bot.rasa_ext.server import install_speedups
+    from bot.rasa.launcher import install_speedups
 
     install_speedups()
     peers = []
@@ -93,7 +93,7 @@ def test_actions_marked_latest_turn_only_get_that_turn_and_others_the_whole_conv
     from rasa.shared.core.trackers import DialogueStateTracker
     from rasa.utils.endpoints import EndpointConfig
 
-    from bot.rasa_ext.server import install_speedups
+    from bot.rasa.launcher import install_speedups
 
     install_speedups()
     install_speedups()  # twice (tests, restarts): still one layer

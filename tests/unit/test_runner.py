@@ -1,4 +1,5 @@
-"""`supportbot run` prepares the index: build, then tune only when no tuned model fits the FAQ."""
+"""`supportbot run` prepares the index: build, then tune only when no tuned model fits the FAQ.
+The preparation runs in a child process; here it runs in this one, with the operations faked."""
 
 import json
 from dataclasses import replace
@@ -6,11 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from bot import cli, runner
+from bot.apps import supervisor
+from bot.apps.child import call
+from bot.kb import ops
 from bot.kb.corpus import load_corpus
-from bot.kb.tune import MANIFEST, TuneOptions, tuned_path
+from bot.kb.models import MANIFEST, tuned_path
+from bot.kb.tune import TuneOptions
 from bot.settings import Settings
-from tests.unit.helpers import SMALL_CORPUS, write
+from tests.helpers import SMALL_CORPUS, write
 
 
 @pytest.fixture
@@ -29,46 +33,57 @@ def fake_tuned_model(settings: Settings, **options) -> Path:
 
 
 def test_tuning_is_needed_until_a_model_fits_these_phrasings_and_options(settings):
-    assert runner.needs_tuning(settings)
+    assert ops.needs_tuning(settings)
     fake_tuned_model(settings)
-    assert not runner.needs_tuning(settings)
+    assert not ops.needs_tuning(settings)
     faq = settings.corpus_path / "faq.yml"
     faq.write_text(faq.read_text().replace("shipping price", "postage price"))
-    assert runner.needs_tuning(settings)  # a changed phrasing: that model no longer fits
+    assert ops.needs_tuning(settings)  # a changed phrasing: that model no longer fits
 
 
 def test_a_model_tuned_with_other_options_does_not_count(settings):
     fake_tuned_model(settings, seed=14)
-    assert runner.needs_tuning(settings)
+    assert ops.needs_tuning(settings)
 
 
 @pytest.fixture
 def commands(monkeypatch):
-    """The CLI commands ensure_index runs, each succeeding unless listed in ``fail``."""
+    """The operations ensure_index runs, each succeeding unless listed in ``fail``."""
     calls: list[list[str]] = []
     fail: set[str] = set()
 
-    def fake_main(argv, settings):
-        assert isinstance(settings, Settings)
-        calls.append(argv)
-        return 1 if argv[1] in fail else 0
+    def fake(verb):
+        def operation(settings, *args, **kwargs):
+            assert isinstance(settings, Settings)
+            calls.append(["kb", verb])
+            if verb in fail:
+                raise ops.KbOpsError(f"{verb} failed")
+            if verb == "build":
+                return ops.Built(ops.BuildResult("v", settings.index_path, {"entries": 3}, True), 0.0)
+            return ops.Tuned(settings.index_path, {}, False, None)
+        return operation
 
-    monkeypatch.setattr(cli, "main", fake_main)
+    monkeypatch.setattr(ops, "build_corpus", fake("build"))
+    monkeypatch.setattr(ops, "tune_corpus", fake("tune"))
     return calls, fail
+
+
+def ensure_index(settings):
+    supervisor.ensure_index(settings, run=lambda log_file, target, *args: call(target, *args))
 
 
 def test_run_builds_then_tunes_when_needed(settings, commands):
     calls, _ = commands
-    runner.ensure_index(settings)
+    ensure_index(settings)
     assert calls == [["kb", "build"], ["kb", "tune"]]
 
 
 def test_run_skips_tuning_when_switched_off_or_a_model_fits(settings, commands):
     calls, _ = commands
 
-    runner.ensure_index(replace(settings, tune_on_run=False))
+    ensure_index(replace(settings, tune_on_run=False))
     fake_tuned_model(settings)
-    runner.ensure_index(settings)
+    ensure_index(settings)
     assert calls == [["kb", "build"], ["kb", "build"]]
 
 
@@ -76,9 +91,9 @@ def test_a_failed_tuning_keeps_the_built_index_and_a_failed_first_build_stops(se
                                                                               capsys):
     calls, fail = commands
     fail.add("tune")
-    runner.ensure_index(settings)
+    ensure_index(settings)
     assert "the index built with the base model keeps serving" in capsys.readouterr().err
     fail.add("build")
-    with pytest.raises(runner.StartError, match="could not be built"):
-        runner.ensure_index(settings)
+    with pytest.raises(supervisor.StartError, match="could not be built"):
+        ensure_index(settings)
     assert calls[-1] == ["kb", "build"]  # no tuning on a FAQ with errors

@@ -2,13 +2,15 @@ import threading
 
 import pytest
 
-from bot.faq_turn import choose_payload, faq_turn
+from bot.conversation.faq_turn import choose_payload, faq_turn
+from bot.kb.build import build_index
 from bot.kb.corpus import load_corpus
 from bot.kb.decision import ANSWER, Thresholds
 from bot.kb.encoder import FakeEncoder
-from bot.kb.index import build_index, current_path, write_json_atomic
-from bot.kb.service import KnowledgeBase
-from tests.unit.helpers import SMALL_CORPUS, write
+from bot.kb.files import write_json_atomic
+from bot.kb.index import current_path
+from bot.kb.serving import KnowledgeBase
+from tests.helpers import SMALL_CORPUS, write
 
 LOOSE = Thresholds(answer=0.6, margin=0.05, clarify=0.3, window=0.5)
 
@@ -186,7 +188,7 @@ def test_prefetched_message_is_not_encoded_again_and_answers_the_same(kb):
 
 
 def test_remembered_queries_are_bounded_and_least_recent_go_first(kb, monkeypatch):
-    import bot.kb.service as service
+    import bot.kb.serving as service
 
     monkeypatch.setattr(service, "REMEMBERED_QUERIES", 2)
     counting = serve_with(kb, CountingEncoder())

@@ -12,8 +12,8 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, 
 from rasa.shared.core.trackers import EventVerbosity
 from rasa.utils.endpoints import read_endpoint_config
 
-from bot.rasa_ext.server import install_speedups
-from bot.rasa_ext.tracker_store import SupportTrackerStore
+from bot.rasa.launcher import install_speedups
+from bot.rasa.tracker_store import SupportTrackerStore
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = Domain.from_yaml("""
@@ -142,7 +142,7 @@ def test_reads_see_other_writers_and_new_sessions(tmp_path, monkeypatch, remembe
     """Reads are incremental (only rows newer than the last one read): rows another instance
     wrote are read, a session it started hides the old one, and a forgotten conversation
     (memory budget exceeded) is read in full."""
-    monkeypatch.setattr("bot.rasa_ext.tracker_store.REMEMBERED_CHARS", remembered_chars)
+    monkeypatch.setattr("bot.rasa.tracker_store.REMEMBERED_CHARS", remembered_chars)
     db = str(tmp_path / "shared.db")
     ours, other, rasa = (SupportTrackerStore(domain=DOMAIN, db=db), SupportTrackerStore(domain=DOMAIN, db=db),
                          SQLTrackerStore(domain=DOMAIN, db=db))

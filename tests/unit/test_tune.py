@@ -3,28 +3,25 @@ import random
 
 import pytest
 
+from bot.kb.build import build_index
 from bot.kb.corpus import load_corpus
 from bot.kb.encoder import FakeEncoder
-from bot.kb.index import IndexVersion, KbIndexError, build_index
-from bot.kb.ops import calibrate_version
-from bot.kb.tune import (
+from bot.kb.index import IndexVersion, KbIndexError
+from bot.kb.models import (
     MANIFEST,
-    TuneError,
-    TuneOptions,
     corpus_encoder,
     fresh_tuned,
-    held_out_phrasings,
     held_out_rows,
     prune_models,
     same_options,
     stale_tuned,
-    training_batches,
     training_hash,
-    tune,
     tuned_path,
     version_encoder,
 )
-from tests.unit.helpers import SMALL_CORPUS, write
+from bot.kb.ops import calibrate_version
+from bot.kb.tune import TuneError, TuneOptions, held_out_phrasings, training_batches, tune
+from tests.helpers import SMALL_CORPUS, write
 
 
 def test_batches_hold_one_pair_per_entry_and_use_every_phrasing_once_as_anchor():
@@ -64,7 +61,7 @@ def fake_tuned(index_dir, corpus, base=FakeEncoder.name):
 
 
 def test_fresh_model_is_chosen_and_a_stale_one_ignored_with_a_warning(tmp_path, monkeypatch):
-    import bot.kb.tune as tune_module
+    import bot.kb.models as tune_module
 
     loaded = []
     monkeypatch.setattr(tune_module, "SentenceTransformerEncoder", lambda p: loaded.append(p) or p)

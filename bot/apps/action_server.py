@@ -1,0 +1,49 @@
+"""The action server (rasa-sdk) with the model and index loaded before it accepts requests, and
+``POST /prefetch`` that lets the channels start encoding a message early (``bot.rasa.prefetch``)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def serve(settings: Settings) -> int:
+    from rasa_sdk.endpoint import create_app
+
+    from bot.handoff.redact import install_log_redaction
+    from bot.runtime import knowledge_base
+
+    logging.getLogger().setLevel(logging.INFO)
+    install_log_redaction()
+    # One thread per query for the encoder and numpy: more save ~2 ms of a turn, but idle BLAS
+    # threads spin and burned ~55 ms of CPU per turn that the Rasa server needs under load.
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(settings.encoder_threads)
+    torch.set_num_threads(settings.encoder_threads)
+    kb = knowledge_base()
+    if kb.error:
+        log.error("starting without a usable FAQ index: %s", kb.error)
+    app = create_app("actions", cors_origins=None)
+    add_prefetch_route(app, kb)
+    app.run(host=settings.host, port=settings.action_port, workers=1, access_log=False)
+    return 0
+
+
+def add_prefetch_route(app: Any, kb: Any) -> None:
+    """``POST /prefetch {"text": ...}``: encode a message the FAQ action will likely ask about."""
+    from sanic import response
+
+    async def prefetch(request: Any) -> Any:
+        text = (request.json or {}).get("text") if isinstance(request.json, dict) else None
+        if not isinstance(text, str):
+            return response.json({"error": 'send {"text": "<the customer\'s message>"}'}, status=400)
+        kb.prefetch(text)
+        return response.empty()
+
+    app.add_route(prefetch, "/prefetch", methods=["POST"])

@@ -1,0 +1,63 @@
+"""One engine factory for our own tables (hand-offs, staff, feed, outbox), and SQLite's pragmas once.
+
+Every store takes an ``Engine`` from :func:`engine`; stores given the same URL share one pool.
+SQLite files are written ahead (WAL); ``synchronous=NORMAL`` where a power cut, not a crash, may
+lose the last commits (the tracker store, the embedding cache).
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.pool import QueuePool
+
+__all__ = ["metadata", "engine", "sqlite_pragmas", "sqlite_engine", "is_sqlite_file", "utcnow", "aware"]
+
+metadata = sa.MetaData()  # every table of ours is declared on this one
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def aware(value: datetime) -> datetime:
+    """SQLite hands datetimes back without a zone; they were stored as UTC."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+def sqlite_pragmas(dbapi_connection: Any, *, synchronous_normal: bool = False,
+                   foreign_keys: bool = False) -> None:
+    """Write-ahead logging (readers never wait for the writer), and optionally relaxed syncs."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    if synchronous_normal:
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    if foreign_keys:
+        cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def is_sqlite_file(url: sa.engine.URL) -> bool:
+    return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+
+
+def sqlite_engine(url: str | sa.engine.URL, future: bool = True, **pragmas: bool) -> sa.engine.Engine:
+    """A pooled SQLite engine (SQLAlchemy 1.4 reopens files per query by default) with the pragmas;
+    ``future=False`` for Rasa's tracker store, written for SQLAlchemy's 1.x API."""
+    parsed = sa.engine.make_url(url)
+    engine = sa.create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30},
+                              future=future, **({"poolclass": QueuePool} if is_sqlite_file(parsed) else {}))
+    sa.event.listen(engine, "connect", lambda conn, _record: sqlite_pragmas(conn, **pragmas))
+    return engine
+
+
+@functools.lru_cache(maxsize=8)
+def engine(url: str) -> sa.engine.Engine:
+    """The engine for ``url`` (SQLite or PostgreSQL), shared by every store of this process."""
+    if url.startswith("sqlite"):
+        return sqlite_engine(url, foreign_keys=True)
+    return sa.create_engine(url, pool_pre_ping=True, future=True)
+

@@ -1,0 +1,49 @@
+"""The stored customer feed (table ``customer_feed``): messages for a customer that arrive outside
+their own request (agent messages, status, the bot's follow-up), kept until their client takes them:
+REST clients on their next request or a poll, socket.io clients when they (re)connect."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.db import metadata, utcnow
+
+feed = sa.Table(
+    "customer_feed", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("conversation_id", sa.String(255), nullable=False, index=True),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("delivered", sa.Boolean, nullable=False, default=False),
+)
+
+
+class FeedStore:
+    def __init__(self, engine: sa.engine.Engine):
+        self.engine = engine
+        metadata.create_all(engine, tables=[feed])
+
+    def feed_push(self, conversation_id: str, payload: dict[str, Any]) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(feed.insert().values(conversation_id=conversation_id, at=utcnow(),
+                                                       payload=json.dumps(payload), delivered=False))
+            return int(result.inserted_primary_key[0])
+
+    def feed_take(self, conversation_id: str) -> list[dict[str, Any]]:
+        """Undelivered messages for the customer, oldest first, marked delivered. Each message is
+        taken once, also when requests of one conversation race (a poll and a message)."""
+        with self.engine.connect() as conn:  # asked on every customer message: read before writing
+            rows = conn.execute(sa.select(feed.c.id, feed.c.payload).where(
+                feed.c.conversation_id == conversation_id, feed.c.delivered.is_(False))
+                .order_by(feed.c.id)).all()
+        taken = []
+        for row in rows:
+            with self.engine.begin() as conn:  # only the request whose update wins delivers it
+                claimed = conn.execute(feed.update().where(feed.c.id == row.id, feed.c.delivered.is_(False))
+                                       .values(delivered=True)).rowcount
+            if claimed:
+                taken.append(json.loads(row.payload))
+        return taken

@@ -1,0 +1,113 @@
+"""The one authentication every staff page uses: a session cookie, a role, a CSRF token.
+
+Login sets an HttpOnly, SameSite=Strict session cookie scoped to the page's path; every
+state-changing call must echo the session's CSRF token in ``X-CSRF-Token``; failed logins are
+rate-limited per name and address. A page adds the login routes with :func:`add_login_routes` and
+guards each of its routes with :func:`staff_route`.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import logging
+from datetime import timedelta
+from typing import Any, Callable, Iterable
+
+from sanic import Blueprint, response
+from sanic.request import Request
+
+from bot.staff.accounts import ROLES, StaffStore
+from bot.staff.limiter import LoginLimiter
+from bot.staff.passwords import verify_password
+
+log = logging.getLogger(__name__)
+COOKIE = "supportbot_session"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                               "object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+Handler = Callable[..., Any]
+
+
+def error(message: str, status: int) -> response.HTTPResponse:
+    return response.json({"error": message}, status=status, headers=SECURITY_HEADERS)
+
+
+def ok(body: Any) -> response.HTTPResponse:
+    return response.json(body, headers=SECURITY_HEADERS)
+
+
+def staff_route(store: Callable[[], StaffStore], roles: Iterable[str] = ROLES,
+                csrf: bool = True) -> Callable[[Handler], Handler]:
+    """Let only a logged-in member of ``roles`` through (with the CSRF header when ``csrf``);
+    the handler finds them as ``request.ctx.staff`` (and ``request.ctx.agent``, their name)."""
+    allowed = tuple(roles)
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def inner(request: Request, *args: Any, **kwargs: Any) -> response.HTTPResponse:
+            token = request.cookies.get(COOKIE)
+            staff = store().authenticate(token) if token else None
+            if staff is None:
+                return error("log in first", 401)
+            if staff.role not in allowed:
+                return error(f"this needs the role {' or '.join(allowed)}; {staff.name} is {staff.role}", 403)
+            if csrf and not hmac.compare_digest(request.headers.get("X-CSRF-Token", ""), staff.csrf):
+                return error("missing or wrong X-CSRF-Token header; reload the page", 403)
+            request.ctx.staff, request.ctx.agent, request.ctx.csrf = staff, staff.name, staff.csrf
+            return await handler(request, *args, **kwargs)
+        return inner
+    return wrap
+
+
+def add_login_routes(bp: Blueprint, store: Callable[[], StaffStore], *, cookie_path: str,
+                     session_hours: Callable[[], float], roles: Iterable[str] = ROLES) -> None:
+    """``POST api/login``, ``POST api/logout`` and ``GET api/me`` on ``bp``."""
+    limiter = LoginLimiter()
+    allowed = tuple(roles)
+
+    @bp.route("/api/login", methods=["POST"])
+    async def login(request: Request) -> response.HTTPResponse:
+        body = request.json if isinstance(request.json, dict) else {}
+        name, password = str(body.get("name", "")).strip(), str(body.get("password", ""))
+        if not name or not password:
+            return error("send a JSON body with name and password", 400)
+        key = f"{name.lower()}|{request.remote_addr or request.ip}"
+        wait = limiter.retry_after(key)
+        if wait:
+            return error(f"too many failed logins; try again in {int(wait) + 1} s", 429)
+        if not verify_password(store().agent_hash(name), password):
+            limiter.failed(key)
+            log.warning("failed staff login for %r from %s", name, request.ip)
+            return error("wrong name or password", 401)
+        limiter.succeeded(key)
+        token, csrf = store().create_session(name, timedelta(hours=session_hours()))
+        staff = store().authenticate(token)
+        if staff is None or staff.role not in allowed:
+            store().end_session(token)
+            return error(f"this page needs the role {' or '.join(allowed)}", 403)
+        res = ok({"agent": name, "role": staff.role, "csrf": csrf})
+        res.cookies[COOKIE] = token
+        cookie = res.cookies[COOKIE]
+        cookie["httponly"] = True
+        cookie["samesite"] = "Strict"
+        cookie["path"] = cookie_path
+        cookie["secure"] = request.scheme == "https"
+        return res
+
+    @bp.route("/api/logout", methods=["POST"])
+    @staff_route(store)
+    async def logout(request: Request) -> response.HTTPResponse:
+        store().end_session(request.cookies.get(COOKIE, ""))
+        res = ok({"ok": True})
+        del res.cookies[COOKIE]
+        return res
+
+    @bp.route("/api/me", methods=["GET"])
+    @staff_route(store, csrf=False)
+    async def me(request: Request) -> response.HTTPResponse:
+        return ok({"agent": request.ctx.agent, "role": request.ctx.staff.role, "csrf": request.ctx.csrf})

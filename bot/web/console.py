@@ -1,0 +1,177 @@
+"""The agent console's page and JSON API (mounted at ``/console`` by ``bot.rasa.channels.console``).
+
+Agents and admins only (``bot.staff.auth``: session cookie, role, CSRF token). The page renders
+everything customers typed as text. The rules of a hand-off live in ``HandoffService``; what the
+console does to a Rasa conversation goes through a bridge (``bot.rasa.bridge.RasaBridge``).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Protocol
+
+from sanic import Blueprint, response
+from sanic.request import Request
+
+from bot import wire
+from bot.db import utcnow
+from bot.handoff import messages as say
+from bot.handoff.service import HandoffService
+from bot.handoff.states import (
+    ABANDONED,
+    ACTIVE,
+    ASSIGNED,
+    RESOLVED,
+    RETURNED_TO_BOT,
+    HandoffError,
+    HandoffNotFound,
+)
+from bot.handoff.store import Handoff
+from bot.runtime import handoffs, staff
+from bot.staff.accounts import ADMIN, AGENT
+from bot.staff.auth import SECURITY_HEADERS, add_login_routes, error, ok, staff_route
+from bot.web.assets import asset
+
+MAX_MESSAGE_CHARS = 4000
+STATIC = {"console.js", "console.css"}
+ROLES = (AGENT, ADMIN)
+
+
+class Bridge(Protocol):
+    async def tell(self, push: wire.CustomerPush, *, agent: str | None = None, pause: bool = False) -> None: ...
+
+    async def resume(self, push: wire.CustomerPush | None, conversation_id: str, state: str) -> None: ...
+
+
+def handoff_row(h: Handoff, service: HandoffService, position: int) -> dict[str, Any]:
+    return {"id": h.id, "conversation_id": h.conversation_id, "state": h.state, "reason": h.reason,
+            "agent": h.agent, "ticket": h.ticket, "channel": h.channel,
+            "first_question": service.for_agent(h.first_question),
+            "customer_email": service.for_agent(h.customer_email),
+            "created_at": h.created_at.isoformat(), "position": position,
+            "wait_seconds": round((utcnow() - h.created_at).total_seconds())}
+
+
+def agent_route(csrf: bool = True) -> Callable:
+    """Logged-in agents and admins only; a hand-off error becomes a 404 or a 409 that says why."""
+    guard = staff_route(staff, ROLES, csrf=csrf)
+
+    def wrap(handler: Callable) -> Callable:
+        @functools.wraps(handler)
+        async def inner(request: Request, *args: Any, **kwargs: Any) -> response.HTTPResponse:
+            try:
+                return await handler(request, *args, **kwargs)
+            except HandoffNotFound as exc:
+                return error(str(exc), 404)
+            except HandoffError as exc:
+                return error(str(exc), 409)
+        return guard(inner)
+    return wrap
+
+
+def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
+    """The console; ``bridge(request)`` edits the request's server's conversations."""
+    bp = Blueprint("agent_console", __name__)
+    add_login_routes(bp, staff, cookie_path="/console", roles=ROLES,
+                     session_hours=lambda: handoffs().settings.agent_session_hours)
+
+    @bp.route("/", methods=["GET"])
+    async def page(request: Request) -> response.HTTPResponse:
+        return asset("console.html", SECURITY_HEADERS)
+
+    @bp.route("/static/<name>", methods=["GET"])
+    async def static(request: Request, name: str) -> response.HTTPResponse:
+        if name not in STATIC:
+            return error("not found", 404)
+        return asset(name, SECURITY_HEADERS)
+
+    @bp.route("/api/queue", methods=["GET"])
+    @agent_route(csrf=False)
+    async def queue(request: Request) -> response.HTTPResponse:
+        service = handoffs()
+        rows, position = [], 0
+        for h in service.store.list_handoffs(ACTIVE):
+            position += h.state == "queued"
+            rows.append(handoff_row(h, service, position if h.state == "queued" else 0))
+        return ok({"handoffs": rows, "agents_online": service.agents_online()})
+
+    @bp.route("/api/handoffs/<hid>", methods=["GET"])
+    @agent_route(csrf=False)
+    async def detail(request: Request, hid: str) -> response.HTTPResponse:
+        service = handoffs()
+        h = service.store.get(hid)
+        packet = h.packet.dict()
+        for line in packet["transcript"]:
+            line["text"] = service.for_agent(line["text"])
+        for key in ("first_question", "last_message"):
+            packet["summary"][key] = service.for_agent(packet["summary"][key])
+        packet["customer"]["email"] = service.for_agent(packet["customer"]["email"])
+        return ok({"handoff": handoff_row(h, service, service.store.queue_position(hid)),
+                   "summary": packet["summary"], "customer": packet["customer"],
+                   "transcript": _jsonable(packet["transcript"]), "messages": _messages(service, hid, 0),
+                   "history": _jsonable(service.store.history(hid))})
+
+    @bp.route("/api/handoffs/<hid>/messages", methods=["GET"])
+    @agent_route(csrf=False)
+    async def new_messages(request: Request, hid: str) -> response.HTTPResponse:
+        service = handoffs()
+        h = service.store.get(hid)
+        after = int(request.args.get("after", "0") or 0)
+        return ok({"state": h.state, "agent": h.agent, "messages": _messages(service, hid, after)})
+
+    @bp.route("/api/handoffs/<hid>/claim", methods=["POST"])
+    @agent_route()
+    async def claim(request: Request, hid: str) -> response.HTTPResponse:
+        service, agent = handoffs(), request.ctx.agent
+        h = service.claim(hid, agent)
+        await bridge(request).tell(wire.state_change(h.conversation_id, say.joined(agent), ASSIGNED, agent),
+                                   pause=True)
+        return ok({"handoff": handoff_row(h, service, 0)})
+
+    @bp.route("/api/handoffs/<hid>/messages", methods=["POST"])
+    @agent_route()
+    async def send(request: Request, hid: str) -> response.HTTPResponse:
+        agent = request.ctx.agent
+        text = str((request.json or {}).get("text", "")).strip() if isinstance(request.json, dict) else ""
+        if not text:
+            return error("send a JSON body with a non-empty text", 400)
+        if len(text) > MAX_MESSAGE_CHARS:
+            return error(f"a message can have at most {MAX_MESSAGE_CHARS} characters", 413)
+        h, message = handoffs().send(hid, agent, text)
+        await bridge(request).tell(wire.agent_message(h.conversation_id, text, agent), agent=agent)
+        return ok({"id": message.id})
+
+    async def finish(request: Request, hid: str, outcome: str) -> response.HTTPResponse:
+        service, agent = handoffs(), request.ctx.agent
+        h = service.finish(hid, agent, outcome)
+        push = None if outcome == ABANDONED else wire.state_change(  # abandoned: the customer has gone
+            h.conversation_id, say.left(agent, outcome == RESOLVED), h.state, h.agent)
+        await bridge(request).resume(push, h.conversation_id, h.state)
+        return ok({"handoff": handoff_row(h, service, 0)})
+
+    @bp.route("/api/handoffs/<hid>/resolve", methods=["POST"])
+    @agent_route()
+    async def resolve(request: Request, hid: str) -> response.HTTPResponse:
+        return await finish(request, hid, RESOLVED)
+
+    @bp.route("/api/handoffs/<hid>/return", methods=["POST"])
+    @agent_route()
+    async def hand_back(request: Request, hid: str) -> response.HTTPResponse:
+        return await finish(request, hid, RETURNED_TO_BOT)
+
+    @bp.route("/api/handoffs/<hid>/abandon", methods=["POST"])
+    @agent_route()
+    async def abandon(request: Request, hid: str) -> response.HTTPResponse:
+        return await finish(request, hid, ABANDONED)
+
+    return bp
+
+
+def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in r.items()} for r in rows]
+
+
+def _messages(service: HandoffService, hid: str, after: int) -> list[dict[str, Any]]:
+    return [{"id": m.id, "role": m.role, "author": m.author, "at": m.at.isoformat(),
+             "text": m.text if m.role == "agent" else service.for_agent(m.text)}
+            for m in service.store.messages(hid, after)]

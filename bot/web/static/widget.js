@@ -1,0 +1,215 @@
+// Supportbot chat widget. Embed with one tag:
+//   <script src="https://bot.example.com/widget/widget.js" data-title="Help" data-color="#0b5cff"></script>
+// Options come from data- attributes or window.SupportbotConfig (see docs/widget.md).
+// Customer and agent text is inserted with textContent; bot answers are Markdown rendered by marked
+// and sanitised by DOMPurify before they touch the page.
+(function () {
+  "use strict";
+  if (window.__supportbotWidget) return;
+  window.__supportbotWidget = true;
+
+  const script = document.currentScript;
+  const base = new URL(script.src, location.href);
+  const data = script.dataset;
+  const user = window.SupportbotConfig || {};
+  const config = {
+    server: user.server || data.server || base.origin,
+    title: user.title || data.title || "Chat with us",
+    color: user.color || data.color || "#0b5cff",
+    greeting: user.greeting || data.greeting || "",
+    open: user.open || data.open === "true",
+    strings: Object.assign({
+      launcher: "Chat",
+      close: "Close chat",
+      placeholder: "Type your question…",
+      send: "Send",
+      person: "Talk to a person",
+      typing: "The assistant is typing…",
+      offline: "Connection lost. Reconnecting…",
+      online: "Connected.",
+      fromPerson: "from our support team",
+      you: "You",
+      bot: "Assistant",
+      queued: (n) => "You are number " + n + " in the queue.",
+    }, user.strings || {}),
+  };
+  const STORE = "supportbot:" + config.server;
+  const vendor = new URL("vendor/", base).href;
+
+  function load(src) {
+    return new Promise((resolve, reject) => {
+      const s = document.createElement("script");
+      s.src = vendor + src;
+      s.onload = resolve;
+      s.onerror = () => reject(new Error("could not load " + src));
+      document.head.append(s);
+    });
+  }
+
+  function el(tag, attrs, text) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  // -- state kept across reloads: the session id and what was said ----------------------------
+  function saved() {
+    try { return JSON.parse(localStorage.getItem(STORE)) || {}; } catch (e) { return {}; }
+  }
+  function save(state) { localStorage.setItem(STORE, JSON.stringify(state)); }
+  const state = Object.assign({ session: null, history: [] }, saved());
+
+  // -- the DOM ------------------------------------------------------------------------------
+  const root = el("div", { class: "sb-root" });
+  root.style.setProperty("--sb-color", config.color);
+  const launcher = el("button", { class: "sb-launcher", type: "button", "aria-expanded": "false",
+                                  "aria-controls": "sb-panel" }, config.strings.launcher);
+  const panel = el("section", { class: "sb-panel", id: "sb-panel", role: "dialog", "aria-label": config.title });
+  panel.hidden = true;
+  const header = el("header", { class: "sb-header" });
+  const title = el("h2", { class: "sb-title" }, config.title);
+  const person = el("button", { class: "sb-person", type: "button" }, config.strings.person);
+  const close = el("button", { class: "sb-close", type: "button", "aria-label": config.strings.close }, "×");
+  header.append(title, person, close);
+  const status = el("div", { class: "sb-status", role: "status", "aria-live": "polite" });
+  status.hidden = true;
+  const log = el("ol", { class: "sb-log", role: "log", "aria-live": "polite", "aria-label": config.title });
+  const typing = el("div", { class: "sb-typing", "aria-live": "polite" }, config.strings.typing);
+  typing.hidden = true;
+  const form = el("form", { class: "sb-form" });
+  const input = el("input", { class: "sb-input", type: "text", maxlength: "2000", autocomplete: "off",
+                              "aria-label": config.strings.placeholder, placeholder: config.strings.placeholder });
+  const send = el("button", { class: "sb-send", type: "submit" }, config.strings.send);
+  form.append(input, send);
+  panel.append(header, status, log, typing, form);
+  root.append(launcher, panel);
+
+  const css = el("link", { rel: "stylesheet", href: new URL("widget.css", base).href });
+  document.head.append(css);
+  document.body.append(root);
+
+  function setOpen(open) {
+    panel.hidden = !open;
+    launcher.setAttribute("aria-expanded", String(open));
+    if (open) { input.focus(); log.scrollTop = log.scrollHeight; } else { launcher.focus(); }
+  }
+  launcher.addEventListener("click", () => setOpen(panel.hidden));
+  close.addEventListener("click", () => setOpen(false));
+  panel.addEventListener("keydown", (e) => { if (e.key === "Escape") setOpen(false); });
+
+  // -- rendering ----------------------------------------------------------------------------
+  function renderMarkdown(text) {
+    const html = window.marked.parse(text, { breaks: true });
+    return window.DOMPurify.sanitize(html, { USE_PROFILES: { html: true } });
+  }
+
+  function render(item) {
+    const li = el("li", { class: "sb-msg sb-" + item.role });
+    if (item.role === "bot" && item.markdown) {
+      const body = el("div", { class: "sb-body" });
+      body.innerHTML = renderMarkdown(item.text);  // sanitised by DOMPurify
+      li.append(body);
+    } else {
+      li.append(el("div", { class: "sb-body" }, item.text));
+    }
+    const who = item.role === "agent" ? (item.author || "") + " · " + config.strings.fromPerson
+      : item.role === "user" ? config.strings.you : item.role === "bot" ? config.strings.bot : "";
+    if (who) li.prepend(el("span", { class: "sb-who" }, who));
+    if (item.buttons && item.buttons.length) {
+      const row = el("div", { class: "sb-buttons", role: "group" });
+      for (const b of item.buttons) {
+        const btn = el("button", { type: "button", class: "sb-button" }, b.title);
+        btn.addEventListener("click", () => { row.remove(); item.buttons = []; save(state); say(b.payload, b.title); });
+        row.append(btn);
+      }
+      li.append(row);
+    }
+    log.append(li);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function add(item, keep = true) {
+    // only the last message keeps its buttons: older choices are no longer offered
+    for (const old of state.history) old.buttons = [];
+    for (const row of log.querySelectorAll(".sb-buttons")) row.remove();
+    if (keep) { state.history.push(item); state.history = state.history.slice(-200); save(state); }
+    render(item);
+  }
+
+  function showStatus(text, isError) {
+    status.textContent = text;
+    status.className = "sb-status" + (isError ? " sb-error" : "");
+    status.hidden = !text;
+  }
+
+  // -- talking to the server ----------------------------------------------------------------
+  let socket = null;
+  let typingTimer = null;
+
+  function setTyping(on) {
+    typing.hidden = !on;
+    clearTimeout(typingTimer);
+    if (on) typingTimer = setTimeout(() => { typing.hidden = true; }, 15000);
+  }
+
+  function say(payload, shown) {
+    const text = String(payload).trim();
+    if (!text) return;
+    add({ role: "user", text: shown || text });
+    setTyping(true);
+    socket.emit("user_uttered", { message: text, session_id: state.session });
+  }
+
+  // msg is a bot message or a push typed in bot/wire.py: custom.handoff (HandoffStatus),
+  // custom.from === "agent" (agent_message), custom.state (state_change).
+  function received(msg) {
+    setTyping(false);
+    const custom = msg.custom || {};
+    if (custom.handoff && custom.handoff.live && custom.handoff.position) {
+      showStatus(config.strings.queued(custom.handoff.position));
+    }
+    if (custom.state && custom.state !== "queued") showStatus("");
+    if (!msg.text) return;
+    const buttons = (msg.quick_replies || msg.buttons || []).map((b) => ({ title: b.title, payload: b.payload }));
+    if (custom.from === "agent") {
+      add({ role: "agent", text: msg.text, author: custom.agent });
+    } else {
+      add({ role: "bot", text: msg.text, markdown: true, buttons });
+    }
+  }
+
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    say(input.value);
+    input.value = "";
+  });
+  person.addEventListener("click", () => { setOpen(true); say("/request_human", config.strings.person); });
+
+  function connect() {
+    socket = window.io(config.server, { path: "/socket.io", reconnectionDelayMax: 5000 });
+    socket.on("connect", () => {
+      socket.emit("session_request", { session_id: state.session });
+    });
+    socket.on("session_confirm", (id) => {
+      const fresh = id !== state.session;
+      state.session = id;
+      if (fresh) state.history = [];
+      save(state);
+      showStatus(status.classList.contains("sb-error") ? "" : status.textContent);
+      if (fresh && config.greeting) add({ role: "bot", text: config.greeting, markdown: true });
+    });
+    socket.on("bot_uttered", received);
+    socket.on("disconnect", () => showStatus(config.strings.offline, true));
+    socket.on("connect_error", () => showStatus(config.strings.offline, true));
+  }
+
+  Promise.all([load("socket.io.min.js"), load("marked.umd.js"), load("purify.min.js")]).then(() => {
+    window.DOMPurify.addHook("afterSanitizeAttributes", (node) => {
+      if (node.tagName === "A") { node.setAttribute("target", "_blank"); node.setAttribute("rel", "noopener noreferrer"); }
+    });
+    for (const item of state.history) render(item);  // the conversation so far, after a reload
+    connect();
+    if (config.open) setOpen(true);
+  }).catch((e) => showStatus(e.message, true));
+})();

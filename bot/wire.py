@@ -1,0 +1,62 @@
+"""Typed payloads shared with the chat widget (``bot/web/static/widget.js`` reads exactly these).
+
+Every message pushed to a customer outside their own request is a :class:`CustomerPush`; its
+``custom`` part is one of the shapes below. A hand-off's status rides on the bot's own reply as
+``custom`` = :class:`HandoffStatus` (``{"handoff": ...}``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+__all__ = ["CustomerPush", "HandoffStatus", "handoff_status", "agent_message", "state_change", "bot_message"]
+
+
+class HandoffStatusBody(TypedDict):
+    id: str
+    state: str
+    position: int  # live customers ahead of this one, plus one; 0 when not queued
+    live: bool  # a person can take it now; else it waits as a ticket
+
+
+class HandoffStatus(TypedDict):
+    handoff: HandoffStatusBody
+
+
+class AgentMessageCustom(TypedDict):
+    """A person wrote this (``custom.from == "agent"``)."""
+
+    agent: str
+
+
+class StateChangeCustom(TypedDict):
+    """The hand-off moved: a person joined (``assigned``) or left (``resolved``, ...)."""
+
+    state: str
+    agent: str | None
+
+
+class CustomerPush(TypedDict, total=False):
+    recipient_id: str
+    text: str
+    buttons: list[dict[str, Any]]
+    custom: dict[str, Any]  # AgentMessageCustom + {"from": "agent"}, StateChangeCustom or HandoffStatus
+
+
+def handoff_status(handoff_id: str, state: str, position: int, live: bool) -> HandoffStatus:
+    return {"handoff": {"id": handoff_id, "state": state, "position": position, "live": live}}
+
+
+def agent_message(conversation_id: str, text: str, agent: str) -> CustomerPush:
+    return {"recipient_id": conversation_id, "text": text, "custom": {"from": "agent", "agent": agent}}
+
+
+def state_change(conversation_id: str, text: str, state: str, agent: str | None) -> CustomerPush:
+    return {"recipient_id": conversation_id, "text": text, "custom": {"state": state, "agent": agent}}
+
+
+def bot_message(conversation_id: str, message: dict[str, Any]) -> CustomerPush:
+    """A bot message Rasa produced outside the customer's request (after a hand-back)."""
+    push: CustomerPush = {"recipient_id": conversation_id}
+    push.update({k: v for k, v in message.items() if v and k != "recipient_id"})  # type: ignore[typeddict-item]
+    return push
