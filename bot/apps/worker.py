@@ -19,7 +19,7 @@ def serve(settings: Settings, stop: threading.Event | None = None) -> int:
     from bot.events.webhooks import WebhookSender
     from bot.handoff.redact import install_log_redaction
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(logging.INFO)  # the command line configured the handler
     install_log_redaction()
     stop = stop or threading.Event()
 
