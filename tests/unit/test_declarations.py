@@ -9,6 +9,7 @@ from bot.settings import Settings
 
 def test_every_signal_has_a_setting_a_flag_a_computation_and_a_documented_default(root):
     settings, operators = Settings(), (root / "docs" / "operators.md").read_text()
+    scoring = (root / "docs" / "faq-format.md").read_text()
     build_help = build_parser()._subparsers._group_actions[0].choices["kb"]  # type: ignore[union-attr]
     flags = build_help._subparsers._group_actions[0].choices["build"].format_help()
     assert list(computations()) == [s.name for s in SIGNALS]
@@ -16,6 +17,7 @@ def test_every_signal_has_a_setting_a_flag_a_computation_and_a_documented_defaul
         assert getattr(settings, s.key) == s.default
         assert s.flag in flags and s.setting in flags
         assert f"| `{s.setting}` | {s.default:g} |" in operators
+        assert f"| `{s.setting}` (`{s.flag}`) | {s.default:g}" in scoring
 
 
 def test_every_setting_is_documented_for_operators(root):
