@@ -49,7 +49,8 @@ def role(pid: int) -> str:
     cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     text = " ".join(c.decode() for c in cmd)
     for name, marker in (("rasa", "run --model"), ("actions", "bot.cli actions"),
-                         ("worker", "bot.cli worker")):
+                         ("worker", "bot.cli worker"),
+                         ("multiprocessing's resource tracker", "resource_tracker")):
         if marker in text:
             return name
     return text[:60]

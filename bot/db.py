@@ -1,14 +1,15 @@
 """One engine factory for our own tables (hand-offs, staff, feed, outbox), and SQLite's pragmas once.
 
 Every store takes an ``Engine`` from :func:`engine`; stores given the same URL share one pool.
-SQLite files are written ahead (WAL); ``synchronous=NORMAL`` where a power cut, not a crash, may
-lose the last commits (the tracker store, the embedding cache).
+SQLite files are written ahead (WAL); the tracker store also uses ``synchronous=NORMAL``, where a
+power cut, not a crash, may lose the last commits.
 """
 
 from __future__ import annotations
 
 import functools
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,8 +57,12 @@ def sqlite_engine(url: str | sa.engine.URL, future: bool = True, **pragmas: bool
 
 @functools.lru_cache(maxsize=8)
 def engine(url: str) -> sa.engine.Engine:
-    """The engine for ``url`` (SQLite or PostgreSQL), shared by every store of this process."""
+    """The engine for ``url`` (SQLite or PostgreSQL), shared by every store of this process.
+    A SQLite file's folder is created if missing (``.rasa/`` in a fresh checkout)."""
     if url.startswith("sqlite"):
-        return sqlite_engine(url, foreign_keys=True)
+        parsed = sa.engine.make_url(url)
+        if is_sqlite_file(parsed):
+            Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+        return sqlite_engine(parsed, foreign_keys=True)
     return sa.create_engine(url, pool_pre_ping=True, future=True)
 

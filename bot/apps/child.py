@@ -8,7 +8,6 @@ import logging
 import multiprocessing
 import os
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +35,9 @@ def _quiet(log_file: str) -> None:
 
 
 def run_in_child(log_file: Path, target: str, *args: Any) -> Any:
-    """``call(target, *args)`` in a fresh child process; its result (or exception) comes back."""
+    """``call(target, *args)`` in a fresh child process; its result (or exception) comes back.
+    Interrupted (Ctrl-C, SIGTERM in the parent), the child is terminated at once."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     context = multiprocessing.get_context("spawn")  # nothing of the parent's state is copied
-    with ProcessPoolExecutor(1, mp_context=context, initializer=_quiet, initargs=(str(log_file),)) as pool:
-        return pool.submit(call, target, *args).result()
+    with context.Pool(1, initializer=_quiet, initargs=(str(log_file),)) as pool:  # exit: terminate()
+        return pool.apply(call, (target, *args))

@@ -13,7 +13,6 @@ QUIET = {
     "TF_CPP_MIN_LOG_LEVEL": "2",  # TensorFlow's start-up notices
     "TRANSFORMERS_VERBOSITY": "error",  # transformers' model load reports
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-    "TOKENIZERS_PARALLELISM": "false",
 }
 
 

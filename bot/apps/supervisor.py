@@ -89,6 +89,8 @@ class Servers:
         wait_for(f"http://{s.host}:{s.rasa_port}/", timeout, proc)
 
     def start(self) -> Servers:
+        if not self.settings.tracker_url:  # Rasa's SQLite tracker store does not create the folder
+            self.settings.path(Path(self.settings.tracker_db)).parent.mkdir(parents=True, exist_ok=True)
         try:
             self.start_actions()
             self.start_worker()

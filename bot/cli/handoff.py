@@ -30,7 +30,6 @@ def list_handoffs(args: argparse.Namespace, settings: Settings) -> int:
     from bot.handoff.states import ACTIVE, FINAL
     from bot.handoff.store import HandoffStore
 
-    (settings.root / ".rasa").mkdir(parents=True, exist_ok=True)
     store = HandoffStore(engine(settings.handoff_db_url))
     for h in store.list_handoffs(ACTIVE + FINAL if args.all else ACTIVE):
         print(f"{h.id}  {h.state:<15} {h.reason:<15} {h.created_at:%Y-%m-%d %H:%M}  "

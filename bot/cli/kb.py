@@ -188,9 +188,7 @@ def cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
     except TuneError as exc:
         raise CliError(str(exc)) from exc
     tuned = _ops(ops.tune_corpus, settings, corpus, _index(args, settings), options, force=args.force,
-                 build=not args.no_build, progress=sys.stderr.isatty(), **_overrides(args))
-    for line in tuned.log:
-        print(line)
+                 build=not args.no_build, progress=sys.stderr.isatty(), say=print, **_overrides(args))
     if tuned.up_to_date:
         print(f"the tuned model {tuned.path.name} already fits these phrasings (trained "
               f"{tuned.manifest['trained_at']}); --force trains again")

@@ -9,7 +9,7 @@ import sys
 
 from bot.cli.errors import EXIT_OK, CliError
 from bot.settings import Settings
-from bot.staff.accounts import AGENT, ROLES, StaffError, StaffStore
+from bot.staff.accounts import AGENT, ROLES, StaffError, StaffStore, check_name
 from bot.staff.passwords import PasswordError, hash_password
 
 
@@ -51,7 +51,6 @@ def _password_flag(p: argparse.ArgumentParser) -> None:
 def _store(settings: Settings) -> StaffStore:
     from bot.db import engine
 
-    (settings.root / ".rasa").mkdir(parents=True, exist_ok=True)
     return StaffStore(engine(settings.handoff_db_url))
 
 
@@ -66,8 +65,8 @@ def _read_password(args: argparse.Namespace) -> str:
 
 def add_account(args: argparse.Namespace, settings: Settings) -> int:
     try:
+        name = check_name(args.name)  # before asking for a password
         store = _store(settings)
-        name = args.name.strip()
         store.add_agent(name, hash_password(_read_password(args)), args.role)
     except (PasswordError, StaffError) as exc:
         raise CliError(str(exc)) from exc
@@ -96,7 +95,9 @@ def list_names(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def remove_account(args: argparse.Namespace, settings: Settings) -> int:
-    if not _store(settings).remove_agent(args.name):
+    store = _store(settings)
+    role = dict(store.accounts()).get(args.name)
+    if role is None or not store.remove_agent(args.name):
         raise CliError(f"no account named {args.name!r}")
-    print(f"removed {args.name}")
+    print(f"removed {role} {args.name}")
     return EXIT_OK

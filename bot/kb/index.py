@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -32,6 +33,7 @@ from bot.kb.files import write_atomic
 FORMAT_VERSION = 1
 FLAT_LIMIT = 20_000  # above this many phrasings an HNSW graph replaces exact search
 KEEP_VERSIONS = 5
+STALE_BUILD_S = 86_400  # a build folder this old was left by an interrupted build
 
 
 class KbIndexError(RuntimeError):
@@ -65,8 +67,12 @@ def switch_current(index_dir: Path, name: str) -> None:
 
 
 def prune_versions(index_dir: Path, keep: int = KEEP_VERSIONS) -> None:
-    """Delete old versions, always keeping the serving one and the ``keep`` newest."""
+    """Delete old versions, always keeping the serving one and the ``keep`` newest, and what an
+    interrupted build left behind (hidden ``.*.tmp`` folders more than a day old)."""
     versions = index_dir / "versions"
+    for left in versions.glob(".*.tmp"):
+        if time.time() - left.stat().st_mtime > STALE_BUILD_S:
+            shutil.rmtree(left, ignore_errors=True)
     serving = current_name(index_dir)
     names = sorted(p.name for p in versions.iterdir() if p.is_dir() and not p.name.startswith("."))
     for name in names[:-keep]:

@@ -145,28 +145,27 @@ class Tuned:
     manifest: dict
     up_to_date: bool
     built: Built | None  # None with build=False
-    log: list[str] = field(default_factory=list)
 
 
 def tune_corpus(settings: Settings, corpus: Corpus, index: Path, options: Any = None, *,
                 force: bool = False, build: bool = True, progress: bool = False,
-                **overrides: float | None) -> Tuned:
-    """Adapt the encoder to the corpus (``bot.kb.tune``), then rebuild the index with it."""
+                say: Callable[[str], None] = lambda _: None, **overrides: float | None) -> Tuned:
+    """Adapt the encoder to the corpus (``bot.kb.tune``), then rebuild the index with it.
+    ``say`` hears what training did as soon as it is done."""
     from bot.kb.tune import TuneError, TuneOptions, tune
 
-    lines: list[str] = []
     try:
         result = tune(corpus, index, settings.model, options or TuneOptions(), force=force,
-                      progress=progress, log=lines.append)
+                      progress=progress, log=say)
     except TuneError as exc:
         raise KbOpsError(str(exc)) from exc
     if not build:
-        return Tuned(result.path, result.manifest, result.up_to_date, None, lines)
+        return Tuned(result.path, result.manifest, result.up_to_date, None)
     # a retrained model keeps its name: force the rebuild so the new weights serve
     built = build_corpus(settings, corpus, index, force=not result.up_to_date, progress=progress,
                          **overrides)  # type: ignore[arg-type]  # weights and target precision only
     prune_models(index, keep={result.path.name})
-    return Tuned(result.path, result.manifest, result.up_to_date, built, lines)
+    return Tuned(result.path, result.manifest, result.up_to_date, built)
 
 
 @dataclass
@@ -195,13 +194,15 @@ def prepare_index(settings: Settings, progress: bool = False,
         else:
             out.problems.append(f"the FAQ has errors; the previous index keeps serving:\n{exc}")
         return out
+    out.problems += [str(issue) for issue in corpus.warnings] + out.built.warnings
     say(out.built.summary())
     if settings.tune_on_run and needs_tuning(settings):
         say("adapting the encoder to the FAQ's phrasings (kb tune, about a minute; "
             "SUPPORTBOT_TUNE_ON_RUN=false skips this)")
         try:
-            out.tuned = tune_corpus(settings, corpus, settings.index_path, progress=progress)
+            out.tuned = tune_corpus(settings, corpus, settings.index_path, progress=progress, say=say)
             if out.tuned.built:
+                out.problems += out.tuned.built.warnings
                 say(out.tuned.built.summary())
         except KbOpsError as exc:
             out.problems.append(f"tuning failed; the index built with the base model keeps serving: {exc}")

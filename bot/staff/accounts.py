@@ -17,7 +17,7 @@ from bot.db import aware, metadata, utcnow
 
 AGENT, EDITOR, ADMIN = "agent", "editor", "admin"
 ROLES = (AGENT, EDITOR, ADMIN)
-NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+NAME_RE = re.compile(r"^[\w.-]{1,64}$")  # letters of any script, digits, '.', '-', '_'
 
 accounts = sa.Table(
     "agents", metadata,
@@ -51,7 +51,7 @@ class Staff:
 
 def check_name(name: str) -> str:
     name = name.strip()
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise StaffError("a staff name is 1-64 letters, digits, '.', '-' or '_'")
     return name
 
@@ -65,12 +65,20 @@ def check_role(role: str) -> str:
 def migrate(engine: sa.engine.Engine) -> list[str]:
     """Bring an older database up to date; returns what it changed (nothing lost, idempotent)."""
     done = []
-    columns = {c["name"] for c in sa.inspect(engine).get_columns("agents")}
-    if "role" not in columns:  # before roles: every account was an agent
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"ALTER TABLE agents ADD COLUMN role VARCHAR(16) NOT NULL DEFAULT '{AGENT}'"))
-        done.append("agents.role added; existing accounts are agents")
+    if not _has_role(engine):  # before roles: every account was an agent
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text(f"ALTER TABLE agents ADD COLUMN role VARCHAR(16) NOT NULL "
+                                     f"DEFAULT '{AGENT}'"))
+            done.append("agents.role added; existing accounts are agents")
+        except sa.exc.DBAPIError:
+            if not _has_role(engine):  # not another process migrating at the same moment
+                raise
     return done
+
+
+def _has_role(engine: sa.engine.Engine) -> bool:
+    return "role" in {c["name"] for c in sa.inspect(engine).get_columns("agents")}
 
 
 class StaffStore:

@@ -138,3 +138,11 @@ def test_relay_looks_up_the_handoff_once_per_turn(service, monkeypatch):
     assert sorted(lookups) == ["c1", "other"]
     assert [(m.role, m.text) for m in service.store.messages(opened.id)] == [
         ("customer", "still there?"), ("bot", "An agent will be with you")]
+
+
+def test_a_fresh_checkout_without_a_rasa_folder_opens_its_stores(tmp_path):
+    """The default SQLite files live in .rasa/, which only `rasa train` used to create: with a
+    trained model copied in (or a new database path), the Rasa server died at start-up."""
+    settings = Settings(root=tmp_path, handoff_db="new/folder/handoff.db")
+    service = HandoffService.from_settings(settings)
+    assert service.agents_online() == [] and (tmp_path / "new" / "folder" / "handoff.db").is_file()

@@ -97,3 +97,19 @@ def test_a_failed_tuning_keeps_the_built_index_and_a_failed_first_build_stops(se
     with pytest.raises(supervisor.StartError, match="could not be built"):
         ensure_index(settings)
     assert calls[-1] == ["kb", "build"]  # no tuning on a FAQ with errors
+
+
+
+def test_run_shows_what_the_build_warns_about(settings, monkeypatch, capsys):
+    """An empty FAQ file, and a tuned model that no longer fits the FAQ: both reach the operator."""
+    from bot.kb.encoder import FakeEncoder
+
+    monkeypatch.setattr(ops, "base_encoder", lambda settings: FakeEncoder())
+    (settings.corpus_path / "empty.yml").write_text("")
+    fake_tuned_model(settings)
+    faq = settings.corpus_path / "faq.yml"
+    faq.write_text(faq.read_text().replace("shipping price", "postage price"))  # the model is stale now
+    ensure_index(replace(settings, tune_on_run=False))
+    out, err = capsys.readouterr()
+    assert "built index" in out
+    assert "empty file; it adds no entries" in err and "trained on other FAQ phrasings" in err
