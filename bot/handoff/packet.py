@@ -15,7 +15,13 @@ from typing import Any, Iterable
 from pydantic import BaseModel, Field
 
 SCHEMA_VERSION = 1
-EXTERNAL_PREFIX = "EXTERNAL: "  # Rasa's text for intents triggered from outside (trigger_intent)
+IS_EXTERNAL = "is_external"  # Rasa marks an intent triggered from outside (trigger_intent) in metadata
+
+
+def is_external(event: dict[str, Any]) -> bool:
+    """An intent Rasa triggered itself (e.g. handoff_finished), not something the customer typed:
+    told by the event's metadata, never by its text (a customer may type anything)."""
+    return (event.get("metadata") or {}).get(IS_EXTERNAL) is True
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # Intents whose message is a real question, not small talk, for the summary's first question.
 QUESTION_INTENTS = {"ask_question", "nlu_fallback", "out_of_scope", None}
@@ -110,7 +116,7 @@ def transcript_from_events(events: Iterable[dict[str, Any]]) -> list[TranscriptL
         kind = e.get("event")
         if kind == "user":
             text = e.get("text") or ""
-            if text.startswith(EXTERNAL_PREFIX):  # an intent triggered by the system, not typed
+            if is_external(e):  # an intent triggered by the system, not typed
                 continue
             if text in offered:  # a button the bot offered: its title
                 text = offered[text]

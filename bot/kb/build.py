@@ -20,11 +20,12 @@ from bot.kb.files import publishing, write_json_atomic
 from bot.kb.index import (
     FORMAT_VERSION,
     KbIndexError,
-    current_name,
+    checksums,
     embed_phrasings,
     make_faiss_index,
     phrasing_table,
     prune_versions,
+    serving_name,
     switch_current,
 )
 
@@ -54,7 +55,7 @@ def model_ref(encoder: Encoder, index_dir: Path) -> str:
 
 def _unchanged(index_dir: Path, corpus_hash: str, encoder: Encoder, weights: dict[str, float]) -> str | None:
     """The serving version's name if it was built from exactly this corpus, model and weights."""
-    name = current_name(index_dir)
+    name = serving_name(index_dir)
     if not name:
         return None
     try:
@@ -111,6 +112,7 @@ def build_index(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: boo
         write_json_atomic(tmp / "phrasings.json", [[int(o), t] for o, t in zip(owners, texts)])
         write_json_atomic(tmp / "entries.json", [e.to_json() for e in corpus.entries])
         manifest = {
+            "checksums": checksums(tmp),  # of what is written so far: not the thresholds, rewritable
             "format": FORMAT_VERSION,
             "name": name,
             "corpus_hash": corpus_hash,

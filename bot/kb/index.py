@@ -14,7 +14,9 @@ Versions are built by ``bot.kb.build``.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -33,6 +35,7 @@ from bot.kb.files import write_atomic
 FORMAT_VERSION = 1
 FLAT_LIMIT = 20_000  # above this many phrasings an HNSW graph replaces exact search
 KEEP_VERSIONS = 5
+VERSION_NAME = re.compile(r"[\w.-]{1,200}")  # a folder name under versions/, never a path
 STALE_BUILD_S = 86_400  # a build folder this old was left by an interrupted build
 
 
@@ -47,11 +50,47 @@ def _faiss():
 
 
 def current_name(index_dir: Path) -> str | None:
+    """The serving version's name; None when nothing was built. A pointer that is not a version
+    name (not text, a path) raises KbIndexError."""
+    pointer = index_dir / "CURRENT"
     try:
-        name = (index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+        name = pointer.read_bytes().decode("utf-8").strip()
     except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KbIndexError(f"{pointer} is unreadable ({exc}); rebuild with 'supportbot kb build'") from exc
+    if name and (not VERSION_NAME.fullmatch(name)):
+        raise KbIndexError(f"{pointer} does not name a version ({name[:40]!r}); rebuild with "
+                           "'supportbot kb build'")
     return name or None
+
+
+def serving_name(index_dir: Path) -> str | None:
+    """Like :func:`current_name`, but an unreadable pointer counts as no version."""
+    try:
+        return current_name(index_dir)
+    except KbIndexError:
+        return None
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file in a version's folder (stored in its manifest, verified at load)."""
+    return {f.name: sha256(f) for f in sorted(folder.iterdir()) if f.is_file()}
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_checksums(path: Path, manifest: Mapping[str, Any]) -> None:
+    for name, expected in manifest.get("checksums", {}).items():  # versions before checksums: none
+        if sha256(path / name) != expected:
+            raise KbIndexError(f"{name} of index version {path} does not match its checksum (the file "
+                               "is corrupt); rebuild it with 'supportbot kb build --force'")
 
 
 def current_path(index_dir: Path) -> Path:
@@ -73,7 +112,7 @@ def prune_versions(index_dir: Path, keep: int = KEEP_VERSIONS) -> None:
     for left in versions.glob(".*.tmp"):
         if time.time() - left.stat().st_mtime > STALE_BUILD_S:
             shutil.rmtree(left, ignore_errors=True)
-    serving = current_name(index_dir)
+    serving = serving_name(index_dir)
     names = sorted(p.name for p in versions.iterdir() if p.is_dir() and not p.name.startswith("."))
     for name in names[:-keep]:
         if name != serving:
@@ -151,9 +190,10 @@ class IndexVersion:
         self.name = path.name
         try:
             self.manifest = json.loads((path / "manifest.json").read_text("utf-8"))
-            if self.manifest.get("format") != FORMAT_VERSION:
-                raise KbIndexError(f"index {path} has format {self.manifest.get('format')}, "
-                                   f"expected {FORMAT_VERSION}; rebuild it with 'supportbot kb build'")
+            if not isinstance(self.manifest, dict) or self.manifest.get("format") != FORMAT_VERSION:
+                raise KbIndexError(f"index {path} has no manifest of format {FORMAT_VERSION}; rebuild "
+                                   "it with 'supportbot kb build'")
+            verify_checksums(path, self.manifest)
             self.entries = [FaqEntry.from_json(d)
                             for d in json.loads((path / "entries.json").read_text("utf-8"))]
             table = json.loads((path / "phrasings.json").read_text("utf-8"))
@@ -162,9 +202,9 @@ class IndexVersion:
             self.index = _faiss().read_index(str(path / "index.faiss"))
         except KbIndexError:
             raise
-        except (OSError, ValueError, KeyError, RuntimeError) as exc:
-            raise KbIndexError(f"index version {path} is missing files or corrupt ({exc}); "
-                               "rebuild it with 'supportbot kb build --force'") from exc
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, RuntimeError) as exc:
+            raise KbIndexError(f"index version {path} is missing files or corrupt ({type(exc).__name__}: "
+                               f"{exc}); rebuild it with 'supportbot kb build --force'") from exc
         if self.index.ntotal != len(self.texts):
             raise KbIndexError(f"index version {path} is inconsistent ({self.index.ntotal} vectors, "
                                f"{len(self.texts)} phrasings); rebuild with 'supportbot kb build --force'")

@@ -17,7 +17,7 @@ from bot.kb.decision import Thresholds
 from bot.kb.encoder import Encoder, EncoderError, load_encoder, model_name
 from bot.kb.evaluate import QueryFileError, read_queries
 from bot.kb.evidence import SIGNALS
-from bot.kb.index import IndexVersion, KbIndexError, current_name, current_path, embed_phrasings
+from bot.kb.index import IndexVersion, KbIndexError, current_path, embed_phrasings, serving_name
 from bot.kb.models import corpus_encoder, fresh_tuned, held_out_rows, prune_models, read_manifest, same_options
 from bot.settings import Settings
 
@@ -189,7 +189,7 @@ def prepare_index(settings: Settings, progress: bool = False,
         corpus = read_corpus(settings.corpus_path)
         out.built = build_corpus(settings, corpus, settings.index_path, progress=progress)
     except KbOpsError as exc:
-        if current_name(settings.index_path) is None:
+        if serving_name(settings.index_path) is None:
             out.fatal = f"the FAQ index could not be built: {exc}"
         else:
             out.problems.append(f"the FAQ has errors; the previous index keeps serving:\n{exc}")

@@ -104,8 +104,13 @@ class KnowledgeBase:
         return (name, mtime)
 
     def reload(self) -> bool:
-        """Load the serving version if it changed on disk. Returns True when a swap happened."""
-        key = self._disk_key()
+        """Load the serving version if it changed on disk. Returns True when a swap happened.
+        Whatever is wrong on disk is logged once per distinct problem; the previous version serves."""
+        try:
+            key = self._disk_key()
+        except KbIndexError as exc:  # an unreadable CURRENT pointer
+            self._set_error(str(exc), ("unreadable", str(exc)))
+            return False
         if key == self._key:
             return False
         name = key[0]
@@ -138,11 +143,14 @@ class KnowledgeBase:
             return
 
         def loop() -> None:
+            last = None
             while not self._stop.wait(interval):
                 try:
                     self.reload()
-                except Exception:  # noqa: BLE001 - the watcher must never die
-                    log.exception("FAQ index reload failed")
+                except Exception as exc:  # noqa: BLE001 - the watcher must never die
+                    if repr(exc) != last:  # once per distinct problem, not every interval
+                        log.exception("FAQ index reload failed")
+                    last = repr(exc)
 
         self._watcher = threading.Thread(target=loop, name="kb-reload", daemon=True)
         self._watcher.start()

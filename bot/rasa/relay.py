@@ -9,7 +9,7 @@ from typing import Any
 from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.handoff.packet import EXTERNAL_PREFIX
+from bot.handoff.packet import is_external
 from bot.handoff.service import HandoffService
 from bot.runtime import handoffs
 
@@ -40,7 +40,7 @@ class HandoffRelay(EventBroker):
         said: dict[str, list[dict[str, Any]]] = {}
         for event in events:
             kind, text = event.get("event"), event.get("text")
-            if kind not in ("user", "bot") or not text or text.startswith(EXTERNAL_PREFIX):
+            if kind not in ("user", "bot") or not text or is_external(event):
                 continue
             if kind == "bot" and (event.get("metadata") or {}).get("agent"):
                 continue  # the console stored the agent's message already

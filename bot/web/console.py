@@ -116,8 +116,10 @@ def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
     async def new_messages(request: Request, hid: str) -> response.HTTPResponse:
         service = handoffs()
         h = service.store.get(hid)
-        after = int(request.args.get("after", "0") or 0)
-        return ok({"state": h.state, "agent": h.agent, "messages": _messages(service, hid, after)})
+        after = request.args.get("after", "0") or "0"
+        if not after.isdigit():
+            return error("after must be a message id (a whole number, 0 for all)", 400)
+        return ok({"state": h.state, "agent": h.agent, "messages": _messages(service, hid, int(after))})
 
     @bp.route("/api/handoffs/<hid>/claim", methods=["POST"])
     @agent_route()

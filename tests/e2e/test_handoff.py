@@ -261,6 +261,8 @@ def test_agent_message_limits(servers, store):
     agent, sender, hid = waiting_customer(servers, "human please")
     assert agent.post(f"/handoffs/{hid}/messages", json={"text": "x" * 4001}).status_code == 413
     assert agent.post(f"/handoffs/{hid}/messages", json={"text": "  "}).status_code == 400
+    bad_after = agent.get(f"/handoffs/{hid}/messages", params={"after": "abc"})  # was a 500 HTML page
+    assert bad_after.status_code == 400 and "after" in bad_after.json()["error"]
     # oversized customer message: kept for the agent, the bot stays quiet (only the pending status arrives)
     assert texts(say(servers, sender, "y" * 10_000)) == ["ana has joined the conversation."]
     assert agent.post(f"/handoffs/{hid}/resolve").status_code == 200

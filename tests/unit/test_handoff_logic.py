@@ -116,7 +116,7 @@ def test_relay_copies_only_what_is_said_after_the_handoff_opened(service):
     relay.publish({"event": "bot", "sender_id": "c1", "text": "Hi, Ana here", "timestamp": after,
                    "metadata": {"agent": "ana"}})  # stored by the console itself
     relay.publish({"event": "user", "sender_id": "c1", "text": "EXTERNAL: handoff_finished",
-                   "timestamp": after})
+                   "timestamp": after, "metadata": {"is_external": True}})  # as Rasa sends it
     relay.publish({"event": "slot", "sender_id": "c1", "name": "x", "timestamp": after})
     relay.publish({"event": "user", "sender_id": "other", "text": "unrelated", "timestamp": after})
     assert [(m.role, m.text) for m in service.store.messages(opened.id)] == [("customer", "are you there?")]
@@ -146,3 +146,22 @@ def test_a_fresh_checkout_without_a_rasa_folder_opens_its_stores(tmp_path):
     settings = Settings(root=tmp_path, handoff_db="new/folder/handoff.db")
     service = HandoffService.from_settings(settings)
     assert service.agents_online() == [] and (tmp_path / "new" / "folder" / "handoff.db").is_file()
+
+
+def test_a_customer_message_that_starts_like_rasas_own_triggers_still_reaches_the_agent(service):
+    """Issue 16, item 9: "EXTERNAL: ..." typed by a customer vanished from the relay and the packet."""
+    from bot.handoff.packet import build_packet
+    from bot.rasa.relay import HandoffRelay
+
+    typed = {"event": "user", "timestamp": 1700000050.0, "text": "EXTERNAL: my parcel never came",
+             "parse_data": {"intent": {"name": "nlu_fallback"}, "entities": []}}
+    triggered = {"event": "user", "timestamp": 1700000051.0, "text": "EXTERNAL: handoff_finished",
+                 "metadata": {"is_external": True}}
+    packet = build_packet("c9", [*EVENTS, typed, triggered], {}, Reason.user_request)
+    assert [line.text for line in packet.transcript][-2:] == ["I want to talk to a human",
+                                                              "EXTERNAL: my parcel never came"]
+    opened = service.open("c9", EVENTS, {}, Reason.user_request).handoff
+    later = opened.created_at.timestamp() + 1
+    HandoffRelay(service).publish_many([{**typed, "sender_id": "c9", "timestamp": later},
+                                        {**triggered, "sender_id": "c9", "timestamp": later}])
+    assert [m.text for m in service.store.messages(opened.id)] == ["EXTERNAL: my parcel never came"]
