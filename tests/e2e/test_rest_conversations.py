@@ -141,3 +141,24 @@ def test_prefetch_route_takes_text_and_rejects_anything_else(servers):
         assert r.status_code == 400 and "text" in r.json()["error"]
     r = httpx.post(url, content=b"not json", headers={"content-type": "application/json"}, timeout=10)
     assert r.status_code == 400
+
+
+def test_malformed_rest_messages_get_a_400_that_names_the_field(servers):
+    """Issue 16, item 8 (REST): an empty body, a list or a string was a 500; a message of 123,
+    null, a list, a dict or true was `200 []`; a missing sender became the shared `default`."""
+    def post(**kwargs):
+        return httpx.post(servers.rest_url, timeout=30, **kwargs)
+
+    cases = [(dict(content=b""), "body"), (dict(json=["hi"]), "body"), (dict(json="hi"), "body"),
+             (dict(content=b"{not json", headers={"content-type": "application/json"}), "body"),
+             (dict(json={"message": "hi"}), "sender"),
+             (dict(json={"sender": "", "message": "hi"}), "sender"),
+             (dict(json={"sender": None, "message": "hi"}), "sender"),
+             (dict(json={"sender": "x" * 256, "message": "hi"}), "sender"),
+             (dict(json={"sender": "s", "message": "hi", "metadata": "x"}), "metadata")]
+    cases += [(dict(json={"sender": "s", "message": bad}), "message")
+              for bad in (123, None, ["hi"], {"a": 1}, True)]
+    for kwargs, field in cases:
+        r = post(**kwargs)
+        assert r.status_code == 400 and r.json()["field"] == field, (kwargs, r.status_code, r.text)
+    assert say(servers, conversation(), "") is not None  # an empty text is still a message

@@ -3,6 +3,11 @@
 Drop-in for ``rest:`` in ``credentials.yml`` (same URL, ``/webhooks/rest/webhook``): each reply
 starts with any agent or status messages that arrived since the customer's last request, and
 ``GET /webhooks/rest/poll?sender=ID`` returns them without sending a message.
+
+A message is a JSON object with a non-empty string ``sender`` (at most 255 characters, the tracker
+store's limit) and a string ``message``; anything else is a 400 naming the field, before Rasa
+sees it (Rasa answered a 500, or ``200 []`` for a number, and filed a missing sender as the
+conversation ``default``, shared by every such client).
 """
 
 from __future__ import annotations
@@ -16,6 +21,24 @@ from sanic.request import Request
 
 from bot.rasa.prefetch import prefetch
 from bot.runtime import delivery
+
+MAX_SENDER_CHARS = 255
+
+
+def message_problem(body: Any) -> tuple[str, str] | None:
+    """(field, what is wrong) for a body that is not a customer message, else None."""
+    if not isinstance(body, dict):
+        return "body", 'send a JSON object: {"sender": "<conversation id>", "message": "<text>"}'
+    sender = body.get("sender")
+    if not isinstance(sender, str) or not sender.strip():
+        return "sender", "sender must be a non-empty string: the conversation's id"
+    if len(sender) > MAX_SENDER_CHARS:
+        return "sender", f"sender can have at most {MAX_SENDER_CHARS} characters"
+    if not isinstance(body.get("message"), str):
+        return "message", "message must be a string (the customer's text)"
+    if "metadata" in body and not isinstance(body["metadata"], dict):
+        return "metadata", "metadata, when given, must be a JSON object"
+    return None
 
 
 class SupportRest(RestInput):
@@ -31,6 +54,20 @@ class SupportRest(RestInput):
             await on_new_message(message)
 
         bp = super().blueprint(with_feed)
+
+        @bp.middleware("request")
+        async def validate(request: Request) -> response.HTTPResponse | None:
+            if request.method != "POST" or not request.path.endswith("/webhook"):
+                return None
+            try:
+                body = request.json
+            except Exception:  # noqa: BLE001 - Sanic raises its own error for invalid JSON
+                body = None
+            problem = message_problem(body)
+            if problem is None:
+                return None
+            field, message = problem
+            return response.json({"error": message, "field": field}, status=400)
 
         @bp.route("/poll", methods=["GET"])
         async def poll(request: Request) -> response.HTTPResponse:
