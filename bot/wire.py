@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-__all__ = ["CustomerPush", "HandoffStatus", "handoff_status", "agent_message", "state_change", "bot_message"]
+__all__ = ["CustomerPush", "HandoffStatus", "handoff_status", "agent_message", "state_change", "bot_message",
+           "message_problem"]
+MAX_SENDER_CHARS = 255  # the tracker store's column
 
 
 class HandoffStatusBody(TypedDict):
@@ -60,3 +62,22 @@ def bot_message(conversation_id: str, message: dict[str, Any]) -> CustomerPush:
     push: CustomerPush = {"recipient_id": conversation_id}
     push.update({k: v for k, v in message.items() if v and k != "recipient_id"})  # type: ignore[typeddict-item]
     return push
+
+
+def message_problem(body: Any, sender_key: str = "sender",
+                    metadata_key: str = "metadata") -> tuple[str, str] | None:
+    """(field, what is wrong) for an incoming customer message that is not one, else None: a JSON
+    object with a non-empty string ``sender_key`` and a string ``message`` (REST: ``sender``;
+    socket.io: ``session_id``), and an object as metadata when there is any."""
+    if not isinstance(body, dict):
+        return "body", f'send a JSON object: {{"{sender_key}": "<conversation id>", "message": "<text>"}}'
+    sender = body.get(sender_key)
+    if not isinstance(sender, str) or not sender.strip():
+        return sender_key, f"{sender_key} must be a non-empty string: the conversation's id"
+    if len(sender) > MAX_SENDER_CHARS:
+        return sender_key, f"{sender_key} can have at most {MAX_SENDER_CHARS} characters"
+    if not isinstance(body.get("message"), str):
+        return "message", "message must be a string (the customer's text)"
+    if metadata_key in body and body[metadata_key] is not None and not isinstance(body[metadata_key], dict):
+        return metadata_key, f"{metadata_key}, when given, must be a JSON object"
+    return None

@@ -343,3 +343,30 @@ def test_socketio_customer_gets_replies_and_live_pushes_from_the_agent(servers, 
         assert got[2].startswith("I'm back. How would you rate")
     finally:
         customer.close()
+
+
+def test_malformed_socketio_payloads_get_an_error_event_and_no_traceback(servers):
+    """Issue 16, item 8 (socket.io): these raised unhandled exceptions in rasa.log and the client
+    heard nothing."""
+    log = Path(servers.log_dir) / "rasa.log"
+    tracebacks = log.read_text(errors="replace").count("Traceback")
+    customer = SocketCustomer(servers, conversation())
+    errors: queue.Queue = queue.Queue()
+    customer.client.on("error", lambda data: errors.put(data))
+    try:
+        for payload, field in [("just a string", "body"), (["a", "list"], "body"),
+                               ({"message": "hi"}, "session_id"),
+                               ({"message": 5, "session_id": customer.session_id}, "message"),
+                               ({"message": "hi", "session_id": customer.session_id, "metadata": "{no"},
+                                "metadata"),
+                               ({"message": "hi", "session_id": customer.session_id, "metadata": [1]},
+                                "metadata")]:
+            customer.client.emit("user_uttered", payload)
+            assert errors.get(timeout=10)["field"] == field
+        customer.client.emit("session_request", ["not", "an", "object"])
+        assert errors.get(timeout=10)["field"] == "body"
+        customer.say("hello")  # the connection still works
+        assert "Brightcart assistant" in customer.next()["text"]
+    finally:
+        customer.close()
+    assert log.read_text(errors="replace").count("Traceback") == tracebacks

@@ -21,24 +21,7 @@ from sanic.request import Request
 
 from bot.rasa.prefetch import prefetch
 from bot.runtime import delivery
-
-MAX_SENDER_CHARS = 255
-
-
-def message_problem(body: Any) -> tuple[str, str] | None:
-    """(field, what is wrong) for a body that is not a customer message, else None."""
-    if not isinstance(body, dict):
-        return "body", 'send a JSON object: {"sender": "<conversation id>", "message": "<text>"}'
-    sender = body.get("sender")
-    if not isinstance(sender, str) or not sender.strip():
-        return "sender", "sender must be a non-empty string: the conversation's id"
-    if len(sender) > MAX_SENDER_CHARS:
-        return "sender", f"sender can have at most {MAX_SENDER_CHARS} characters"
-    if not isinstance(body.get("message"), str):
-        return "message", "message must be a string (the customer's text)"
-    if "metadata" in body and not isinstance(body["metadata"], dict):
-        return "metadata", "metadata, when given, must be a JSON object"
-    return None
+from bot.wire import message_problem
 
 
 class SupportRest(RestInput):

@@ -26,7 +26,7 @@ from socketio import AsyncServer
 
 from bot.rasa.prefetch import prefetch
 from bot.runtime import delivery
-from bot.wire import CustomerPush
+from bot.wire import MAX_SENDER_CHARS, CustomerPush, message_problem
 
 
 def room_pusher(sio: AsyncServer, event: str, namespace: str) -> Callable[[str, CustomerPush], Awaitable[bool]]:
@@ -56,9 +56,17 @@ class SupportSocketIO(SocketIOInput):
         namespace = self.namespace or "/"
         delivery().add_pusher(room_pusher(sio, self.bot_message_evt, namespace))
 
+        async def refuse(sid: str, field: str, message: str) -> None:
+            await sio.emit("error", {"error": message, "field": field}, room=sid, namespace=namespace)
+
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: str, data: dict[str, Any] | None) -> None:
+        async def session_request(sid: str, data: Any = None) -> None:
+            if data is not None and not isinstance(data, dict):
+                return await refuse(sid, "body", 'send {"session_id": "<id>"} or nothing')
             session_id = (data or {}).get("session_id") or uuid.uuid4().hex
+            if not isinstance(session_id, str) or len(session_id) > MAX_SENDER_CHARS:
+                return await refuse(sid, "session_id", f"session_id must be a string of at most "
+                                                       f"{MAX_SENDER_CHARS} characters")
             if self.session_persistence:
                 await sio.enter_room(sid, session_id, namespace=namespace)
             await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
@@ -66,15 +74,22 @@ class SupportSocketIO(SocketIOInput):
                 await sio.emit(self.bot_message_evt, item, room=sid, namespace=namespace)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
-        async def handle_message(sid: str, data: dict[str, Any]) -> None:
-            sender_id = data.get("session_id") if self.session_persistence else sid
-            if not sender_id:
-                await sio.emit("error", {"error": "send session_request first, then include its "
-                                                  "session_id with every message"}, room=sid)
-                return
+        async def handle_message(sid: str, data: Any = None) -> None:
+            if isinstance(data, dict) and isinstance(data.get(self.metadata_key), str):
+                try:  # some widgets send their custom data as a JSON string
+                    data = {**data, self.metadata_key: json.loads(data[self.metadata_key])}
+                except ValueError:
+                    return await refuse(sid, self.metadata_key, f"{self.metadata_key} is not valid JSON")
+            if isinstance(data, dict) and not self.session_persistence:
+                data = {**data, "session_id": sid}
+            problem = message_problem(data, "session_id", self.metadata_key)
+            if problem is not None:
+                field, message = problem
+                if field == "session_id":
+                    message = "send session_request first, then include its session_id with every message"
+                return await refuse(sid, field, message)
+            sender_id = data["session_id"]
             metadata = data.get(self.metadata_key) or {}
-            if isinstance(metadata, str):
-                metadata = json.loads(metadata)
             await prefetch(data.get("message"))
             await on_new_message(UserMessage(
                 data.get("message", ""), FixedSocketIOOutput(sio, self.bot_message_evt), sender_id,
