@@ -1,6 +1,6 @@
 """Exit codes and the error a command prints without a stack trace."""
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_ERROR = 0, 1
 
 
 class CliError(Exception):

@@ -102,12 +102,9 @@ def _corpus_path(args: argparse.Namespace, settings: Settings) -> Path:
 
 def encoder(settings: Settings):
     """The base model (tests replace it with a fake)."""
-    from bot.kb.ops import KbOpsError, base_encoder
+    from bot.kb.ops import base_encoder
 
-    try:
-        return base_encoder(settings)
-    except KbOpsError as exc:
-        raise CliError(str(exc)) from exc
+    return _ops(base_encoder, settings)
 
 
 def _ops(call, *args, **kwargs):
