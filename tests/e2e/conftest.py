@@ -11,13 +11,17 @@ from bot.kb.ops import build
 from bot.settings import Settings
 
 
+# Several checkouts can run their end-to-end tests at once on one machine: each picks its own ports.
+E2E_PORT = int(os.environ.get("SUPPORTBOT_E2E_PORT", "15005"))
+
+
 @pytest.fixture(scope="session")
 def e2e_settings(tmp_path_factory, root) -> Settings:
     work = tmp_path_factory.mktemp("e2e")
     shutil.copytree(root / "data" / "faq", work / "faq")
     return Settings(root=root, corpus=work / "faq", index_dir=work / "kb_index",
                     tracker_db=str(work / "tracker.db"), handoff_db=str(work / "handoff.db"),
-                    rasa_port=15005, action_port=15055,
+                    rasa_port=E2E_PORT, action_port=E2E_PORT + 50,
                     # a receiver that is down for the whole run: chat and console must not care
                     handoff_webhooks="http://127.0.0.1:9/unreachable", handoff_webhook_secret="e2e-secret",
                     reload_interval=0.5)

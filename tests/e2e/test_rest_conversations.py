@@ -118,7 +118,7 @@ def test_rasa_data_validates(root, servers):
 
 
 def test_action_server_without_an_index_starts_and_says_faq_unavailable(e2e_settings, tmp_path):
-    settings = replace(e2e_settings, index_dir=tmp_path / "no-index", action_port=15056)
+    settings = replace(e2e_settings, index_dir=tmp_path / "no-index", action_port=e2e_settings.action_port + 1)
     s = Servers(settings, log_dir=tmp_path)
     try:
         s.start_actions()
