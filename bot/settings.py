@@ -11,6 +11,7 @@ from bot.hours import HoursError, parse_hours
 from bot.kb.evidence import SIGNALS, weight_problem
 
 _DEFAULT_WEIGHT = {s.key: s.default for s in SIGNALS}
+MIN_SECRET_KEY_CHARS = 32
 
 
 class SettingsError(ValueError):
@@ -81,6 +82,10 @@ class Settings:
     # Comma-separated URLs that receive every new hand-off (JSON, HMAC-SHA256 signed).
     handoff_webhooks: str = ""
     handoff_webhook_secret: str = ""
+    # The key conversation tokens and the action server's token derive from (bot/keys.py); at least
+    # 32 characters. Empty: a random key kept in secret_key_file. Several nodes must share one key.
+    secret_key: str = ""
+    secret_key_file: str = ".rasa/secret.key"
 
     def __post_init__(self) -> None:
         if self.reload_interval <= 0:
@@ -111,6 +116,9 @@ class Settings:
         if self.handoff_webhooks and not self.handoff_webhook_secret:
             raise SettingsError("SUPPORTBOT_HANDOFF_WEBHOOKS is set, so SUPPORTBOT_HANDOFF_WEBHOOK_SECRET "
                                 "must be set too (receivers check the signature with it)")
+        if self.secret_key and len(self.secret_key) < MIN_SECRET_KEY_CHARS:
+            raise SettingsError(f"SUPPORTBOT_SECRET_KEY must have at least {MIN_SECRET_KEY_CHARS} characters, "
+                                "e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(48))'")
         try:
             parse_hours(self.handoff_hours, self.handoff_timezone)
         except HoursError as exc:
@@ -172,3 +180,4 @@ class Settings:
             "TRACKER_URL": self.tracker_url,
             "TRACKER_DB": str(self.path(Path(self.tracker_db))),
         }
+

@@ -10,7 +10,6 @@ from bot.kb.corpus import load_corpus
 from bot.kb.ops import build
 from bot.settings import Settings
 
-
 # Several checkouts can run their end-to-end tests at once on one machine: each picks its own ports.
 E2E_PORT = int(os.environ.get("SUPPORTBOT_E2E_PORT", "15005"))
 
