@@ -9,6 +9,7 @@ server's token at once (customers start new conversations).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -53,6 +54,7 @@ def _read_or_create(path: Path) -> bytes:
     return key
 
 
+@functools.lru_cache(maxsize=32)  # read once per process: every customer request checks a token
 def derived_key(settings: Settings, purpose: str) -> bytes:
     """A key for one purpose only (conversation tokens, the action server, ...)."""
     return hmac.new(secret_key(settings), b"supportbot:" + purpose.encode(), hashlib.sha256).digest()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from bot.access.limits import MessageLimits
     from bot.delivery import Delivery
     from bot.handoff.service import HandoffService
     from bot.kb.serving import KnowledgeBase
@@ -57,3 +58,12 @@ def delivery() -> Delivery:
     from bot.delivery import Delivery, FeedStore
 
     return Delivery(FeedStore(engine(settings().handoff_db_url)))
+
+
+@functools.lru_cache(maxsize=1)
+def message_limits() -> MessageLimits:
+    """How long and how often customers of this process may write (``bot.access.limits``)."""
+    from bot.access.limits import MessageLimits
+
+    s = settings()
+    return MessageLimits(s.max_message_chars, s.messages_per_minute)

@@ -14,6 +14,7 @@ from bot.kb.evidence import SIGNALS, weight_problem
 
 _DEFAULT_WEIGHT = {s.key: s.default for s in SIGNALS}
 MIN_SECRET_KEY_CHARS = 32
+_JWT_METHODS = ("HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512")
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
@@ -47,6 +48,10 @@ class Settings:
     search_k: int = 20
     # Longer customer messages are cut to this many characters before encoding.
     max_query_chars: int = 1000
+    # Longer customer messages are refused before NLU (413 on REST, an error event on socket.io).
+    max_message_chars: int = 4000
+    # Messages one conversation may send a minute (more get 429 / an error event).
+    messages_per_minute: int = 30
     # How `kb build` weighs each scoring signal next to an entry's nearest phrasing's cosine (0 turns
     # one off; the build's flags override them for one build). Declared in bot/kb/evidence: one
     # field per signal, named <signal>_weight (a unit test checks they match).
@@ -96,6 +101,11 @@ class Settings:
     # Reverse proxies (IP addresses, comma-separated) whose X-Forwarded-Proto is believed: a staff
     # session cookie is marked Secure when the request came over HTTPS directly or through one.
     trusted_proxies: str = ""
+    # Sites that log their customers in may pass a JWT (socket.io ``auth: {token}``) signed with this
+    # key (HS256 secret, or a PEM public key for RS256/ES256); its ``sub`` names the customer, and
+    # their conversation follows them to any device. Empty: no JWTs.
+    jwt_key: str = ""
+    jwt_method: str = "HS256"
 
     def __post_init__(self) -> None:
         if self.reload_interval <= 0:
@@ -106,6 +116,10 @@ class Settings:
             raise SettingsError("SUPPORTBOT_SEARCH_K must be at least 3")
         if self.max_query_chars < 10:
             raise SettingsError("SUPPORTBOT_MAX_QUERY_CHARS must be at least 10")
+        if self.max_message_chars < 100:
+            raise SettingsError("SUPPORTBOT_MAX_MESSAGE_CHARS must be at least 100")
+        if self.messages_per_minute < 1:
+            raise SettingsError("SUPPORTBOT_MESSAGES_PER_MINUTE must be at least 1")
         for signal in SIGNALS:
             problem = weight_problem(signal, getattr(self, signal.key))
             if problem:
@@ -133,6 +147,8 @@ class Settings:
             if origin != "*" and not _ORIGIN.fullmatch(origin):
                 raise SettingsError(f"SUPPORTBOT_ALLOWED_ORIGINS: {origin!r} is not an origin; write "
                                     "scheme://host[:port] with no path, e.g. https://shop.example.com")
+        if self.jwt_method not in _JWT_METHODS:
+            raise SettingsError(f"SUPPORTBOT_JWT_METHOD must be one of {', '.join(_JWT_METHODS)}")
         for proxy in self.proxy_list:
             try:
                 ipaddress.ip_address(proxy)

@@ -7,10 +7,13 @@ Every message pushed to a customer outside their own request is a :class:`Custom
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    from bot.handoff.packet import TranscriptLine
 
 __all__ = ["CustomerPush", "HandoffStatus", "handoff_status", "agent_message", "state_change", "bot_message",
-           "message_problem"]
+           "message_problem", "HistoryItem", "history"]
 MAX_SENDER_CHARS = 255  # the tracker store's column
 
 
@@ -62,6 +65,25 @@ def bot_message(conversation_id: str, message: dict[str, Any]) -> CustomerPush:
     push: CustomerPush = {"recipient_id": conversation_id}
     push.update({k: v for k, v in message.items() if v and k != "recipient_id"})  # type: ignore[typeddict-item]
     return push
+
+
+# One line of a conversation, sent to a client that has none of it (the ``history`` event).
+HistoryItem = TypedDict("HistoryItem", {"from": str, "text": str, "agent": str,
+                                        "buttons": list[dict[str, str]]}, total=False)
+
+
+def history(lines: list[TranscriptLine]) -> list[HistoryItem]:
+    """A conversation's transcript as the widget shows it (``from``: customer, bot or agent);
+    buttons only on the last line, as older choices are gone from the widget too."""
+    items: list[HistoryItem] = []
+    for line in lines:
+        item: HistoryItem = {"from": line.role.value, "text": line.text}
+        if line.author:
+            item["agent"] = line.author
+        items.append(item)
+    if lines and lines[-1].buttons:
+        items[-1]["buttons"] = [{"title": b.title, "payload": b.payload} for b in lines[-1].buttons]
+    return items
 
 
 def message_problem(body: Any, sender_key: str = "sender",

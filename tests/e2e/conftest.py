@@ -11,6 +11,7 @@ from bot.kb.ops import build
 from bot.settings import Settings
 
 # Several checkouts can run their end-to-end tests at once on one machine: each picks its own ports.
+JWT_KEY = "the shop's key for signing its customers' tokens"  # noqa: S105 - a test key
 E2E_PORT = int(os.environ.get("SUPPORTBOT_E2E_PORT", "15005"))
 
 
@@ -25,7 +26,8 @@ def e2e_settings(tmp_path_factory, root) -> Settings:
                     handoff_webhooks="http://127.0.0.1:9/unreachable", handoff_webhook_secret="e2e-secret",
                     reload_interval=0.5,
                     # the shop embedding the widget; this machine plays the HTTPS proxy
-                    allowed_origins="http://shop.test", trusted_proxies="127.0.0.1")
+                    allowed_origins="http://shop.test", trusted_proxies="127.0.0.1",
+                    jwt_key=JWT_KEY)
 
 
 @pytest.fixture(scope="session")

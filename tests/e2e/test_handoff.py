@@ -10,12 +10,13 @@ import pytest
 import socketio
 import sqlalchemy as sa
 
+from bot.access.conversations import token_for
 from bot.events.outbox import Outbox
 from bot.handoff import messages
 from bot.handoff.store import HandoffStore
 from bot.staff.accounts import StaffStore, sessions
 from bot.staff.passwords import hash_password
-from tests.e2e.test_rest_conversations import conversation, say, tracker
+from tests.e2e.test_rest_conversations import auth, conversation, say, send, tracker
 
 PASSWORD = "correct horse battery"
 
@@ -45,7 +46,8 @@ def console(servers, name="ana"):
 
 
 def poll(servers, sender):
-    r = httpx.get(base(servers) + "/webhooks/rest/poll", params={"sender": sender}, timeout=30)
+    r = httpx.get(base(servers) + "/webhooks/rest/poll", params={"sender": sender},
+                  headers=auth(servers, sender), timeout=30)
     assert r.status_code == 200
     return r.json()
 
@@ -306,8 +308,13 @@ def test_agent_message_limits(servers, store):
     assert agent.post(f"/handoffs/{hid}/messages", json={"text": "  "}).status_code == 400
     bad_after = agent.get(f"/handoffs/{hid}/messages", params={"after": "abc"})  # was a 500 HTML page
     assert bad_after.status_code == 400 and "after" in bad_after.json()["error"]
-    # oversized customer message: kept for the agent, the bot stays quiet (only the pending status arrives)
-    assert texts(say(servers, sender, "y" * 10_000)) == ["ana has joined the conversation."]
+    # a customer message at the length limit: kept for the agent, the bot stays quiet (only the
+    # pending status arrives); one over it is refused before anything sees it (was stored whole)
+    longest = "y" * servers.settings.max_message_chars
+    assert texts(say(servers, sender, longest)) == ["ana has joined the conversation."]
+    assert send(servers, sender, longest + "y").status_code == 413
+    seen = [m["text"] for m in agent.get(f"/handoffs/{hid}/messages").json()["messages"]]
+    assert longest in seen and longest + "y" not in seen
     assert agent.post(f"/handoffs/{hid}/resolve").status_code == 200
 
 
@@ -321,17 +328,27 @@ def test_console_is_served_with_assets(servers):
 class SocketCustomer:
     """A website customer on socket.io with session persistence, as the widget connects."""
 
-    def __init__(self, servers, session_id):
-        self.session_id = session_id
+    def __init__(self, servers, session_id=None, *, token=None, web_token=None, history=False):
+        """``session_id`` with its token (signed here unless given), or a new conversation
+        (``session_id`` None); ``web_token``: a site's JWT for a logged-in customer."""
         self.received = queue.Queue()
+        self.errors = queue.Queue()
+        self.history = queue.Queue()
         self.custom = []
         self.client = socketio.Client(reconnection=False)
         self.client.on("bot_uttered", lambda data: self.received.put(data))
-        confirmed = threading.Event()
-        self.client.on("session_confirm", lambda _sid: confirmed.set())
-        self.client.connect(base(servers), socketio_path="/socket.io", wait_timeout=10)
-        self.client.emit("session_request", {"session_id": session_id})
-        assert confirmed.wait(10)
+        self.client.on("error", lambda data: self.errors.put(data))
+        self.client.on("history", lambda data: self.history.put(data))
+        confirmed = queue.Queue()
+        self.client.on("session_confirm", lambda data: confirmed.put(data))
+        self.client.connect(base(servers), socketio_path="/socket.io", wait_timeout=10,
+                            auth={"token": web_token} if web_token else None)
+        request = {"history": history}
+        if session_id is not None:
+            request.update(session_id=session_id, token=token or token_for(servers.settings, session_id))
+        self.client.emit("session_request", request)
+        self.confirmed = confirmed.get(timeout=10)
+        self.session_id, self.token = self.confirmed["session_id"], self.confirmed["token"]
 
     def say(self, text):
         self.client.emit("user_uttered", {"message": text, "session_id": self.session_id})
@@ -400,6 +417,8 @@ def test_malformed_socketio_payloads_get_an_error_event_and_no_traceback(servers
         for payload, field in [("just a string", "body"), (["a", "list"], "body"),
                                ({"message": "hi"}, "session_id"),
                                ({"message": 5, "session_id": customer.session_id}, "message"),
+                               ({"message": "x" * (servers.settings.max_message_chars + 1),
+                                 "session_id": customer.session_id}, "message"),  # item 7
                                ({"message": "hi", "session_id": customer.session_id, "metadata": "{no"},
                                 "metadata"),
                                ({"message": "hi", "session_id": customer.session_id, "metadata": [1]},
@@ -413,3 +432,71 @@ def test_malformed_socketio_payloads_get_an_error_event_and_no_traceback(servers
     finally:
         customer.close()
     assert log.read_text(errors="replace").count("Traceback") == tracebacks
+
+
+def test_knowing_a_conversation_id_opens_nothing(servers, store):
+    """Issue 16, item 1: a REST poll with someone else's sender read the agent's messages meant for
+    them; a socket.io session_request with their session id joined their room (live and missed
+    agent messages), and a user_uttered with their id wrote into their conversation."""
+    agent, victim, hid = waiting_customer(servers, "I want a person")
+    agent.post(f"/handoffs/{hid}/messages", json={"text": "Your new card PIN letter is on its way."})
+    url = base(servers) + "/webhooks/rest/poll"
+    stranger = conversation()
+    for headers, status in (({}, 401), (auth(servers, stranger), 403)):
+        r = httpx.get(url, params={"sender": victim}, headers=headers, timeout=30)
+        assert r.status_code == status and r.json()["field"] == "token"
+    intruder = SocketCustomer(servers)  # a conversation of its own, issued by the server
+    try:
+        for token in (None, "forged", intruder.token):
+            intruder.client.emit("session_request", {"session_id": victim, "token": token})
+            assert intruder.errors.get(timeout=10)["field"] == "token"
+        intruder.client.emit("user_uttered", {"message": "cancel my order", "session_id": victim})
+        assert intruder.errors.get(timeout=10)["field"] == "session_id"
+        agent.post(f"/handoffs/{hid}/messages", json={"text": "Anything else?"})
+        time.sleep(1.0)
+        assert intruder.received.empty()  # nothing of the victim's, live or missed
+    finally:
+        intruder.close()
+    assert [m["text"] for m in poll(servers, victim)] == [
+        "ana has joined the conversation.", "Your new card PIN letter is on its way.", "Anything else?"]
+    said = [m["text"] for m in agent.get(f"/handoffs/{hid}/messages").json()["messages"]]
+    assert "cancel my order" not in said
+    assert agent.post(f"/handoffs/{hid}/resolve").status_code == 200
+
+
+def test_a_logged_in_customer_takes_their_conversation_to_another_device(servers, store):
+    """Sites that log customers in pass a JWT (its sub names the customer): the same conversation
+    and its history on every device; a JWT the server cannot verify is refused at connection."""
+    import jwt
+
+    from tests.e2e.conftest import JWT_KEY
+
+    customer = "customer-" + conversation()
+    web_token = jwt.encode({"sub": customer, "exp": int(time.time()) + 600}, JWT_KEY, algorithm="HS256")
+    laptop = SocketCustomer(servers, web_token=web_token)
+    try:
+        laptop.say("how long does a refund take?")
+        answer = laptop.next()["text"]
+    finally:
+        laptop.close()
+    phone = SocketCustomer(servers, web_token=web_token, history=True)
+    try:
+        assert phone.session_id == laptop.session_id
+        lines = phone.history.get(timeout=10)
+        assert [(line["from"], line["text"]) for line in lines][-2:] == [
+            ("customer", "how long does a refund take?"), ("bot", answer)]
+        phone.say("thanks")
+        assert phone.next()["text"]
+    finally:
+        phone.close()
+    other = SocketCustomer(servers, web_token=jwt.encode({"sub": "someone-else"}, JWT_KEY, algorithm="HS256"))
+    try:
+        assert other.session_id != laptop.session_id
+    finally:
+        other.close()
+    for bad in (jwt.encode({"sub": customer}, "not the shop's key", algorithm="HS256"),
+                jwt.encode({"sub": customer, "exp": int(time.time()) - 60}, JWT_KEY, algorithm="HS256"),
+                jwt.encode({"name": "no sub"}, JWT_KEY, algorithm="HS256")):
+        client = socketio.Client(reconnection=False)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            client.connect(base(servers), auth={"token": bad}, wait_timeout=10)

@@ -1,5 +1,6 @@
 """The real Rasa server and action server, talked to over REST like a customer would."""
 
+import concurrent.futures
 import json
 import sqlite3
 import subprocess
@@ -10,6 +11,7 @@ from dataclasses import replace
 import httpx
 import pytest
 
+from bot.access.conversations import token_for
 from bot.apps.environment import process_env
 from bot.apps.supervisor import Servers
 from bot.apps.training import rasa_bin
@@ -19,8 +21,18 @@ from bot.kb.ops import build
 from bot.keys import action_server_token
 
 
+def auth(servers, sender):
+    """The header a client holding ``sender``'s token sends (tests sign ids as the server would)."""
+    return {"Authorization": f"Bearer {token_for(servers.settings, sender)}"}
+
+
+def send(servers, sender, text):
+    return httpx.post(servers.rest_url, json={"sender": sender, "message": text}, headers=auth(servers, sender),
+                      timeout=30)
+
+
 def say(servers, sender, text):
-    r = httpx.post(servers.rest_url, json={"sender": sender, "message": text}, timeout=30)
+    r = send(servers, sender, text)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -68,7 +80,7 @@ def test_misses_are_honest_and_counted(servers):
     assert slots[-1]["value"] == 2
 
 
-@pytest.mark.parametrize("text", ["", "   ", "🙂🙂🙂", "¿Dónde está mi pedido?", "x" * 10_000,
+@pytest.mark.parametrize("text", ["", "   ", "🙂🙂🙂", "¿Dónde está mi pedido?", "x" * 4000,
                                   "<script>alert(1)</script>"])
 def test_odd_messages_get_a_sensible_reply(servers, text):
     replies = say(servers, conversation(), text)
@@ -193,3 +205,65 @@ def test_malformed_rest_messages_get_a_400_that_names_the_field(servers):
         r = post(**kwargs)
         assert r.status_code == 400 and r.json()["field"] == field, (kwargs, r.status_code, r.text)
     assert say(servers, conversation(), "") is not None  # an empty text is still a message
+
+
+def test_the_server_issues_conversations_and_only_their_token_opens_them(servers):
+    """Issue 16, item 1: the sender id was the only key to a conversation; anyone knowing (or
+    guessing) it could write into it and read what a person sent there."""
+    issue = servers.rest_url.rsplit("/", 1)[0] + "/conversations"
+    first, second = httpx.post(issue, timeout=30), httpx.post(issue, timeout=30)
+    assert first.status_code == 201 and second.status_code == 201
+    mine, theirs = first.json(), second.json()
+    assert mine["sender"] != theirs["sender"] and len(mine["sender"]) >= 32 and mine["token"] != theirs["token"]
+
+    def post(sender, token=None, **extra):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.post(servers.rest_url, json={"sender": sender, "message": "how long does a refund take?"},
+                          headers={**headers, **extra}, timeout=30)
+
+    answered = post(mine["sender"], mine["token"])
+    assert answered.status_code == 200 and "refund" in answered.json()[0]["text"].lower()
+    for sender, token, status in ((mine["sender"], None, 401), (mine["sender"], theirs["token"], 403),
+                                  ("made-up-id", None, 401), ("made-up-id", mine["token"], 403)):
+        r = post(sender, token)
+        assert r.status_code == status and r.json()["field"] == "token", (sender, r.text)
+    assert post(mine["sender"], **{"Authorization": mine["token"]}).status_code == 401  # no "Bearer"
+    texts = [d.get("text") for t, d in tracker(servers, mine["sender"]) if t == "user"]
+    assert texts == ["how long does a refund take?"]  # none of the refused messages got in
+    assert tracker(servers, "made-up-id") == []
+
+
+def test_too_long_and_too_many_messages_are_refused_before_nlu(servers):
+    """Issue 16, item 7: a 1 MB message took 17-22 s and made a concurrent customer's FAQ
+    question take 14.5 s instead of 0.04 s; the tracker stored a 5.95 MB row."""
+    limit = servers.settings.max_message_chars
+    sender = conversation()
+    r = send(servers, sender, "x" * (limit + 1))
+    assert r.status_code == 413 and r.json()["field"] == "message" and str(limit) in r.json()["error"]
+    longest = "refund " + "s" * (limit - 7)
+    assert say(servers, sender, longest)  # at the limit: answered
+    assert [d.get("text") for t, d in tracker(servers, sender) if t == "user"] == [longest]
+
+    def small_question():
+        started = time.perf_counter()
+        say(servers, conversation(), "how long does a refund take?")
+        return time.perf_counter() - started
+
+    alone = sorted(small_question() for _ in range(3))[1]
+    huge = {"sender": sender, "message": "y" * 1_000_000}
+    with httpx.Client(timeout=60) as client:
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            flood = [pool.submit(client.post, servers.rest_url, json=huge, headers=auth(servers, sender))
+                     for _ in range(8)]
+            beside = sorted(small_question() for _ in range(3))[1]
+            codes = {f.result().status_code for f in flood}
+    assert codes == {413}
+    assert beside < max(1.0, 4 * alone), (alone, beside)  # was 14.5 s next to one such message
+
+    burst = conversation()
+    allowed = servers.settings.messages_per_minute
+    codes = [send(servers, burst, "hi").status_code for _ in range(allowed + 1)]
+    assert codes[:allowed] == [200] * allowed and codes[-1] == 429
+    refused = send(servers, burst, "hi")
+    assert refused.json()["field"] == "rate" and 1 <= int(refused.headers["retry-after"]) <= 60
+    assert say(servers, conversation(), "hello")  # other conversations are not held back

@@ -1,13 +1,17 @@
-"""Rasa's REST channel plus what a person sends during a hand-off.
+"""Rasa's REST channel plus what a person sends during a hand-off, for server-issued conversations.
 
-Drop-in for ``rest:`` in ``credentials.yml`` (same URL, ``/webhooks/rest/webhook``): each reply
-starts with any agent or status messages that arrived since the customer's last request, and
-``GET /webhooks/rest/poll?sender=ID`` returns them without sending a message.
+Drop-in for ``rest:`` in ``credentials.yml`` (same URL, ``/webhooks/rest/webhook``):
+
+- ``POST /webhooks/rest/conversations`` issues a conversation: ``201 {"sender": ID, "token": T}``;
+- ``POST /webhooks/rest/webhook {"sender": ID, "message": ...}`` with ``Authorization: Bearer T``
+  (each reply starts with any agent or status messages that arrived since the last request);
+- ``GET /webhooks/rest/poll?sender=ID`` with the same header returns those without a message.
 
 A message is a JSON object with a non-empty string ``sender`` (at most 255 characters, the tracker
-store's limit) and a string ``message``; anything else is a 400 naming the field, before Rasa
-sees it (Rasa answered a 500, or ``200 []`` for a number, and filed a missing sender as the
-conversation ``default``, shared by every such client).
+store's limit) and a string ``message``; anything else is a 400 naming the field, before Rasa sees
+it. A missing or wrong token is a 401/403 (``field: token``): knowing a conversation's id is not
+enough to read or write it. A message over ``SUPPORTBOT_MAX_MESSAGE_CHARS`` is a 413, one over the
+conversation's rate a 429 with ``Retry-After`` (``bot.access.limits``), also before NLU.
 """
 
 from __future__ import annotations
@@ -19,9 +23,21 @@ from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from bot.access.conversations import AccessDenied, bearer, check, new_conversation
 from bot.rasa.prefetch import prefetch
-from bot.runtime import delivery
+from bot.runtime import delivery, message_limits, settings
 from bot.wire import message_problem
+
+
+def refused(field: str, message: str, status: int = 400) -> response.HTTPResponse:
+    return response.json({"error": message, "field": field}, status=status)
+
+
+def _body(request: Request) -> Any:
+    try:
+        return request.json
+    except Exception:  # noqa: BLE001 - Sanic raises its own error for invalid JSON
+        return None
 
 
 class SupportRest(RestInput):
@@ -42,21 +58,36 @@ class SupportRest(RestInput):
         async def validate(request: Request) -> response.HTTPResponse | None:
             if request.method != "POST" or not request.path.endswith("/webhook"):
                 return None
-            try:
-                body = request.json
-            except Exception:  # noqa: BLE001 - Sanic raises its own error for invalid JSON
-                body = None
+            body = _body(request)
             problem = message_problem(body)
-            if problem is None:
-                return None
-            field, message = problem
-            return response.json({"error": message, "field": field}, status=400)
+            if problem is not None:
+                return refused(*problem)
+            try:
+                check(settings(), body["sender"], bearer(request.headers.get("Authorization")))
+            except AccessDenied as exc:
+                return refused(exc.field, str(exc), exc.status)
+            limit = message_limits().refusal(body["sender"], body["message"])
+            if limit is not None:
+                res = refused(limit.field, limit.message, limit.status)
+                if limit.retry_after:
+                    res.headers["Retry-After"] = str(limit.retry_after)
+                return res
+            return None
+
+        @bp.route("/conversations", methods=["POST"])
+        async def conversations(request: Request) -> response.HTTPResponse:
+            issued = new_conversation(settings())
+            return response.json({"sender": issued.sender, "token": issued.token}, status=201)
 
         @bp.route("/poll", methods=["GET"])
         async def poll(request: Request) -> response.HTTPResponse:
             sender = request.args.get("sender", "").strip()
             if not sender:
-                return response.json({"error": "add ?sender=<conversation id>"}, status=400)
+                return refused("sender", "add ?sender=<conversation id>")
+            try:
+                check(settings(), sender, bearer(request.headers.get("Authorization")))
+            except AccessDenied as exc:
+                return refused(exc.field, str(exc), exc.status)
             return response.json(delivery().take(sender))
 
         return bp

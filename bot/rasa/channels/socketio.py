@@ -11,23 +11,33 @@ python-socketio 5 are fixed by re-registering two handlers:
 
 On (re)connection the customer also gets what a person sent while they were away; while
 connected, pushes to them (``bot.delivery``) reach their room at once.
+
+A conversation id is not a key (``bot.access.conversations``): ``session_request`` without a
+``session_id`` starts a conversation and ``session_confirm`` answers ``{"session_id", "token"}``;
+to continue one, the client sends both, and a socket may write only to the conversation it
+joined. A socket that connected with a site's JWT (``auth: {"token": ...}``) always joins its
+customer's conversation. ``"history": true`` in ``session_request`` asks for the conversation so
+far (a ``history`` event), for a device that has none of it. Refusals are ``error`` events
+``{"error", "field"}``, never silence; the message limits of ``bot.access.limits`` apply.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 from socketio import AsyncServer
+from socketio.exceptions import ConnectionRefusedError
 
+from bot.access.conversations import AccessDenied, Issued, check, new_conversation, user_conversation
+from bot.handoff.packet import transcript_from_events
 from bot.rasa.channels.origins import socketio_origin_check
 from bot.rasa.prefetch import prefetch
-from bot.runtime import delivery
-from bot.wire import MAX_SENDER_CHARS, CustomerPush, message_problem
+from bot.runtime import delivery, message_limits, settings
+from bot.wire import MAX_SENDER_CHARS, CustomerPush, history, message_problem
 
 
 def room_pusher(sio: AsyncServer, event: str, namespace: str) -> Callable[[str, CustomerPush], Awaitable[bool]]:
@@ -50,6 +60,12 @@ class SupportSocketIO(SocketIOInput):
     def name(cls) -> str:
         return "socketio"
 
+    def jwt_conversation(self, web_token: str) -> Issued:
+        """credentials.yml's ``jwt_key`` / ``jwt_method`` (Rasa's convention), else the settings'."""
+        if self.jwt_key:
+            return user_conversation(settings(), web_token, self.jwt_key, self.jwt_algorithm or "HS256")
+        return user_conversation(settings(), web_token)
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = super().blueprint(on_new_message)
         sio = self.sio
@@ -57,23 +73,68 @@ class SupportSocketIO(SocketIOInput):
         namespace = self.namespace or "/"
         sio.eio.cors_allowed_origins = socketio_origin_check  # Rasa allows any page to connect
         delivery().add_pusher(room_pusher(sio, self.bot_message_evt, namespace))
+        server: dict[str, Any] = {}  # the Sanic app, seen on the first connection
 
         async def refuse(sid: str, field: str, message: str) -> None:
             await sio.emit("error", {"error": message, "field": field}, room=sid, namespace=namespace)
 
+        async def transcript(conversation_id: str) -> list[Any]:
+            rasa_agent = getattr(getattr(server.get("app"), "ctx", None), "agent", None)
+            if rasa_agent is None or rasa_agent.tracker_store is None:
+                return []
+            tracker = await rasa_agent.tracker_store.retrieve_full_tracker(conversation_id)
+            return history(transcript_from_events(e.as_dict() for e in tracker.events)) if tracker else []
+
+        @sio.on("connect", namespace=self.namespace)
+        async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
+            request = environ.get("sanic.request")
+            if request is not None:
+                server.setdefault("app", request.app)
+            web_token = auth.get("token") if isinstance(auth, dict) else None
+            if not web_token:
+                return True  # an anonymous visitor: the server issues their conversation
+            try:
+                user = self.jwt_conversation(str(web_token))
+            except AccessDenied as exc:
+                raise ConnectionRefusedError({"error": str(exc), "field": "token"}) from None
+            await sio.save_session(sid, {"user": user}, namespace=namespace)
+            return True
+
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: str, data: Any = None) -> None:
             if data is not None and not isinstance(data, dict):
-                return await refuse(sid, "body", 'send {"session_id": "<id>"} or nothing')
-            session_id = (data or {}).get("session_id") or uuid.uuid4().hex
-            if not isinstance(session_id, str) or len(session_id) > MAX_SENDER_CHARS:
-                return await refuse(sid, "session_id", f"session_id must be a string of at most "
-                                                       f"{MAX_SENDER_CHARS} characters")
+                return await refuse(sid, "body", 'send {"session_id": "<id>", "token": "<token>"} or nothing')
+            data = data or {}
+            session = await sio.get_session(sid, namespace=namespace)
+            issued: Issued | None = session.get("user")
+            if issued is None and data.get("session_id") is not None:
+                session_id = data["session_id"]
+                if not isinstance(session_id, str) or not session_id or len(session_id) > MAX_SENDER_CHARS:
+                    return await refuse(sid, "session_id", "session_id must be a non-empty string of at "
+                                                           f"most {MAX_SENDER_CHARS} characters")
+                try:
+                    check(settings(), session_id, data.get("token"))
+                except AccessDenied as exc:
+                    return await refuse(sid, exc.field, f"{exc}; send session_request without a session_id "
+                                                        "to start a new conversation")
+                issued = Issued(session_id, data["token"])
+            issued = issued or new_conversation(settings())
+            joined = session.get("conversation")
+            if joined and joined != issued.sender:
+                await sio.leave_room(sid, joined, namespace=namespace)
+            await sio.save_session(sid, {**session, "conversation": issued.sender}, namespace=namespace)
             if self.session_persistence:
-                await sio.enter_room(sid, session_id, namespace=namespace)
-            await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
-            for item in delivery().take(session_id):
+                await sio.enter_room(sid, issued.sender, namespace=namespace)
+            await sio.emit("session_confirm", {"session_id": issued.sender, "token": issued.token,
+                                               "max_message_chars": settings().max_message_chars},
+                           room=sid, namespace=namespace)
+            missed = delivery().take(issued.sender)
+            if data.get("history") is True:  # the history holds what was missed, too
+                await sio.emit("history", await transcript(issued.sender), room=sid, namespace=namespace)
+                return None
+            for item in missed:
                 await sio.emit(self.bot_message_evt, item, room=sid, namespace=namespace)
+            return None
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def handle_message(sid: str, data: Any = None) -> None:
@@ -85,16 +146,22 @@ class SupportSocketIO(SocketIOInput):
             if isinstance(data, dict) and not self.session_persistence:
                 data = {**data, "session_id": sid}
             problem = message_problem(data, "session_id", self.metadata_key)
+            joined = (await sio.get_session(sid, namespace=namespace)).get("conversation")
+            if problem is None and self.session_persistence and data["session_id"] != joined:
+                problem = ("session_id", "this socket has not joined that conversation")
             if problem is not None:
                 field, message = problem
                 if field == "session_id":
-                    message = "send session_request first, then include its session_id with every message"
+                    message += ": send session_request first, then include its session_id with every message"
                 return await refuse(sid, field, message)
-            sender_id = data["session_id"]
-            metadata = data.get(self.metadata_key) or {}
-            await prefetch(data.get("message"))
+            sender_id, text = data["session_id"], data["message"]
+            limit = message_limits().refusal(sender_id, text)
+            if limit is not None:
+                return await refuse(sid, limit.field, limit.message)
+            await prefetch(text)
             await on_new_message(UserMessage(
-                data.get("message", ""), FixedSocketIOOutput(sio, self.bot_message_evt), sender_id,
-                input_channel=self.name(), metadata=metadata))
+                text, FixedSocketIOOutput(sio, self.bot_message_evt), sender_id,
+                input_channel=self.name(), metadata=data.get(self.metadata_key) or {}))
+            return None
 
         return bp

@@ -18,6 +18,8 @@
     color: user.color || data.color || "#0b5cff",
     greeting: user.greeting || data.greeting || "",
     open: user.open || data.open === "true",
+    // a JWT from a site that logs its customers in: their conversation follows them to any device
+    authToken: user.authToken || data.authToken || "",
     strings: Object.assign({
       launcher: "Chat",
       close: "Close chat",
@@ -58,7 +60,7 @@
     try { return JSON.parse(localStorage.getItem(STORE)) || {}; } catch (e) { return {}; }
   }
   function save(state) { localStorage.setItem(STORE, JSON.stringify(state)); }
-  const state = Object.assign({ session: null, history: [] }, saved());
+  const state = Object.assign({ session: null, token: null, history: [] }, saved());
 
   // -- the DOM ------------------------------------------------------------------------------
   const root = el("div", { class: "sb-root" });
@@ -78,7 +80,7 @@
   const typing = el("div", { class: "sb-typing", "aria-live": "polite" }, config.strings.typing);
   typing.hidden = true;
   const form = el("form", { class: "sb-form" });
-  const input = el("input", { class: "sb-input", type: "text", maxlength: "2000", autocomplete: "off",
+  const input = el("input", { class: "sb-input", type: "text", maxlength: "4000", autocomplete: "off",
                               "aria-label": config.strings.placeholder, placeholder: config.strings.placeholder });
   const send = el("button", { class: "sb-send", type: "submit" }, config.strings.send);
   form.append(input, send);
@@ -187,17 +189,45 @@
   person.addEventListener("click", () => { setOpen(true); say("/request_human", config.strings.person); });
 
   function connect() {
-    socket = window.io(config.server, { path: "/socket.io", reconnectionDelayMax: 5000 });
-    socket.on("connect", () => {
-      socket.emit("session_request", { session_id: state.session });
-    });
-    socket.on("session_confirm", (id) => {
+    const options = { path: "/socket.io", reconnectionDelayMax: 5000 };
+    if (config.authToken) options.auth = { token: config.authToken };
+    socket = window.io(config.server, options);
+    // the server issues the conversation and a token bound to it; both are needed to continue it
+    const request = () => socket.emit("session_request", state.session
+      ? { session_id: state.session, token: state.token, history: state.history.length === 0 }
+      : { history: true });
+    socket.on("connect", request);
+    socket.on("session_confirm", (confirmed) => {
+      const id = typeof confirmed === "string" ? confirmed : confirmed.session_id;
       const fresh = id !== state.session;
       state.session = id;
-      if (fresh) state.history = [];
+      state.token = confirmed.token || state.token;
+      if (confirmed.max_message_chars) input.maxLength = confirmed.max_message_chars;
+      if (fresh) { state.history = []; log.replaceChildren(); }
       save(state);
       showStatus(status.classList.contains("sb-error") ? "" : status.textContent);
       if (fresh && config.greeting) add({ role: "bot", text: config.greeting, markdown: true });
+    });
+    // the conversation so far, for a device that has none of it (e.g. a logged-in customer's phone)
+    socket.on("history", (items) => {
+      if (!Array.isArray(items) || !items.length) return;
+      state.history = [];
+      log.replaceChildren();
+      for (const item of items) {
+        const role = item.from === "customer" ? "user" : item.from === "agent" ? "agent" : "bot";
+        add({ role, text: String(item.text || ""), author: item.agent, markdown: role === "bot",
+              buttons: item.buttons || [] });
+      }
+    });
+    socket.on("error", (problem) => {
+      setTyping(false);
+      if (problem && (problem.field === "token" || problem.field === "session_id")) {
+        state.session = null; state.token = null;  // no longer ours: start a new conversation
+        save(state);
+        request();
+        return;
+      }
+      showStatus((problem && problem.error) || config.strings.offline, true);
     });
     socket.on("bot_uttered", received);
     socket.on("disconnect", () => showStatus(config.strings.offline, true));

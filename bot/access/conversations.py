@@ -1,0 +1,84 @@
+"""A conversation id is not a key: the server issues ids with a token bound to them.
+
+The token is an HMAC of the id under a key derived from the secret key (``bot.keys``), so any
+node with the same key checks it without storing anything. A client keeps both; every request
+about an existing conversation (REST message or poll, socket.io session) carries the token.
+
+Sites that log their customers in can instead pass a JWT signed with ``SUPPORTBOT_JWT_KEY``
+(``SUPPORTBOT_JWT_METHOD``, HS256 by default): its ``sub`` claim names the customer, whose
+conversation id is derived from it, so the conversation follows them to another device.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from bot.keys import derived_key
+from bot.settings import Settings
+
+
+@dataclass(frozen=True)
+class Issued:
+    sender: str
+    token: str
+
+
+class AccessDenied(ValueError):
+    """The request may not touch that conversation; ``field`` names what to fix."""
+
+    def __init__(self, field: str, message: str, status: int = 403):
+        super().__init__(message)
+        self.field, self.status = field, status
+
+
+def _sign(settings: Settings, what: str) -> str:
+    digest = hmac.new(derived_key(settings, "conversation"), what.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def token_for(settings: Settings, sender: str) -> str:
+    return _sign(settings, "token:" + sender)
+
+
+def new_conversation(settings: Settings) -> Issued:
+    sender = uuid.uuid4().hex
+    return Issued(sender, token_for(settings, sender))
+
+
+def check(settings: Settings, sender: str, token: object) -> None:
+    """Raise :class:`AccessDenied` unless ``token`` is the one issued with ``sender``."""
+    if not isinstance(token, str) or not token:
+        raise AccessDenied("token", "this needs the conversation's token: start a conversation with "
+                                    "POST /webhooks/rest/conversations and send its token as "
+                                    "Authorization: Bearer <token>", 401)
+    if not hmac.compare_digest(token, token_for(settings, sender)):
+        raise AccessDenied("token", "this token is not the one issued with this conversation id")
+
+
+def bearer(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header."""
+    scheme, _, value = (header or "").partition(" ")
+    return (value.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def user_conversation(settings: Settings, web_token: str, key: str = "", method: str = "") -> Issued:
+    """The conversation of the customer a site's JWT names (its ``sub``); AccessDenied if invalid."""
+    key, method = key or settings.jwt_key, method or settings.jwt_method
+    if not key:
+        raise AccessDenied("token", "this server takes no JWT: set SUPPORTBOT_JWT_KEY to accept them", 401)
+    try:
+        claims: dict[str, Any] = jwt.decode(web_token, key, algorithms=[method])
+    except jwt.PyJWTError as exc:
+        raise AccessDenied("token", f"the JWT was refused: {exc}", 401) from None
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise AccessDenied("token", "the JWT needs a sub claim naming the customer", 401)
+    sender = "u-" + _sign(settings, "user:" + subject)[:32]
+    return Issued(sender, token_for(settings, sender))
