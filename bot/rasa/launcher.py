@@ -17,7 +17,9 @@
   which reads only the latest message and the slots) get the events of the latest turn only;
   slots, latest message and everything else are sent as before.
 
-It also masks personal data in the server's logs once Rasa has configured them.
+It also masks personal data in the server's logs once Rasa has configured them, and installs
+``bot.rasa.fallback``: when the action server is down, hand-off actions run in this process and
+the FAQ says honestly that it cannot look answers up.
 
 Usage: ``python -m bot.rasa.launcher run --model ...`` (any ``rasa`` arguments).
 """
@@ -156,7 +158,10 @@ def install_app_hooks() -> None:
 
 
 def main() -> None:
+    from bot.rasa.fallback import install_fallback
+
     install_speedups()
+    install_fallback()
     install_app_hooks()
     from rasa.__main__ import main as rasa_main
 
