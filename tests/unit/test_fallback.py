@@ -20,6 +20,7 @@ from bot import runtime
 from bot.handoff.store import HandoffStore
 from bot.rasa.fallback import install_fallback
 from bot.rasa.launcher import install_speedups
+from tests.helpers import http_server
 
 
 @pytest.fixture(scope="module")
@@ -98,19 +99,9 @@ def test_a_rejection_by_a_running_action_server_is_still_a_rejection(domain, han
         return web.json_response({"action_name": "action_answer_faq", "error": "no"}, status=400)
 
     async def serve_and_run():
-        app = web.Application()
-        app.router.add_post("/webhook", reject)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        try:
+        async with http_server("/webhook", reject) as url:
             return await asyncio.to_thread(run_action, "action_answer_faq", domain,
-                                           tracker_of(domain, "c4", "refunds?", "ask_question"),
-                                           f"http://127.0.0.1:{port}/webhook")
-        finally:
-            await runner.cleanup()
+                                           tracker_of(domain, "c4", "refunds?", "ask_question"), url)
 
     with pytest.raises(ActionExecutionRejection):
         asyncio.run(serve_and_run())
