@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Mapping, cast
@@ -11,6 +13,8 @@ from bot.hours import HoursError, parse_hours
 from bot.kb.evidence import SIGNALS, weight_problem
 
 _DEFAULT_WEIGHT = {s.key: s.default for s in SIGNALS}
+MIN_SECRET_KEY_CHARS = 32
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
 class SettingsError(ValueError):
@@ -81,6 +85,17 @@ class Settings:
     # Comma-separated URLs that receive every new hand-off (JSON, HMAC-SHA256 signed).
     handoff_webhooks: str = ""
     handoff_webhook_secret: str = ""
+    # The key conversation tokens and the action server's token derive from (bot/keys.py); at least
+    # 32 characters. Empty: a random key kept in secret_key_file. Several nodes must share one key.
+    secret_key: str = ""
+    secret_key_file: str = ".rasa/secret.key"
+    # Web pages (origins such as https://shop.example.com, comma-separated; * for any) whose scripts
+    # may talk to the customer channels (REST, socket.io). The bot's own pages always may; staff
+    # routes answer no other origin whatever this says.
+    allowed_origins: str = ""
+    # Reverse proxies (IP addresses, comma-separated) whose X-Forwarded-Proto is believed: a staff
+    # session cookie is marked Secure when the request came over HTTPS directly or through one.
+    trusted_proxies: str = ""
 
     def __post_init__(self) -> None:
         if self.reload_interval <= 0:
@@ -111,6 +126,18 @@ class Settings:
         if self.handoff_webhooks and not self.handoff_webhook_secret:
             raise SettingsError("SUPPORTBOT_HANDOFF_WEBHOOKS is set, so SUPPORTBOT_HANDOFF_WEBHOOK_SECRET "
                                 "must be set too (receivers check the signature with it)")
+        if self.secret_key and len(self.secret_key) < MIN_SECRET_KEY_CHARS:
+            raise SettingsError(f"SUPPORTBOT_SECRET_KEY must have at least {MIN_SECRET_KEY_CHARS} characters, "
+                                "e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(48))'")
+        for origin in self.origin_list:
+            if origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise SettingsError(f"SUPPORTBOT_ALLOWED_ORIGINS: {origin!r} is not an origin; write "
+                                    "scheme://host[:port] with no path, e.g. https://shop.example.com")
+        for proxy in self.proxy_list:
+            try:
+                ipaddress.ip_address(proxy)
+            except ValueError:
+                raise SettingsError(f"SUPPORTBOT_TRUSTED_PROXIES: {proxy!r} is not an IP address") from None
         try:
             parse_hours(self.handoff_hours, self.handoff_timezone)
         except HoursError as exc:
@@ -119,6 +146,14 @@ class Settings:
     @property
     def handoff_db_url(self) -> str:
         return self.handoff_url or f"sqlite:///{self.path(Path(self.handoff_db))}"
+
+    @property
+    def origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()]
+
+    @property
+    def proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     @property
     def webhook_urls(self) -> list[str]:
@@ -172,3 +207,4 @@ class Settings:
             "TRACKER_URL": self.tracker_url,
             "TRACKER_DB": str(self.path(Path(self.tracker_db))),
         }
+

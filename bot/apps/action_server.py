@@ -1,11 +1,15 @@
 """The action server (rasa-sdk) with the model and index loaded before it accepts requests, and
-``POST /prefetch`` that lets the channels start encoding a message early (``bot.rasa.prefetch``)."""
+``POST /prefetch`` that lets the channels start encoding a message early (``bot.rasa.prefetch``).
+
+Only Rasa may call it: ``/webhook`` and ``/prefetch`` need ``Authorization: Bearer <token>``
+(``bot.keys.action_server_token``; Rasa sends it from ``endpoints.yml``); ``/health`` is open."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from bot.keys import action_server_token
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,6 +34,7 @@ def serve(settings: Settings) -> int:
     if kb.error:
         log.error("starting without a usable FAQ index: %s", kb.error)
     app = create_app("actions", cors_origins=None)
+    require_token(app, action_server_token(settings))
     add_prefetch_route(app, kb)
     app.run(host=settings.host, port=settings.action_port, workers=1, access_log=False)
     return 0
@@ -47,3 +52,23 @@ def add_prefetch_route(app: Any, kb: Any) -> None:
         return response.empty()
 
     app.add_route(prefetch, "/prefetch", methods=["POST"])
+
+
+def require_token(app: Any, token: str) -> None:
+    """Every route but ``/health`` answers 401 unless the caller sends ``Authorization: Bearer <token>``."""
+    import hmac
+
+    from sanic import response
+
+    expected = f"Bearer {token}"
+
+    async def check(request: Any) -> Any:
+        if request.path == "/health":
+            return None
+        if not hmac.compare_digest(request.headers.get("Authorization", ""), expected):
+            log.warning("refused a call to %s from %s without the token", request.path, request.ip)
+            return response.json({"error": "send Authorization: Bearer <token> (the action server token, "
+                                           "derived from SUPPORTBOT_SECRET_KEY)"}, status=401)
+        return None
+
+    app.register_middleware(check, "request")

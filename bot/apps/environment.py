@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+from bot.keys import action_server_token
 from bot.settings import Settings
 
 QUIET = {
@@ -20,6 +21,7 @@ def process_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env.update(settings.to_env())
     env.update(settings.rasa_env())
+    env["ACTION_SERVER_TOKEN"] = action_server_token(settings)  # endpoints.yml sends it to the action server
     for key, value in QUIET.items():
         env.setdefault(key, value)
     env.setdefault("SANIC_HOST", settings.host)

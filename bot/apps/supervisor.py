@@ -151,7 +151,7 @@ class Servers:
         proc = self._spawn("rasa", [
             sys.executable, "-m", "bot.rasa.launcher", "run", "--model", str(model_path(s)),
             "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
-            "--interface", s.host, "--port", str(s.rasa_port), "--cors", "*"])
+            "--interface", s.host, "--port", str(s.rasa_port)])  # CORS: bot.rasa.channels.origins
         wait_for(f"http://{s.host}:{s.rasa_port}/", timeout, proc)
 
     def start(self) -> Servers:

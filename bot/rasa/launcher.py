@@ -17,7 +17,8 @@
   which reads only the latest message and the slots) get the events of the latest turn only;
   slots, latest message and everything else are sent as before.
 
-It also masks personal data in the server's logs once Rasa has configured them, and installs
+It also masks personal data in the server's logs once Rasa has configured them, answers
+cross-origin requests on the customer channels only (``bot.rasa.channels.origins``), and installs
 ``bot.rasa.fallback``: when the action server is down, hand-off actions run in this process and
 the FAQ says honestly that it cannot look answers up.
 
@@ -137,8 +138,14 @@ def install_speedups() -> None:
 
 
 def install_app_hooks() -> None:
-    """Once Rasa has configured its log handlers and the server runs: mask personal data in logs."""
+    """CORS for the customer channels only (``bot.rasa.channels.origins``), and once Rasa has
+    configured its log handlers and the server runs: mask personal data in logs."""
     import rasa.core.run
+    import rasa.server
+
+    from bot.rasa.channels.origins import configure_cors
+
+    rasa.server.configure_cors = configure_cors  # type: ignore[assignment]
 
     configure_app = getattr(rasa.core.run.configure_app, "original", rasa.core.run.configure_app)
 

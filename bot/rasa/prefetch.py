@@ -22,6 +22,7 @@ from types import SimpleNamespace
 
 import aiohttp
 
+from bot.keys import action_server_token
 from bot.rasa.launcher import KEEP_ALIVE_S
 from bot.runtime import settings
 
@@ -37,8 +38,9 @@ async def _sent(session: aiohttp.ClientSession, context: SimpleNamespace,
 
 
 class Prefetcher:
-    def __init__(self, url: str):
+    def __init__(self, url: str, token: str = ""):
         self.url = url
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._session: aiohttp.ClientSession | None = None
         self._pending: set[asyncio.Task] = set()
 
@@ -65,7 +67,8 @@ class Prefetcher:
                 self._session = aiohttp.ClientSession(
                     timeout=aiohttp.ClientTimeout(total=5), trace_configs=[traces],
                     connector=aiohttp.TCPConnector(keepalive_timeout=KEEP_ALIVE_S))
-            async with self._session.post(self.url, json={"text": text}, trace_request_ctx=sent) as reply:
+            async with self._session.post(self.url, json={"text": text}, headers=self.headers,
+                                          trace_request_ctx=sent) as reply:
                 await reply.read()
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             log.debug("prefetch failed (the FAQ action encodes the message itself): %s", exc)
@@ -74,7 +77,7 @@ class Prefetcher:
 @functools.lru_cache(maxsize=1)
 def prefetcher() -> Prefetcher:
     s = settings()
-    return Prefetcher(f"http://{s.host}:{s.action_port}/prefetch")
+    return Prefetcher(f"http://{s.host}:{s.action_port}/prefetch", action_server_token(s))
 
 
 async def prefetch(text: object) -> None:

@@ -64,11 +64,46 @@ def staff_route(store: Callable[[], StaffStore], roles: Iterable[str] = ROLES,
     return wrap
 
 
+def from_proxy(request: Request, trusted: Iterable[str]) -> bool:
+    return request.ip in set(trusted)
+
+
+def came_over_https(request: Request, trusted: Iterable[str]) -> bool:
+    """HTTPS to this server, or ``X-Forwarded-Proto: https`` from a trusted proxy (anyone else's
+    header is ignored: a client could claim anything)."""
+    if request.scheme == "https":
+        return True
+    proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return proto == "https" and from_proxy(request, trusted)
+
+
+def client_address(request: Request, trusted: Iterable[str]) -> str:
+    """The peer, or behind trusted proxies the nearest address in ``X-Forwarded-For`` they did not add."""
+    trusted = set(trusted)
+    address = request.ip
+    if address in trusted:
+        for hop in reversed([h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]):
+            if hop and hop not in trusted:
+                return hop
+    return address
+
+
 def add_login_routes(bp: Blueprint, store: Callable[[], StaffStore], *, cookie_path: str,
-                     session_hours: Callable[[], float], roles: Iterable[str] = ROLES) -> None:
+                     session_hours: Callable[[], float], roles: Iterable[str] = ROLES,
+                     trusted_proxies: Callable[[], list[str]] = list) -> None:
     """``POST api/login``, ``POST api/logout`` and ``GET api/me`` on ``bp``."""
     limiter = LoginLimiter()
     allowed = tuple(roles)
+
+    def set_cookie(res: response.HTTPResponse, request: Request, value: str, max_age: int | None) -> None:
+        res.cookies[COOKIE] = value
+        cookie = res.cookies[COOKIE]
+        cookie["httponly"] = True
+        cookie["samesite"] = "Strict"
+        cookie["path"] = cookie_path
+        cookie["secure"] = came_over_https(request, trusted_proxies())
+        if max_age is not None:
+            cookie["max-age"] = max_age
 
     @bp.route("/api/login", methods=["POST"])
     async def login(request: Request) -> response.HTTPResponse:
@@ -76,13 +111,13 @@ def add_login_routes(bp: Blueprint, store: Callable[[], StaffStore], *, cookie_p
         name, password = str(body.get("name", "")).strip(), str(body.get("password", ""))
         if not name or not password:
             return error("send a JSON body with name and password", 400)
-        key = f"{name.lower()}|{request.remote_addr or request.ip}"
+        key = f"{name.lower()}|{client_address(request, trusted_proxies())}"
         wait = limiter.retry_after(key)
         if wait:
             return error(f"too many failed logins; try again in {int(wait) + 1} s", 429)
         if not verify_password(store().agent_hash(name), password):
             limiter.failed(key)
-            log.warning("failed staff login for %r from %s", name, request.ip)
+            log.warning("failed staff login for %r from %s", name, client_address(request, trusted_proxies()))
             return error("wrong name or password", 401)
         limiter.succeeded(key)
         token, csrf = store().create_session(name, timedelta(hours=session_hours()))
@@ -91,12 +126,7 @@ def add_login_routes(bp: Blueprint, store: Callable[[], StaffStore], *, cookie_p
             store().end_session(token)
             return error(f"this page needs the role {' or '.join(allowed)}", 403)
         res = ok({"agent": name, "role": staff.role, "csrf": csrf})
-        res.cookies[COOKIE] = token
-        cookie = res.cookies[COOKIE]
-        cookie["httponly"] = True
-        cookie["samesite"] = "Strict"
-        cookie["path"] = cookie_path
-        cookie["secure"] = request.scheme == "https"
+        set_cookie(res, request, token, None)
         return res
 
     @bp.route("/api/logout", methods=["POST"])
@@ -104,7 +134,7 @@ def add_login_routes(bp: Blueprint, store: Callable[[], StaffStore], *, cookie_p
     async def logout(request: Request) -> response.HTTPResponse:
         store().end_session(request.cookies.get(COOKIE, ""))
         res = ok({"ok": True})
-        del res.cookies[COOKIE]
+        set_cookie(res, request, "", 0)  # the cookie's own path: one with Path=/ would not replace it
         return res
 
     @bp.route("/api/me", methods=["GET"])

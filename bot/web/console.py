@@ -73,7 +73,8 @@ def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
     """The console; ``bridge(request)`` edits the request's server's conversations."""
     bp = Blueprint("agent_console", __name__)
     add_login_routes(bp, staff, cookie_path="/console", roles=ROLES,
-                     session_hours=lambda: handoffs().settings.agent_session_hours)
+                     session_hours=lambda: handoffs().settings.agent_session_hours,
+                     trusted_proxies=lambda: handoffs().settings.proxy_list)
 
     @bp.route("/", methods=["GET"])
     async def page(request: Request) -> response.HTTPResponse:

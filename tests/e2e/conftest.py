@@ -10,7 +10,6 @@ from bot.kb.corpus import load_corpus
 from bot.kb.ops import build
 from bot.settings import Settings
 
-
 # Several checkouts can run their end-to-end tests at once on one machine: each picks its own ports.
 E2E_PORT = int(os.environ.get("SUPPORTBOT_E2E_PORT", "15005"))
 
@@ -24,7 +23,9 @@ def e2e_settings(tmp_path_factory, root) -> Settings:
                     rasa_port=E2E_PORT, action_port=E2E_PORT + 50,
                     # a receiver that is down for the whole run: chat and console must not care
                     handoff_webhooks="http://127.0.0.1:9/unreachable", handoff_webhook_secret="e2e-secret",
-                    reload_interval=0.5)
+                    reload_interval=0.5,
+                    # the shop embedding the widget; this machine plays the HTTPS proxy
+                    allowed_origins="http://shop.test", trusted_proxies="127.0.0.1")
 
 
 @pytest.fixture(scope="session")

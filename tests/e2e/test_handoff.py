@@ -243,6 +243,49 @@ def test_console_needs_login_csrf_and_limits_guessing(servers, store):
     assert httpx.post(url + "/api/login", content=b"not json").status_code == 400
 
 
+def test_staff_routes_answer_no_other_origin_and_customer_channels_only_listed_ones(servers, store):
+    """Issue 16, item 2: Rasa ran with --cors *, so a page on another origin read an agent's CSRF
+    token, the queue and transcripts with their cookie, and posted as them."""
+    agent = console(servers)
+    evil = {"Origin": "http://evil.test"}
+    for method, path in (("GET", "/me"), ("GET", "/queue"), ("POST", "/handoffs/x/messages")):
+        r = agent.request(method, path, headers=evil)
+        assert "access-control-allow-origin" not in r.headers, (path, r.headers)
+        pre = httpx.options(base(servers) + "/console/api" + path, headers={
+            **evil, "Access-Control-Request-Method": method, "Access-Control-Request-Headers": "x-csrf-token"})
+        assert not any(h.startswith("access-control-") for h in pre.headers), (path, pre.headers)
+    rest = base(servers) + "/webhooks/rest/webhook"
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
+    shop = httpx.options(rest, headers={"Origin": "http://shop.test", **preflight})
+    assert shop.headers.get("access-control-allow-origin") == "http://shop.test"
+    assert "authorization" in shop.headers.get("access-control-allow-headers", "").lower()
+    assert "access-control-allow-credentials" not in shop.headers  # a token header, never cookies
+    assert "access-control-allow-origin" not in httpx.options(rest, headers={**evil, **preflight}).headers
+    for origin, allowed in (("http://evil.test", False), ("http://shop.test", True)):
+        client = socketio.Client(reconnection=False)
+        try:
+            client.connect(base(servers), headers={"Origin": origin}, transports=["polling"], wait_timeout=10)
+            connected = True
+        except socketio.exceptions.ConnectionError:
+            connected = False
+        finally:
+            client.disconnect()
+        assert connected is allowed, origin
+
+
+def test_the_session_cookie_is_secure_behind_https_and_logout_clears_it(servers, store):
+    url = base(servers) + "/console/api"
+    login = {"name": "ana", "password": PASSWORD}
+    proxied = httpx.post(url + "/login", json=login, headers={"X-Forwarded-Proto": "https"})
+    assert "secure" in proxied.headers["set-cookie"].lower()  # 127.0.0.1 is a trusted proxy here
+    plain = httpx.post(url + "/login", json=login)
+    assert "secure" not in plain.headers["set-cookie"].lower()
+    client = httpx.Client(base_url=url, cookies=plain.cookies, headers={"X-CSRF-Token": plain.json()["csrf"]})
+    out = client.post("/logout").headers["set-cookie"].lower()
+    assert "path=/console" in out and "max-age=0" in out  # was Path=/: the browser kept the cookie
+    assert client.get("/me").status_code == 401
+
+
 def test_the_console_is_for_agents_and_admins_not_editors(servers, store):
     url = base(servers) + "/console/api"
     staff = StaffStore(store.engine)

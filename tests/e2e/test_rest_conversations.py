@@ -13,8 +13,10 @@ import pytest
 from bot.apps.environment import process_env
 from bot.apps.supervisor import Servers
 from bot.apps.training import rasa_bin
+from bot.handoff.store import HandoffStore
 from bot.kb.corpus import load_corpus
 from bot.kb.ops import build
+from bot.keys import action_server_token
 
 
 def say(servers, sender, text):
@@ -125,7 +127,7 @@ def test_action_server_without_an_index_starts_and_says_faq_unavailable(e2e_sett
         body = {"next_action": "action_answer_faq", "sender_id": "x", "domain": {},
                 "tracker": {"sender_id": "x", "slots": {}, "events": [], "latest_message": {
                     "text": "refund?", "intent": {"name": "ask_question"}, "entities": []}}}
-        r = httpx.post(s.action_url + "/webhook", json=body, timeout=30)
+        r = httpx.post(s.action_url + "/webhook", json=body, headers=action_auth(settings), timeout=30)
         assert r.status_code == 200
         assert r.json()["responses"][0]["response"] == "utter_faq_unavailable"
         assert "supportbot kb build" in (tmp_path / "actions.log").read_text()
@@ -133,14 +135,43 @@ def test_action_server_without_an_index_starts_and_says_faq_unavailable(e2e_sett
         s.stop()
 
 
+def action_auth(settings):
+    return {"Authorization": f"Bearer {action_server_token(settings)}"}
+
+
 def test_prefetch_route_takes_text_and_rejects_anything_else(servers):
     url = servers.action_url + "/prefetch"
-    assert httpx.post(url, json={"text": "how long does a refund take?"}, timeout=10).status_code == 204
+    auth = action_auth(servers.settings)
+    r = httpx.post(url, json={"text": "how long does a refund take?"}, headers=auth, timeout=10)
+    assert r.status_code == 204
     for bad in ({}, {"text": 5}, ["text"]):
-        r = httpx.post(url, json=bad, timeout=10)
+        r = httpx.post(url, json=bad, headers=auth, timeout=10)
         assert r.status_code == 400 and "text" in r.json()["error"]
-    r = httpx.post(url, content=b"not json", headers={"content-type": "application/json"}, timeout=10)
+    r = httpx.post(url, content=b"not json", headers={"content-type": "application/json", **auth}, timeout=10)
     assert r.status_code == 400
+
+
+def test_the_action_server_answers_only_rasa(servers):
+    """Issue 16, item 4: a forged tracker posted to the action server created a hand-off whose
+    transcript showed a fake agent line. Now every route but /health needs Rasa's token."""
+    store = HandoffStore.from_url(servers.settings.handoff_db_url)
+    sender = "forged-" + uuid.uuid4().hex
+    forged = {"next_action": "action_handoff", "sender_id": sender, "domain": {},
+              "tracker": {"sender_id": sender, "slots": {}, "latest_message": {"text": "agent", "intent": {
+                  "name": "request_human"}, "entities": []}, "events": [
+                  {"event": "bot", "text": "Agent Ana: send me your password", "timestamp": 1},
+                  {"event": "user", "text": "agent", "timestamp": 2}]}}
+    bare = action_server_token(servers.settings)  # without "Bearer "
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": bare}):
+        r = httpx.post(servers.action_url + "/webhook", json=forged, headers=headers, timeout=30)
+        assert r.status_code == 401 and "Authorization" in r.json()["error"]
+        r = httpx.post(servers.action_url + "/prefetch", json={"text": "x"}, headers=headers, timeout=30)
+        assert r.status_code == 401
+    assert store.active_for(sender) is None
+    assert httpx.get(servers.action_url + "/health", timeout=10).status_code == 200
+    # and Rasa, which has the token, still gets answers (the FAQ action runs on every question)
+    [reply] = say(servers, conversation(), "how long does a refund take?")
+    assert "refund" in reply["text"].lower()
 
 
 def test_malformed_rest_messages_get_a_400_that_names_the_field(servers):

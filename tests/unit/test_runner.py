@@ -113,3 +113,22 @@ def test_run_shows_what_the_build_warns_about(settings, monkeypatch, capsys):
     out, err = capsys.readouterr()
     assert "built index" in out
     assert "empty file; it adds no entries" in err and "trained on other FAQ phrasings" in err
+
+
+def test_origins_and_proxies_are_checked_with_what_to_write():
+    import pytest
+
+    from bot.rasa.channels.origins import origin_allowed
+    from bot.settings import Settings, SettingsError
+
+    with pytest.raises(SettingsError, match="scheme://host"):
+        Settings(allowed_origins="shop.example.com")
+    with pytest.raises(SettingsError, match="not an IP address"):
+        Settings(trusted_proxies="proxy.local")
+    allowed = Settings(allowed_origins="https://shop.example.com/, http://localhost:8080").origin_list
+    assert allowed == ["https://shop.example.com", "http://localhost:8080"]
+    assert origin_allowed("https://shop.example.com", "bot.example.com", allowed)
+    assert origin_allowed("https://bot.example.com", "bot.example.com", allowed)  # its own pages
+    assert origin_allowed(None, "bot.example.com", allowed)  # not a browser
+    assert not origin_allowed("https://evil.example.com", "bot.example.com", allowed)
+    assert origin_allowed("https://evil.example.com", "bot.example.com", ["*"])

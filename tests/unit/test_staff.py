@@ -78,3 +78,18 @@ def test_staff_cli_adds_accounts_with_roles_and_agents_add_still_works(tmp_path,
     assert capsys.readouterr().out.splitlines()[-2:] == ["ana", "eve"]
     assert run("staff", "role", "nobody", "admin") == 1
     assert "no account named 'nobody'" in capsys.readouterr().err
+
+
+def test_forwarded_headers_count_only_from_trusted_proxies():
+    from types import SimpleNamespace
+
+    from bot.staff.auth import came_over_https, client_address
+
+    def request(ip, **headers):
+        return SimpleNamespace(ip=ip, scheme="http", headers=headers)
+
+    proxied = request("10.0.0.2", **{"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9, 10.0.0.3"})
+    assert came_over_https(proxied, ["10.0.0.2"]) and not came_over_https(proxied, [])
+    assert client_address(proxied, ["10.0.0.2", "10.0.0.3"]) == "203.0.113.9"
+    assert client_address(proxied, []) == "10.0.0.2"  # anyone can write X-Forwarded-For
+    assert came_over_https(SimpleNamespace(ip="1.2.3.4", scheme="https", headers={}), [])

@@ -181,6 +181,7 @@ def test_endpoints_yml_loads_our_store_not_rasas_silent_in_memory_fallback(tmp_p
     monkeypatch.setenv("TRACKER_URL", "")
     monkeypatch.setenv("TRACKER_DB", str(tmp_path / "t.db"))
     monkeypatch.setenv("ACTION_SERVER_URL", "http://127.0.0.1:1/webhook")
+    monkeypatch.setenv("ACTION_SERVER_TOKEN", "t")
     config = read_endpoint_config(str(ROOT / "endpoints.yml"), "tracker_store")
     store = create_tracker_store(config, DOMAIN)
     inner = getattr(store, "_tracker_store", store)

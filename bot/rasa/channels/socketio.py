@@ -24,6 +24,7 @@ from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 from socketio import AsyncServer
 
+from bot.rasa.channels.origins import socketio_origin_check
 from bot.rasa.prefetch import prefetch
 from bot.runtime import delivery
 from bot.wire import MAX_SENDER_CHARS, CustomerPush, message_problem
@@ -54,6 +55,7 @@ class SupportSocketIO(SocketIOInput):
         sio = self.sio
         assert sio is not None
         namespace = self.namespace or "/"
+        sio.eio.cors_allowed_origins = socketio_origin_check  # Rasa allows any page to connect
         delivery().add_pusher(room_pusher(sio, self.bot_message_evt, namespace))
 
         async def refuse(sid: str, field: str, message: str) -> None:

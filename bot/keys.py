@@ -1,0 +1,63 @@
+"""The server's secret key and the keys derived from it, one per purpose.
+
+The key is ``SUPPORTBOT_SECRET_KEY`` (at least 32 characters). Without it, a random key is created
+on first use in ``SUPPORTBOT_SECRET_KEY_FILE`` (``.rasa/secret.key``, readable by its owner only) and
+every process of this checkout reads the same file. Several nodes must share one key: set the
+variable on each. Changing the key ends every customer's conversation token and the action
+server's token at once (customers start new conversations).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from bot.settings import MIN_SECRET_KEY_CHARS as MIN_KEY_CHARS
+from bot.settings import Settings
+
+
+class SecretKeyError(RuntimeError):
+    """The key file cannot be read or created; the message says which file and why."""
+
+
+def secret_key(settings: Settings) -> bytes:
+    if settings.secret_key:
+        return settings.secret_key.encode()
+    path = settings.path(Path(settings.secret_key_file))
+    try:
+        return _read_or_create(path)
+    except OSError as exc:
+        raise SecretKeyError(f"cannot read or create the secret key file {path}: {exc.strerror}; "
+                        "set SUPPORTBOT_SECRET_KEY instead") from exc
+
+
+def _read_or_create(path: Path) -> bytes:
+    try:
+        key = path.read_bytes().strip()
+        if len(key) >= MIN_KEY_CHARS:
+            return key
+        raise SecretKeyError(f"{path} holds fewer than {MIN_KEY_CHARS} characters; delete it to get a new key")
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48).encode()
+    try:  # O_EXCL: when two processes start at once, one writes and both read its key
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as out:
+        out.write(key)
+    return key
+
+
+def derived_key(settings: Settings, purpose: str) -> bytes:
+    """A key for one purpose only (conversation tokens, the action server, ...)."""
+    return hmac.new(secret_key(settings), b"supportbot:" + purpose.encode(), hashlib.sha256).digest()
+
+
+def action_server_token(settings: Settings) -> str:
+    """What Rasa sends the action server as ``Authorization: Bearer <token>``."""
+    return derived_key(settings, "action-server").hex()
