@@ -156,3 +156,34 @@ def test_watch_loops_until_stopped(servers):
 def test_a_policy_that_cannot_work_is_refused():
     with pytest.raises(ValueError, match="first_s <= cap_s"):
         RestartPolicy(first_s=10, cap_s=1)
+
+
+def test_supportbot_run_restarts_servers_and_exits_1_only_when_it_gives_up(servers, monkeypatch, capsys):
+    """Before, `supportbot run` stopped everything and exited as soon as one server stopped."""
+    from bot.apps import supervisor
+
+    s, clock, spawned = servers
+    s.policy = RestartPolicy(first_s=0.01, cap_s=0.01, stable_s=60, max_crashes=2)
+    s.clock = supervisor.time.monotonic
+    for record in s.restarts.values():
+        record.policy, record.started = s.policy, s.clock()
+    monkeypatch.setattr(supervisor.signal, "signal", lambda *args: None)  # pytest keeps its SIGTERM
+    monkeypatch.setattr(supervisor, "ensure_index", lambda settings, log_dir: None)
+    monkeypatch.setattr(supervisor, "train_if_needed", lambda settings, log_file: None)
+    monkeypatch.setattr(supervisor, "Servers", lambda settings: s)
+    monkeypatch.setattr(s, "start", lambda: s)
+    monkeypatch.setattr(s, "watch", lambda: Servers.watch(s, interval=0.01))
+    original = s.popen
+
+    def popen(cmd, **kwargs):  # the action server dies at once, every time
+        proc = original(cmd, **kwargs)
+        proc.returncode = 1 if cmd[0] == "actions" else None
+        return proc
+
+    s.popen = popen
+    crash(s, "actions", 1)
+    assert supervisor.run(s.settings) == 1
+    err = capsys.readouterr().err
+    assert err.count("the action server restarted") == 2
+    assert "error: the action server exited 3 times in a row" in err and "stopping the bot" in err
+    assert spawned == ["actions", "actions"] and s.procs == {}  # then everything was stopped
