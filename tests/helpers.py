@@ -1,3 +1,4 @@
+import contextlib
 from pathlib import Path
 from textwrap import dedent
 
@@ -27,3 +28,20 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(dedent(text), encoding="utf-8")
     return path
+
+
+@contextlib.asynccontextmanager
+async def http_server(path: str, handler):
+    """An aiohttp server on a free loopback port answering POST ``path``; yields its URL."""
+    from aiohttp import web
+
+    app = web.Application()
+    app.router.add_post(path, handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}{path}"
+    finally:
+        await runner.cleanup()

@@ -2,7 +2,8 @@
 
 The supervisor itself stays small: building and tuning run in a child process
 (``bot.apps.child``), training in ``rasa train``; the servers are child processes whose output
-goes to ``.run/<name>.log``.
+goes to ``.run/<name>.log``. ``Servers.watch`` starts a server that exits again, with back-off,
+and keeps the others running (the rule: ``bot.apps.restarts``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -19,6 +21,7 @@ from typing import Any, Callable
 
 from bot.apps.child import run_in_child, say
 from bot.apps.environment import process_env
+from bot.apps.restarts import GaveUp, RestartPolicy, Restarts
 from bot.apps.training import TrainError, model_path, train_if_needed
 from bot.settings import Settings
 
@@ -40,13 +43,25 @@ def wait_for(url: str, seconds: float, proc: subprocess.Popen | None = None) -> 
     raise StartError(f"{url} did not answer within {seconds:.0f} s")
 
 
+LABELS = {"actions": "the action server", "worker": "the background worker", "rasa": "the Rasa server"}
+
+
 class Servers:
     """The action server, the background worker and the Rasa server as child processes."""
 
-    def __init__(self, settings: Settings, log_dir: Path | None = None):
+    popen: Callable[..., Any] = subprocess.Popen  # replaced by fakes in unit tests
+    clock: Callable[[], float] = time.monotonic
+
+    def __init__(self, settings: Settings, log_dir: Path | None = None,
+                 policy: RestartPolicy | None = None):
         self.settings = settings
         self.log_dir = log_dir or settings.root / ".run"
+        self.policy = policy or RestartPolicy()
         self.procs: dict[str, subprocess.Popen] = {}
+        self.commands: dict[str, list[str]] = {}
+        self.restarts: dict[str, Restarts] = {}
+        self._lock = threading.RLock()  # watching and stopping never interleave
+        self._stopping = False
 
     @property
     def rest_url(self) -> str:
@@ -56,19 +71,70 @@ class Servers:
     def action_url(self) -> str:
         return f"http://{self.settings.host}:{self.settings.action_port}"
 
+    def log_path(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
     def _spawn(self, name: str, cmd: list[str]) -> subprocess.Popen:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        logfile = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
         env = process_env(self.settings)
         # Serving handles one message per turn: more math threads only spin idle between turns and
         # take CPU from the other server (measured ~2 ms CPU per Rasa turn; unlike training).
         for var in ("TF_INTER_OP_PARALLELISM_THREADS", "TF_INTRA_OP_PARALLELISM_THREADS",
                     "OPENBLAS_NUM_THREADS"):
             env.setdefault(var, "1")
-        proc = subprocess.Popen(cmd, cwd=self.settings.root, env=env,
-                                stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True)
-        self.procs[name] = proc
+        with open(self.log_path(name), "ab") as logfile:  # the child keeps its own copy open
+            proc = self.popen(cmd, cwd=self.settings.root, env=env,
+                              stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs[name], self.commands[name] = proc, cmd
+        record = self.restarts.get(name)
+        if record is None:
+            self.restarts[name] = Restarts(self.policy, self.clock())
+        else:
+            record.restarted(self.clock())
         return proc
+
+    def _note(self, name: str, message: str) -> None:
+        """Tell the operator (stderr) and the server's own log."""
+        line = f"supportbot: {message}"
+        print(line, file=sys.stderr, flush=True)
+        try:
+            with open(self.log_path(name), "a", encoding="utf-8") as log:
+                log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+        except OSError:  # a full disk must not stop the watcher: stderr has it
+            pass
+
+    def watch_once(self) -> None:
+        """One look at every server: schedule the restart of one that exited, restart those due.
+
+        Raises GaveUp when a server keeps exiting right after it starts (``bot.apps.restarts``)."""
+        with self._lock:
+            if self._stopping:
+                return
+            now = self.clock()
+            for name, proc in list(self.procs.items()):
+                record, what = self.restarts[name], LABELS.get(name, name)
+                if record.due is None:
+                    code = proc.poll()
+                    if code is None:
+                        continue
+                    uptime = now - record.started
+                    try:
+                        delay = record.exited(now, what)
+                    except GaveUp as exc:
+                        self._note(name, f"{exc} (last exit code {code})")
+                        raise GaveUp(f"{exc} (last exit code {code}); see {self.log_path(name)}") from None
+                    self._note(name, f"{what} exited with code {code} after {uptime:.0f} s; restarting it "
+                                     f"in {delay:.0f} s (crash {record.crashes} in a row; giving up after "
+                                     f"{self.policy.max_crashes + 1})")
+                elif now >= record.due:
+                    new = self._spawn(name, self.commands[name])
+                    self._note(name, f"{what} restarted (pid {new.pid})")
+
+    def watch(self, stop: threading.Event | None = None, interval: float = 0.5) -> None:
+        """Watch until ``stop`` is set (or Ctrl-C); raises GaveUp (the servers keep running)."""
+        stop = stop or threading.Event()
+        while not stop.wait(interval):
+            self.watch_once()
 
     def start_actions(self, timeout: float = 120) -> None:
         proc = self._spawn("actions", [sys.executable, "-m", "bot.cli", "actions"])
@@ -89,6 +155,7 @@ class Servers:
         wait_for(f"http://{s.host}:{s.rasa_port}/", timeout, proc)
 
     def start(self) -> Servers:
+        self._stopping = False
         if not self.settings.tracker_url:  # Rasa's SQLite tracker store does not create the folder
             self.settings.path(Path(self.settings.tracker_db)).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -101,16 +168,19 @@ class Servers:
         return self
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        self.procs.clear()
+        with self._lock:
+            self._stopping = True
+            for proc in self.procs.values():
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+            for proc in self.procs.values():
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+            self.procs.clear()
+            self.restarts.clear()
 
     def __enter__(self) -> Servers:
         return self.start()
@@ -160,11 +230,13 @@ The bot is running.
                  (first account: .venv/bin/supportbot staff add NAME --role agent)
   terminal chat: .venv/bin/supportbot chat     (in another terminal)
   logs:          {servers.log_dir}/rasa.log, actions.log, worker.log, index.log, train.log
+A server that exits is started again (rules: bot/apps/restarts.py).
 Press Ctrl-C to stop.""", flush=True)
     try:
-        while all(p.poll() is None for p in servers.procs.values()):
-            time.sleep(1)
-        print("error: a server stopped; see the logs above", file=sys.stderr)
+        servers.watch()
+        return 0
+    except GaveUp as exc:
+        print(f"error: {exc}; stopping the bot", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0

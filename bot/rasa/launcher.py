@@ -17,8 +17,10 @@
   which reads only the latest message and the slots) get the events of the latest turn only;
   slots, latest message and everything else are sent as before.
 
-It also masks personal data in the server's logs once Rasa has configured them, and answers
-cross-origin requests on the customer channels only (``bot.rasa.channels.origins``).
+It also masks personal data in the server's logs once Rasa has configured them, answers
+cross-origin requests on the customer channels only (``bot.rasa.channels.origins``), and installs
+``bot.rasa.fallback``: when the action server is down, hand-off actions run in this process and
+the FAQ says honestly that it cannot look answers up.
 
 Usage: ``python -m bot.rasa.launcher run --model ...`` (any ``rasa`` arguments).
 """
@@ -163,7 +165,10 @@ def install_app_hooks() -> None:
 
 
 def main() -> None:
+    from bot.rasa.fallback import install_fallback
+
     install_speedups()
+    install_fallback()
     install_app_hooks()
     from rasa.__main__ import main as rasa_main
 

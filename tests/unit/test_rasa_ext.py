@@ -4,6 +4,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot.rasa.launcher import _validate_action_result
 from bot.rasa.nlu import EMPTY_INTENT, EmptyMessageClassifier, IntentClassifier, has_content
+from tests.helpers import http_server
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -69,18 +70,9 @@ def test_action_endpoint_calls_reuse_one_connection():
         return web.json_response({"events": [], "echo": (await request.json())["n"]})
 
     async def run():
-        app = web.Application()
-        app.router.add_post("/webhook", webhook)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", headers={"X-Test": "1"})
-        try:
+        async with http_server("/webhook", webhook) as url:
+            endpoint = EndpointConfig(url, headers={"X-Test": "1"})
             return [(await endpoint.request(json={"n": n}, method="post"))["echo"] for n in range(5)]
-        finally:
-            await runner.cleanup()
 
     assert asyncio.run(run()) == [0, 1, 2, 3, 4]
     assert len(peers) == 5 and len(set(peers)) == 1
