@@ -55,5 +55,6 @@ def delivery() -> Delivery:
     """Deliver to customers of this process (its live sockets) or to their stored feed."""
     from bot.db import engine
     from bot.delivery import Delivery, FeedStore
+    from bot.privacy.at_rest import AtRest
 
-    return Delivery(FeedStore(engine(settings().handoff_db_url)))
+    return Delivery(FeedStore(engine(settings().handoff_db_url), AtRest.from_settings(settings())))

@@ -11,6 +11,7 @@ from bot.hours import HoursError, parse_hours
 from bot.kb.evidence import SIGNALS, weight_problem
 
 _DEFAULT_WEIGHT = {s.key: s.default for s in SIGNALS}
+PERSONAL_DATA = ("email", "phone", "card", "iban")  # the kinds bot.handoff.redact finds and masks
 
 
 class SettingsError(ValueError):
@@ -81,6 +82,12 @@ class Settings:
     # Comma-separated URLs that receive every new hand-off (JSON, HMAC-SHA256 signed).
     handoff_webhooks: str = ""
     handoff_webhook_secret: str = ""
+    # Personal data masked before it is stored (tracker, hand-offs, customer feed): a comma list of
+    # email, phone, card, iban; empty stores everything as typed.
+    mask_at_rest: str = "card,iban"
+    # Where phone numbers written without a country code are from (two letters, e.g. US, GB, DE);
+    # empty: only international numbers (+44 ...) are recognised.
+    phone_region: str = "US"
 
     def __post_init__(self) -> None:
         if self.reload_interval <= 0:
@@ -111,6 +118,15 @@ class Settings:
         if self.handoff_webhooks and not self.handoff_webhook_secret:
             raise SettingsError("SUPPORTBOT_HANDOFF_WEBHOOKS is set, so SUPPORTBOT_HANDOFF_WEBHOOK_SECRET "
                                 "must be set too (receivers check the signature with it)")
+        unknown = sorted(set(self.mask_kinds) - set(PERSONAL_DATA))
+        if unknown:
+            raise SettingsError(f"SUPPORTBOT_MASK_AT_REST: unknown kind(s) {', '.join(map(repr, unknown))}; "
+                                f"use a comma list of {', '.join(PERSONAL_DATA)} (or leave it empty)")
+        import phonenumbers
+
+        if self.phone_region and self.phone_region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise SettingsError("SUPPORTBOT_PHONE_REGION must be a two-letter region such as US, GB or DE "
+                                f"(or empty), got {self.phone_region!r}")
         try:
             parse_hours(self.handoff_hours, self.handoff_timezone)
         except HoursError as exc:
@@ -119,6 +135,11 @@ class Settings:
     @property
     def handoff_db_url(self) -> str:
         return self.handoff_url or f"sqlite:///{self.path(Path(self.handoff_db))}"
+
+    @property
+    def mask_kinds(self) -> frozenset[str]:
+        """What SUPPORTBOT_MASK_AT_REST masks before storage."""
+        return frozenset(k.strip().lower() for k in self.mask_at_rest.split(",") if k.strip())
 
     @property
     def webhook_urls(self) -> list[str]:
