@@ -56,8 +56,9 @@ def delivery() -> Delivery:
     """Deliver to customers of this process (its live sockets) or to their stored feed."""
     from bot.db import engine
     from bot.delivery import Delivery, FeedStore
+    from bot.privacy.at_rest import AtRest
 
-    return Delivery(FeedStore(engine(settings().handoff_db_url)))
+    return Delivery(FeedStore(engine(settings().handoff_db_url), AtRest.from_settings(settings())))
 
 
 @functools.lru_cache(maxsize=1)
@@ -67,3 +68,4 @@ def message_limits() -> MessageLimits:
 
     s = settings()
     return MessageLimits(s.max_message_chars, s.messages_per_minute)
+

@@ -16,6 +16,7 @@ _DEFAULT_WEIGHT = {s.key: s.default for s in SIGNALS}
 MIN_SECRET_KEY_CHARS = 32
 _JWT_METHODS = ("HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512")
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+PERSONAL_DATA = ("email", "phone", "card", "iban")  # the kinds bot.handoff.redact finds and masks
 
 
 class SettingsError(ValueError):
@@ -106,6 +107,12 @@ class Settings:
     # their conversation follows them to any device. Empty: no JWTs.
     jwt_key: str = ""
     jwt_method: str = "HS256"
+    # Personal data masked before it is stored (tracker, hand-offs, customer feed): a comma list of
+    # email, phone, card, iban; empty stores everything as typed.
+    mask_at_rest: str = "card,iban"
+    # Where phone numbers written without a country code are from (two letters, e.g. US, GB, DE);
+    # empty: only international numbers (+44 ...) are recognised.
+    phone_region: str = "US"
 
     def __post_init__(self) -> None:
         if self.reload_interval <= 0:
@@ -154,6 +161,15 @@ class Settings:
                 ipaddress.ip_address(proxy)
             except ValueError:
                 raise SettingsError(f"SUPPORTBOT_TRUSTED_PROXIES: {proxy!r} is not an IP address") from None
+        unknown = sorted(set(self.mask_kinds) - set(PERSONAL_DATA))
+        if unknown:
+            raise SettingsError(f"SUPPORTBOT_MASK_AT_REST: unknown kind(s) {', '.join(map(repr, unknown))}; "
+                                f"use a comma list of {', '.join(PERSONAL_DATA)} (or leave it empty)")
+        import phonenumbers
+
+        if self.phone_region and self.phone_region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise SettingsError("SUPPORTBOT_PHONE_REGION must be a two-letter region such as US, GB or DE "
+                                f"(or empty), got {self.phone_region!r}")
         try:
             parse_hours(self.handoff_hours, self.handoff_timezone)
         except HoursError as exc:
@@ -170,6 +186,11 @@ class Settings:
     @property
     def proxy_list(self) -> list[str]:
         return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+
+    @property
+    def mask_kinds(self) -> frozenset[str]:
+        """What SUPPORTBOT_MASK_AT_REST masks before storage."""
+        return frozenset(k.strip().lower() for k in self.mask_at_rest.split(",") if k.strip())
 
     @property
     def webhook_urls(self) -> list[str]:

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.db import metadata, utcnow
+from bot.privacy.at_rest import AtRest
 
 feed = sa.Table(
     "customer_feed", metadata,
@@ -22,11 +23,15 @@ feed = sa.Table(
 
 
 class FeedStore:
-    def __init__(self, engine: sa.engine.Engine):
+    """``at_rest``: the personal data masked before it is written (default: SUPPORTBOT_MASK_AT_REST's)."""
+
+    def __init__(self, engine: sa.engine.Engine, at_rest: AtRest | None = None):
         self.engine = engine
+        self.at_rest = at_rest or AtRest.default()
         metadata.create_all(engine, tables=[feed])
 
     def feed_push(self, conversation_id: str, payload: dict[str, Any]) -> int:
+        payload = self.at_rest.payload(payload)
         with self.engine.begin() as conn:
             result = conn.execute(feed.insert().values(conversation_id=conversation_id, at=utcnow(),
                                                        payload=json.dumps(payload), delivered=False))

@@ -20,6 +20,8 @@ def queued(position: int) -> str:
 
 def ticket(hours: str, email: str | None) -> str:
     when = f" (we answer live {hours})" if hours else ""
+    if email == "[email]":  # stored masked (SUPPORTBOT_MASK_AT_REST): never show the mask
+        email = "the email address you gave"
     if email:
         return (f"No one from our support team is available to chat right now{when}. I've passed your "
                 f"conversation on, and they will reply to {email}.")

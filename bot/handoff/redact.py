@@ -1,8 +1,18 @@
-"""Mask personal data before anything leaves the system (webhooks, logs, optionally the console).
+"""Find and mask personal data: emails, phone, card and IBAN numbers (webhooks, logs, the console,
+and, per the operator's setting, what is stored).
 
-A blank English spaCy pipeline (no downloaded model): its ``LIKE_EMAIL`` token rule finds email
-addresses; regular expressions over the doc propose phone, card and IBAN spans, and card numbers
-must pass the Luhn check and IBANs the ISO 7064 mod-97 check, so order numbers stay readable.
+Each kind is found by a library that knows it, so order numbers, dates, checksums and conversation
+ids stay readable:
+- emails: spaCy's ``LIKE_EMAIL`` token rule (a blank English pipeline, no downloaded model);
+- phone numbers: ``phonenumbers`` (Google's libphonenumber) with leniency VALID: a number must be a
+  real, assignable number of its country. International numbers (``+44 ...``, ``0044 ...``) are
+  found anywhere; national ones (``(415) 555-2671``) in the configured region
+  (``SUPPORTBOT_PHONE_REGION``). A number right after a label such as "order" or "ticket" is that
+  label's id, unless written internationally;
+- card numbers: 13 to 19 digits (spaces or dashes allowed) passing the Luhn check (``python-stdnum``);
+- IBANs, in any case, with or without spaces: the country's format and the mod-97 check
+  (``python-stdnum``).
+Digits glued to a word or a dash (``probe-12345678``, uuid hex) are part of an id, never a number.
 """
 
 from __future__ import annotations
@@ -10,83 +20,108 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from typing import Any
+from typing import Any, Iterable
 
-MASKS = {"EMAIL": "[email]", "PHONE": "[phone]", "CARD": "[card]", "IBAN": "[iban]"}
-_PATTERNS = {
-    "IBAN": re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b"),
-    "CARD": re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])"),
-    "PHONE": re.compile(r"(?<![\w+(])(?:\+|00|\()?\d[\d ()./-]{6,18}\d(?!\w)"),
-}
-_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}")
+from bot.settings import PERSONAL_DATA as KINDS
+from bot.settings import Settings
+
+MASKS = {"email": "[email]", "phone": "[phone]", "card": "[card]", "iban": "[iban]"}
+DEFAULT_REGION = Settings.phone_region
+
+_CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
+_IBAN = re.compile(r"(?<![\w-])[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]{1,4}){3,8}(?![\w-])")
+# the number is an order, invoice, ticket ... id: "order 4155552671", "ticket #4155552671"
+_ID_LABEL = re.compile(r"\b(?:order|invoice|ticket|case|ref|reference|tracking|booking|id)\s*(?:no\.?|number)?"
+                       r"\s*[:#]?\s*$", re.IGNORECASE)
 
 
 def luhn_ok(number: str) -> bool:
-    digits = [int(d) for d in number if d.isdigit()]
-    if not 13 <= len(digits) <= 19:
-        return False
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
+    from stdnum import luhn
+
+    digits = "".join(c for c in number if c.isdigit())
+    return 13 <= len(digits) <= 19 and luhn.is_valid(digits)
 
 
 def iban_ok(text: str) -> bool:
-    s = text.replace(" ", "")
-    if not 15 <= len(s) <= 34:
-        return False
-    rearranged = s[4:] + s[:4]
-    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+    from stdnum import iban
 
-
-def _phone_ok(text: str) -> bool:
-    digits = sum(c.isdigit() for c in text)
-    return 7 <= digits <= 15 and not _DATE.fullmatch(text.strip("()"))
-
-
-_CHECKS = {"IBAN": iban_ok, "CARD": luhn_ok, "PHONE": _phone_ok}
+    return bool(iban.is_valid(text))
 
 
 @functools.lru_cache(maxsize=1)
-def _pipeline() -> tuple[Any, Any]:
+def _email_matcher() -> tuple[Any, Any]:
     import spacy
     from spacy.matcher import Matcher
 
     nlp = spacy.blank("en")
     matcher = Matcher(nlp.vocab)
-    matcher.add("EMAIL", [[{"LIKE_EMAIL": True}]])
+    matcher.add("email", [[{"LIKE_EMAIL": True}]])
     return nlp, matcher
 
 
-def find_personal_data(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, label) character spans, non-overlapping, in order."""
-    from spacy.util import filter_spans
-
-    nlp, matcher = _pipeline()
+def _emails(text: str) -> Iterable[tuple[int, int]]:
+    if "@" not in text:
+        return
+    nlp, matcher = _email_matcher()
     doc = nlp.make_doc(text)
-    spans = [doc[s:e] for _, s, e in matcher(doc)]
-    spans = [doc.char_span(sp.start_char, sp.end_char, label="EMAIL") for sp in spans]
-    for label, pattern in _PATTERNS.items():  # IBAN before CARD before PHONE: first claim wins
-        for m in pattern.finditer(text):
-            if _CHECKS[label](m.group(0)):
-                span = doc.char_span(m.start(), m.end(), label=label, alignment_mode="expand")
-                if span is not None and not any(_overlap(span, other) for other in spans):
-                    spans.append(span)
-    return [(sp.start_char, sp.end_char, sp.label_) for sp in sorted(filter_spans(spans),
-                                                                        key=lambda s: s.start_char)]
+    for _, start, end in matcher(doc):
+        yield doc[start:end].start_char, doc[start:end].end_char
 
 
-def _overlap(a: Any, b: Any) -> bool:
-    return a.start_char < b.end_char and b.start_char < a.end_char
+def _ibans(text: str) -> Iterable[tuple[int, int]]:
+    for m in _IBAN.finditer(text):
+        candidate = m.group(0)
+        while len(candidate.replace(" ", "")) >= 15:  # "DE89 3704 0044 0532 0130 00 1234": drop the tail
+            if iban_ok(candidate):
+                yield m.start(), m.start() + len(candidate)
+                break
+            if " " not in candidate:
+                break
+            candidate = candidate.rsplit(" ", 1)[0]
 
 
-def redact(text: str) -> str:
+def _cards(text: str) -> Iterable[tuple[int, int]]:
+    """Luhn-valid digit runs, except inside IBAN-shaped text (a mistyped IBAN is no card)."""
+    shaped = [(m.start(), m.end()) for m in _IBAN.finditer(text)]
+    for m in _CARD.finditer(text):
+        if luhn_ok(m.group(0)) and not any(m.start() < e and s < m.end() for s, e in shaped):
+            yield m.start(), m.end()
+
+
+def _phones(text: str, region: str) -> Iterable[tuple[int, int]]:
+    import phonenumbers
+
+    for m in phonenumbers.PhoneNumberMatcher(text, region.upper() or None,
+                                             leniency=phonenumbers.Leniency.VALID):
+        glued = (m.start > 0 and (text[m.start - 1].isalnum() or text[m.start - 1] in "-_")) or (
+            m.end < len(text) and (text[m.end].isalnum() or text[m.end] in "-_"))
+        international = m.raw_string.lstrip("(").startswith(("+", "00"))
+        if glued or (not international and _ID_LABEL.search(text[:m.start])):
+            continue
+        yield m.start, m.end
+
+
+def find_personal_data(text: str, kinds: Iterable[str] = KINDS,
+                       region: str = DEFAULT_REGION) -> list[tuple[int, int, str]]:
+    """(start, end, kind) character spans, non-overlapping, in order. The first kind to claim
+    characters keeps them: email, then IBAN, card, phone."""
+    wanted = set(kinds)
+    finders = {"email": lambda: _emails(text), "iban": lambda: _ibans(text),
+               "card": lambda: _cards(text), "phone": lambda: _phones(text, region)}
+    found: list[tuple[int, int, str]] = []
+    for kind in ("email", "iban", "card", "phone"):
+        if kind in wanted and any(c.isdigit() or c == "@" for c in text):
+            for start, end in finders[kind]():
+                if not any(start < e and s < end for s, e, _ in found):
+                    found.append((start, end, kind))
+    return sorted(found)
+
+
+def redact(text: str, kinds: Iterable[str] = KINDS, region: str = DEFAULT_REGION) -> str:
     out, last = [], 0
-    for start, end, label in find_personal_data(text):
+    for start, end, kind in find_personal_data(text, kinds, region):
         out.append(text[last:start])
-        out.append(MASKS[label])
+        out.append(MASKS[kind])
         last = end
     out.append(text[last:])
     return "".join(out)
@@ -95,16 +130,24 @@ def redact(text: str) -> str:
 class RedactingFilter(logging.Filter):
     """Masks personal data in every log line that passes the handler it is attached to."""
 
+    def __init__(self, region: str = DEFAULT_REGION):
+        super().__init__()
+        self.region = region
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = redact(message) if any(c.isdigit() or c == "@" for c in message) else message
+        masked = redact(message, region=self.region) if any(c.isdigit() or c == "@" for c in message) \
+            else message
         if masked != message:
             record.msg, record.args = masked, ()
         return True
 
 
-def install_log_redaction(logger: logging.Logger | None = None) -> None:
-    """Attach a RedactingFilter to every handler of ``logger`` (default: the root logger)."""
+def install_log_redaction(logger: logging.Logger | None = None, region: str | None = None) -> None:
+    """Attach a RedactingFilter to every handler of ``logger`` (default: the root logger); phone
+    numbers in national format are those of ``region`` (default: SUPPORTBOT_PHONE_REGION)."""
+    if region is None:
+        region = Settings.from_env().phone_region
     for handler in (logger or logging.getLogger()).handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(RedactingFilter())
+            handler.addFilter(RedactingFilter(region))

@@ -12,10 +12,11 @@ from typing import Any
 from bot.db import engine, utcnow
 from bot.events.outbox import Outbox
 from bot.handoff.packet import HandoffPacket, Reason, build_packet
-from bot.handoff.redact import redact
+from bot.handoff.redact import DEFAULT_REGION, MASKS, redact
 from bot.handoff.states import ASSIGNED, FINAL, InvalidTransition
 from bot.handoff.store import Handoff, HandoffStore, Message
 from bot.hours import is_open
+from bot.privacy.at_rest import AtRest, masked_packet
 from bot.settings import Settings
 from bot.staff.accounts import StaffStore
 
@@ -30,17 +31,10 @@ class Opened:
     position: int
 
 
-def redacted_packet(packet: HandoffPacket) -> HandoffPacket:
+def redacted_packet(packet: HandoffPacket, region: str = DEFAULT_REGION) -> HandoffPacket:
     """A copy with emails, phone, card and IBAN numbers masked everywhere."""
-    p = packet.copy(deep=True)
-    for line in p.transcript:
-        line.text = redact(line.text)
-    s = p.summary
-    s.first_question = redact(s.first_question) if s.first_question else None
-    s.last_message = redact(s.last_message) if s.last_message else None
-    if p.customer.email:
-        p.customer.email = "[email]"
-    return p
+    return masked_packet(packet, lambda text: redact(text, region=region),
+                         lambda email: MASKS["email"] if email else None)
 
 
 class HandoffService:
@@ -53,7 +47,7 @@ class HandoffService:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HandoffService:
-        return cls(HandoffStore(engine(settings.handoff_db_url)), settings)
+        return cls(HandoffStore(engine(settings.handoff_db_url), AtRest.from_settings(settings)), settings)
 
     def agents_online(self) -> list[str]:
         return self.staff.agents_online(timedelta(seconds=self.settings.agent_online_seconds))
@@ -75,7 +69,7 @@ class HandoffService:
 
     def _notify(self, handoff: Handoff, kind: str) -> None:
         body = {"event": kind, "handoff_id": handoff.id, "state": handoff.state,
-                "packet": json.loads(redacted_packet(handoff.packet).json())}
+                "packet": json.loads(redacted_packet(handoff.packet, self.settings.phone_region).json())}
         for url in self.settings.webhook_urls:
             self.outbox.enqueue_webhook(f"{handoff.id}:{kind}", url, body)
 
@@ -105,4 +99,4 @@ class HandoffService:
         """What the console shows: as typed, or with personal data masked (a setting)."""
         if not text or self.settings.agents_see_personal_data:
             return text
-        return redact(text)
+        return redact(text, region=self.settings.phone_region)

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from bot.db import aware, engine, metadata, utcnow
 from bot.handoff.packet import HandoffPacket
 from bot.handoff.states import ACTIVE, ALLOWED_FROM, ASSIGNED, QUEUED, HandoffNotFound, InvalidTransition
+from bot.privacy.at_rest import AtRest
 
 handoffs = sa.Table(
     "handoffs", metadata,
@@ -89,13 +90,16 @@ class Message:
 
 
 class HandoffStore:
-    def __init__(self, engine: sa.engine.Engine):
+    """``at_rest``: the personal data masked before it is written (default: SUPPORTBOT_MASK_AT_REST's)."""
+
+    def __init__(self, engine: sa.engine.Engine, at_rest: AtRest | None = None):
         self.engine = engine
+        self.at_rest = at_rest or AtRest.default()
         metadata.create_all(engine, tables=[handoffs, transitions, messages])
 
     @classmethod
-    def from_url(cls, url: str) -> HandoffStore:
-        return cls(engine(url))
+    def from_url(cls, url: str, at_rest: AtRest | None = None) -> HandoffStore:
+        return cls(engine(url), at_rest)
 
     # -- hand-offs ------------------------------------------------------------------------------
     def open(self, packet: HandoffPacket, ticket: bool = False) -> tuple[Handoff, bool]:
@@ -108,6 +112,7 @@ class HandoffStore:
                 return Handoff.from_row(row), False
             now = utcnow()
             hid = secrets.token_hex(16)
+            packet = self.at_rest.packet(packet)
             conn.execute(handoffs.insert().values(
                 id=hid, conversation_id=packet.conversation_id, channel=packet.channel,
                 reason=packet.reason.value, state=QUEUED, created_at=now, updated_at=now,
@@ -186,20 +191,20 @@ class HandoffStore:
     def set_customer_email(self, handoff_id: str, email: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(handoffs.update().where(handoffs.c.id == handoff_id)
-                         .values(customer_email=email, updated_at=utcnow()))
+                         .values(customer_email=self.at_rest.email(email), updated_at=utcnow()))
 
     def rate(self, handoff_id: str, rating: int, comment: str | None = None) -> None:
         if not 1 <= rating <= 5:
             raise ValueError(f"a rating is a whole number from 1 to 5, got {rating}")
         with self.engine.begin() as conn:
             result = conn.execute(handoffs.update().where(handoffs.c.id == handoff_id)
-                                  .values(rating=rating, rating_comment=comment))
+                                  .values(rating=rating, rating_comment=self.at_rest.optional(comment)))
         if result.rowcount != 1:
             raise HandoffNotFound(f"no hand-off with id {handoff_id!r}")
 
     # -- messages during the hand-off -------------------------------------------------------------
     def add_message(self, handoff_id: str, role: str, text: str, author: str | None = None) -> Message:
-        at = utcnow()
+        at, text = utcnow(), self.at_rest.text(text)
         with self.engine.begin() as conn:
             result = conn.execute(messages.insert().values(handoff_id=handoff_id, role=role,
                                                            author=author, text=text, at=at))

@@ -18,7 +18,11 @@ per conversation (up to ``REMEMBERED_CHARS`` in all), and each read asks the dat
 rows newer than the last one seen, so the events table stays the only source of truth (another
 Rasa instance's writes are read like our own). A new session, or a read across all sessions,
 takes the full query, as in Rasa.
-Same tables, same rows, same published events, same trackers read back.
+Same tables, same rows, same published events, same trackers read back, except that the personal
+data the operator masks at rest (``SUPPORTBOT_MASK_AT_REST``, ``bot.privacy.at_rest``) is masked in
+the rows as they are written: the current turn ran on what the customer typed, later turns read the
+masked text. A conversation erased or purged in the database (``supportbot forget``/``purge``) is
+noticed on its next read: the remembered rows are only reused while their last row still exists.
 
 Configured in ``endpoints.yml``: ``tracker_store: type: bot.rasa.tracker_store.SupportTrackerStore``.
 """
@@ -33,10 +37,11 @@ from typing import Any, Iterator
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import SessionStarted
+from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.db import is_sqlite_file, sqlite_engine
+from bot.privacy.at_rest import AtRest
 
 REMEMBERED_CONVERSATIONS = 10_000
 REMEMBERED_CHARS = 64_000_000  # stored JSON of recent conversations kept for reading (~64 MB)
@@ -55,9 +60,24 @@ class _Stored:
         self.chars = sum(map(len, self.data))
 
 
+class _Masked:
+    """An event as Rasa's ``save`` writes it (its type and ``as_dict()``), with personal data masked."""
+
+    def __init__(self, event: Event, at_rest: AtRest):
+        self.type_name, self._event, self._at_rest = event.type_name, event, at_rest
+
+    def as_dict(self) -> dict[str, Any]:
+        return self._at_rest.event(self._event.as_dict())
+
+
 class SupportTrackerStore(SQLTrackerStore):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, at_rest: AtRest | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if at_rest is None:
+            from bot.runtime import settings
+
+            at_rest = AtRest.from_settings(settings())
+        self.at_rest = at_rest
         self._stored: OrderedDict[str, int] = OrderedDict()  # events in the latest session
         self._read: OrderedDict[str, _Stored] = OrderedDict()  # what the last reads returned
         self._read_chars = 0
@@ -99,11 +119,13 @@ class SupportTrackerStore(SQLTrackerStore):
         with self.engine.connect() as conn:
             if known is not None:
                 query = sa.select(table.c.id, table.c.type_name, table.c.data).where(
-                    table.c.sender_id == sender_id, table.c.id > known.last_id)
+                    table.c.sender_id == sender_id, table.c.id >= known.last_id)
                 if known.session_start is not None:
                     query = query.where(table.c.timestamp >= known.session_start)
                 new = conn.execute(query.order_by(table.c.id)).all()
-                if not any(r.type_name == SessionStarted.type_name for r in new):
+                still_there = bool(new) and new[0].id == known.last_id  # else erased: read it afresh
+                new = new[1:]
+                if still_there and not any(r.type_name == SessionStarted.type_name for r in new):
                     if new:
                         known = _Stored(new[-1].id, known.session_start, known.data + [r.data for r in new])
                     self._keep(sender_id, known)
@@ -145,7 +167,9 @@ class SupportTrackerStore(SQLTrackerStore):
                     self.event_broker.publish(body)
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
-        return itertools.islice(tracker.events, self._stored_count(tracker.sender_id), None)
+        """What Rasa's ``save`` writes: the new events, masked for storage."""
+        new = itertools.islice(tracker.events, self._stored_count(tracker.sender_id), None)
+        return (_Masked(e, self.at_rest) for e in new)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         sender_id = tracker.sender_id

@@ -23,6 +23,12 @@ from tests.unit.test_handoff_store import (  # noqa: F401 (collected here with t
     test_unknown_ids_raise_clear_errors,
     test_webhook_outbox_is_idempotent_per_key_and_receiver,
 )
+from tests.unit.test_retention import (  # noqa: F401
+    test_delivered_webhooks_are_purged_after_the_period,
+    test_forget_a_sender_erases_them_from_every_store_and_nobody_else,
+    test_forget_an_email_finds_every_conversation_that_carried_it,
+    test_purge_deletes_what_is_older_in_every_store_and_keeps_the_rest,
+)
 from tests.unit.test_staff import (  # noqa: F401
     test_an_older_database_gains_roles_and_loses_nothing,
     test_roles_are_checked_and_only_agents_and_admins_count_as_online,
