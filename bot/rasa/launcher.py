@@ -17,7 +17,9 @@
   which reads only the latest message and the slots) get the events of the latest turn only;
   slots, latest message and everything else are sent as before.
 
-It also masks personal data in the server's logs once Rasa has configured them.
+It also masks personal data in the server's logs once Rasa has configured them, and reads a
+``/intent{...}`` message as an intent only when the bot offered it as a button
+(``bot.rasa.typed_intents``).
 
 Usage: ``python -m bot.rasa.launcher run --model ...`` (any ``rasa`` arguments).
 """
@@ -156,8 +158,11 @@ def install_app_hooks() -> None:
 
 
 def main() -> None:
+    from bot.rasa.typed_intents import install_typed_intent_check
+
     install_speedups()
     install_app_hooks()
+    install_typed_intent_check()
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *sys.argv[1:]]
