@@ -13,8 +13,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot import wire
 from bot.conversation import triggers
 from bot.handoff import messages as say
-from bot.handoff.packet import EMAIL_RE
-from bot.handoff.states import RESOLVED
+from bot.handoff.customer_input import email_in, is_email
+from bot.handoff.customer_input import rating as valid_rating
+from bot.handoff.states import RESOLVED, AlreadyRated
 from bot.runtime import handoffs
 
 log = logging.getLogger(__name__)
@@ -70,18 +71,25 @@ class ActionHandoff(Action):
         return reset
 
 
+def entity_values(tracker: Tracker, entity: str) -> list[Any]:
+    message = tracker.latest_message or {}
+    return [e.get("value") for e in message.get("entities") or [] if e.get("entity") == entity]
+
+
 class ActionHandoffEmail(Action):
+    """Keeps the customer's address only when it is one (``customer_email`` is set here alone)."""
+
     def name(self) -> str:
         return "action_handoff_email"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
-        match = EMAIL_RE.search((tracker.latest_message or {}).get("text") or "")
-        email = match.group(0) if match else tracker.get_slot("customer_email")
+        text = (tracker.latest_message or {}).get("text") or ""
+        email = email_in(text) or next((v for v in entity_values(tracker, "email") if is_email(v)), None)
+        if not email:
+            dispatcher.utter_message(text=say.EMAIL_INVALID if "@" in text else say.EMAIL_UNREADABLE)
+            return []
         service = handoffs()
         ticket = service.store.active_for(tracker.sender_id)
-        if not email:
-            dispatcher.utter_message(text=say.EMAIL_UNREADABLE)
-            return []
         if ticket is None:
             dispatcher.utter_message(text=say.EMAIL_NO_TICKET)
             return [SlotSet("customer_email", email)]
@@ -113,7 +121,7 @@ def parse_rating(text: str, entity: str | None) -> tuple[int | None, str | None]
     m = None if text.startswith("/") else RATING_RE.match(text.strip())  # "/rate{...}": a button
     if m:
         return int(m.group(1)), (m.group(2).strip() or None)
-    return (int(entity), None) if entity and entity.isdigit() and 1 <= int(entity) <= 5 else (None, None)
+    return valid_rating(entity), None
 
 
 class ActionRate(Action):
@@ -121,13 +129,17 @@ class ActionRate(Action):
         return "action_rate"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
-        message = tracker.latest_message or {}
-        entity = next((e.get("value") for e in message.get("entities", []) if e["entity"] == "rating"), None)
-        rating, comment = parse_rating(message.get("text") or "", entity)
-        h = handoffs().store.latest_for(tracker.sender_id)
+        entity = next(iter(entity_values(tracker, "rating")), None)
+        rating, comment = parse_rating((tracker.latest_message or {}).get("text") or "", entity)
+        service = handoffs()
+        h = service.store.latest_for(tracker.sender_id)
         if rating is None or h is None or h.state != RESOLVED:
             dispatcher.utter_message(text=say.RATING_NOT_EXPECTED)
             return []
-        handoffs().store.rate(h.id, rating, comment)
+        try:
+            service.rate(h.id, rating, comment)
+        except AlreadyRated:  # one rating per hand-off: the first one stays
+            dispatcher.utter_message(text=say.RATING_ALREADY)
+            return []
         dispatcher.utter_message(text=say.RATING_THANKS)
         return []

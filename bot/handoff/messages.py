@@ -9,11 +9,18 @@ BACK_RESOLVED = ("I'm back. How would you rate the help you got from our team, f
                  "You can add a comment after the number.")
 RATING_THANKS = "Thank you for your feedback! Is there anything else I can help with?"
 RATING_NOT_EXPECTED = "Thanks! What can I help you with?"
+RATING_ALREADY = ("Thanks, your rating for this conversation is already recorded. "
+                  "Is there anything else I can help with?")
 EMAIL_UNREADABLE = "I couldn't read an email address in that. Could you type it again, like name@example.com?"
+EMAIL_INVALID = ("That doesn't look like a complete email address. Could you type it again, "
+                 "like name@example.com?")
 EMAIL_NO_TICKET = "Thanks, I've noted your email address. What can I help you with?"
 
 
 def queued(position: int) -> str:
+    if position < 1:  # not waiting any more: a person already has the conversation
+        return ("You're already connected to a person from our support team: they will reply here. "
+                "They can see our conversation so far.")
     return (f"Connecting you to a person from our support team (you are number {position} in the queue). "
             "They will see our conversation so far, so you don't need to repeat yourself.")
 

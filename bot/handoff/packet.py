@@ -7,12 +7,13 @@ Schema in ``docs/handoff-packet.schema.json`` (``supportbot handoff schema``).
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, Iterable
 
 from pydantic import BaseModel, Field
+
+from bot.handoff.customer_input import email_in, is_email
 
 SCHEMA_VERSION = 1
 IS_EXTERNAL = "is_external"  # Rasa marks an intent triggered from outside (trigger_intent) in metadata
@@ -22,7 +23,11 @@ def is_external(event: dict[str, Any]) -> bool:
     """An intent Rasa triggered itself (e.g. handoff_finished), not something the customer typed:
     told by the event's metadata, never by its text (a customer may type anything)."""
     return (event.get("metadata") or {}).get(IS_EXTERNAL) is True
-EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+
+
+# Buttons the widget always shows (bot/web/static/widget.js: "Talk to a person"); any other
+# "/intent" message counts as a button only when the bot offered it (bot/rasa/typed_intents.py).
+FIXED_PAYLOADS = frozenset({"/request_human"})
 # Intents whose message is a real question, not small talk, for the summary's first question.
 QUESTION_INTENTS = {"ask_question", "nlu_fallback", "out_of_scope", None}
 
@@ -120,7 +125,7 @@ def transcript_from_events(events: Iterable[dict[str, Any]]) -> list[TranscriptL
                 continue
             if text in offered:  # a button the bot offered: its title
                 text = offered[text]
-            elif text.startswith("/"):  # a widget button such as "Talk to a person": its intent
+            elif text.strip() in FIXED_PAYLOADS:  # the widget's "Talk to a person": its intent
                 intent = ((e.get("parse_data") or {}).get("intent") or {}).get("name") or text[1:]
                 text = "(" + intent.replace("_", " ") + ")"
             lines.append(TranscriptLine(role=Role.customer, text=text, at=_at(e)))
@@ -157,9 +162,9 @@ def summarise(events: list[dict[str, Any]], transcript: list[TranscriptLine]) ->
 
 def customer_info(slots: dict[str, Any], transcript: list[TranscriptLine]) -> CustomerInfo:
     email = slots.get("customer_email")
-    if not email:
-        found = (EMAIL_RE.search(line.text) for line in transcript if line.role == Role.customer)
-        email = next((m.group(0) for m in found if m), None)
+    if not is_email(email):
+        found = (email_in(line.text) for line in transcript if line.role == Role.customer)
+        email = next((e for e in found if e), None)
     return CustomerInfo(name=slots.get("customer_name"), email=email)
 
 

@@ -13,7 +13,7 @@ from bot.db import engine, utcnow
 from bot.events.outbox import Outbox
 from bot.handoff.packet import HandoffPacket, Reason, build_packet
 from bot.handoff.redact import DEFAULT_REGION, MASKS, redact
-from bot.handoff.states import ASSIGNED, FINAL, InvalidTransition
+from bot.handoff.states import ASSIGNED, FINAL, RESOLVED, InvalidTransition
 from bot.handoff.store import Handoff, HandoffStore, Message
 from bot.hours import is_open
 from bot.privacy.at_rest import AtRest, masked_packet
@@ -94,6 +94,16 @@ class HandoffService:
         h = self.store.transition(handoff_id, outcome, actor=agent)
         self._notify(h, f"handoff.{outcome}")
         return h
+
+    def rate(self, handoff_id: str, rating: int, comment: str | None = None) -> Handoff:
+        """The customer's rating of a resolved hand-off, once: a second one raises AlreadyRated
+        (the first one stays); a hand-off that is not resolved cannot be rated."""
+        h = self.store.get(handoff_id)
+        if h.state != RESOLVED:
+            raise InvalidTransition(handoff_id, h.state, "rated")
+        self.store.rate(handoff_id, rating, comment)
+        log.info("hand-off %s rated %d", handoff_id, rating)
+        return self.store.get(handoff_id)
 
     def for_agent(self, text: str | None) -> str | None:
         """What the console shows: as typed, or with personal data masked (a setting)."""

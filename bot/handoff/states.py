@@ -33,3 +33,9 @@ class InvalidTransition(HandoffError):
         self.state = state
         who = f" by {agent}" if agent and state == ASSIGNED else ""
         super().__init__(f"hand-off {handoff_id} is already {state}{who}; it cannot become {wanted}")
+
+
+class AlreadyRated(HandoffError):
+    def __init__(self, handoff_id: str, rating: int | None):
+        self.rating = rating
+        super().__init__(f"hand-off {handoff_id} is already rated ({rating}); a hand-off is rated once")

@@ -15,8 +15,17 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.db import aware, engine, metadata, utcnow
+from bot.handoff.customer_input import RATINGS, is_email
 from bot.handoff.packet import HandoffPacket
-from bot.handoff.states import ACTIVE, ALLOWED_FROM, ASSIGNED, QUEUED, HandoffNotFound, InvalidTransition
+from bot.handoff.states import (
+    ACTIVE,
+    ALLOWED_FROM,
+    ASSIGNED,
+    QUEUED,
+    AlreadyRated,
+    HandoffNotFound,
+    InvalidTransition,
+)
 from bot.privacy.at_rest import AtRest
 
 handoffs = sa.Table(
@@ -189,18 +198,27 @@ class HandoffStore:
         return [dict(r._mapping, at=aware(r.at)) for r in rows]
 
     def set_customer_email(self, handoff_id: str, email: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(handoffs.update().where(handoffs.c.id == handoff_id)
-                         .values(customer_email=self.at_rest.email(email), updated_at=utcnow()))
-
-    def rate(self, handoff_id: str, rating: int, comment: str | None = None) -> None:
-        if not 1 <= rating <= 5:
-            raise ValueError(f"a rating is a whole number from 1 to 5, got {rating}")
+        if not is_email(email):
+            raise ValueError(f"not an email address: {email[:80]!r}; write it like name@example.com")
         with self.engine.begin() as conn:
             result = conn.execute(handoffs.update().where(handoffs.c.id == handoff_id)
-                                  .values(rating=rating, rating_comment=self.at_rest.optional(comment)))
+                                  .values(customer_email=self.at_rest.email(email), updated_at=utcnow()))
         if result.rowcount != 1:
             raise HandoffNotFound(f"no hand-off with id {handoff_id!r}")
+
+    def rate(self, handoff_id: str, rating: int, comment: str | None = None) -> None:
+        """The customer's rating, once: a second one raises AlreadyRated and the first one stays."""
+        if isinstance(rating, bool) or not isinstance(rating, int) or rating not in RATINGS:
+            raise ValueError(f"a rating is a whole number from 1 to 5, got {rating!r}")
+        with self.engine.begin() as conn:
+            result = conn.execute(handoffs.update().where(
+                handoffs.c.id == handoff_id, handoffs.c.rating.is_(None))
+                .values(rating=rating, rating_comment=self.at_rest.optional(comment)))
+            if result.rowcount != 1:
+                row = conn.execute(sa.select(handoffs.c.rating).where(handoffs.c.id == handoff_id)).first()
+                if row is None:
+                    raise HandoffNotFound(f"no hand-off with id {handoff_id!r}")
+                raise AlreadyRated(handoff_id, row.rating)
 
     # -- messages during the hand-off -------------------------------------------------------------
     def add_message(self, handoff_id: str, role: str, text: str, author: str | None = None) -> Message:

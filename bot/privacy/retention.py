@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from bot.db import engine, metadata, utcnow
 from bot.delivery.feed import feed
 from bot.events.outbox import outbox
-from bot.handoff.packet import EMAIL_RE
+from bot.handoff.customer_input import is_email
 from bot.handoff.states import FINAL
 from bot.handoff.store import handoffs, messages, transitions
 from bot.settings import Settings
@@ -54,7 +54,7 @@ def parse_age(raw: str) -> timedelta:
 
 def check_email(raw: str) -> str:
     address = (raw or "").strip()
-    if not EMAIL_RE.fullmatch(address):
+    if not is_email(address):
         raise ValueError(f"--email takes an email address such as name@example.com; got {raw!r}")
     return address
 

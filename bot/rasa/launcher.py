@@ -18,9 +18,10 @@
   slots, latest message and everything else are sent as before.
 
 It also masks personal data in the server's logs once Rasa has configured them, answers
-cross-origin requests on the customer channels only (``bot.rasa.channels.origins``), and installs
-``bot.rasa.fallback``: when the action server is down, hand-off actions run in this process and
-the FAQ says honestly that it cannot look answers up.
+cross-origin requests on the customer channels only (``bot.rasa.channels.origins``), reads a
+``/intent{...}`` message as an intent only when the bot offered it as a button
+(``bot.rasa.typed_intents``), and installs ``bot.rasa.fallback``: when the action server is down,
+hand-off actions run in this process and the FAQ says honestly that it cannot look answers up.
 
 Usage: ``python -m bot.rasa.launcher run --model ...`` (any ``rasa`` arguments).
 """
@@ -166,10 +167,12 @@ def install_app_hooks() -> None:
 
 def main() -> None:
     from bot.rasa.fallback import install_fallback
+    from bot.rasa.typed_intents import install_typed_intent_check
 
     install_speedups()
     install_fallback()
     install_app_hooks()
+    install_typed_intent_check()
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *sys.argv[1:]]

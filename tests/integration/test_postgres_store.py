@@ -12,6 +12,7 @@ from tests.unit.test_handoff_store import (  # noqa: F401 (collected here with t
     feed,
     outbox,
     staff,
+    test_a_handoff_is_rated_once_and_keeps_only_a_real_email_address,
     test_customer_feed_is_delivered_once_in_order_and_per_conversation,
     test_customer_feed_taken_concurrently_is_delivered_exactly_once,
     test_exactly_one_of_many_concurrent_claimers_wins,

@@ -165,3 +165,29 @@ def test_a_customer_message_that_starts_like_rasas_own_triggers_still_reaches_th
     HandoffRelay(service).publish_many([{**typed, "sender_id": "c9", "timestamp": later},
                                         {**triggered, "sender_id": "c9", "timestamp": later}])
     assert [m.text for m in service.store.messages(opened.id)] == ["EXTERNAL: my parcel never came"]
+
+
+def test_only_a_resolved_handoff_is_rated_and_only_once(service):
+    from bot.handoff.states import AlreadyRated, InvalidTransition
+
+    h = service.open("c1", EVENTS, {}, Reason.user_request).handoff
+    with pytest.raises(InvalidTransition, match="is already queued; it cannot become rated"):
+        service.rate(h.id, 5)
+    service.staff.add_agent("ana", "x")
+    service.finish(h.id, "ana", "resolved")
+    assert service.rate(h.id, 4, "quick").rating == 4
+    with pytest.raises(AlreadyRated, match="rated once"):
+        service.rate(h.id, 1, "actually bad")
+    assert (service.store.get(h.id).rating, service.store.get(h.id).rating_comment) == (4, "quick")
+
+
+@pytest.mark.parametrize("entity", ["0", "6", "4.5", "<img src=x>", "", None])
+def test_a_rating_entity_that_is_not_a_whole_number_from_1_to_5_is_no_rating(entity):
+    assert parse_rating('/rate{"rating": "x"}', entity) == (None, None)
+
+
+def test_a_conversation_already_with_a_person_is_not_told_it_is_number_0_in_a_queue():
+    from bot.handoff.messages import queued
+
+    assert "number 2 in the queue" in queued(2)
+    assert "number 0" not in queued(0) and "already connected" in queued(0)

@@ -61,3 +61,13 @@ def test_a_widget_button_payload_shows_as_its_intent_not_as_a_slash_command():
                         "parse_data": {"intent": {"name": "request_human"}}}]
     p = build_packet("c", events, {}, Reason.user_request)
     assert p.transcript[-1].text == "(request human)" and p.summary.last_message == "(request human)"
+
+
+def test_a_typed_slash_command_shows_as_typed_and_an_invalid_email_slot_is_ignored():
+    typed = {"event": "user", "timestamp": 1700000050.0, "text": "/restart",
+             "parse_data": {"intent": {"name": "nlu_fallback"}, "entities": []}}
+    p = build_packet("c", [*EVENTS, typed], {"customer_email": "<img src=x onerror=alert(3)>"},
+                     Reason.user_request)
+    assert p.transcript[-1].text == "/restart"
+    assert p.customer.email == "jo@example.com"  # the slot was no address: the one they wrote
+    assert packet(customer_email="jo..doe@example.com").customer.email == "jo@example.com"

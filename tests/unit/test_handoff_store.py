@@ -12,6 +12,7 @@ from bot.handoff.states import (
     QUEUED,
     RESOLVED,
     RETURNED_TO_BOT,
+    AlreadyRated,
     HandoffNotFound,
     InvalidTransition,
 )
@@ -139,6 +140,28 @@ def test_messages_ratings_and_sessions(store, staff):
     assert staff.session(token) is None and staff.agents_online(timedelta(minutes=1)) == []
     expired, _ = staff.create_session("ana", timedelta(seconds=-1))
     assert staff.session(expired) is None
+
+
+def test_a_handoff_is_rated_once_and_keeps_only_a_real_email_address(store):
+    h, _ = store.open(packet())
+    for bad in (0, 6, True, 4.5, "4"):
+        with pytest.raises(ValueError, match="whole number from 1 to 5"):
+            store.rate(h.id, bad)
+    store.rate(h.id, 5, "great")
+    for again in ((1, None), (5, "great"), (2, "changed my mind")):
+        with pytest.raises(AlreadyRated, match="already rated \\(5\\); a hand-off is rated once"):
+            store.rate(h.id, *again)
+    assert (store.get(h.id).rating, store.get(h.id).rating_comment) == (5, "great")
+    with pytest.raises(HandoffNotFound):
+        store.rate("nope", 3)
+    for bad in ("<img src=x onerror=alert(3)>", "jo..doe@example.com", ""):
+        with pytest.raises(ValueError, match="not an email address"):
+            store.set_customer_email(h.id, bad)
+    assert store.get(h.id).customer_email == "jo@example.com"
+    store.set_customer_email(h.id, "jo.doe@example.org")
+    assert store.get(h.id).customer_email == "jo.doe@example.org"
+    with pytest.raises(HandoffNotFound):
+        store.set_customer_email("nope", "jo.doe@example.org")
 
 
 def test_webhook_outbox_is_idempotent_per_key_and_receiver(outbox):
