@@ -57,9 +57,14 @@ def role(pid: int) -> str:
 
 
 def turn(port: str, n: int) -> None:
-    body = json.dumps({"sender": f"mem-{n}", "message": "where is my order?"}).encode()
+    from bot.access.conversations import token_for
+    from bot.settings import Settings
+
+    sender = f"mem-{n}"
+    body = json.dumps({"sender": sender, "message": "where is my order?"}).encode()
+    token = token_for(Settings(root=ROOT), sender)
     req = urllib.request.Request(f"http://127.0.0.1:{port}/webhooks/rest/webhook", body,
-                                 {"Content-Type": "application/json"})
+                                 {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(req, timeout=30) as r:
         r.read()
 

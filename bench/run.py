@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench import processes  # noqa: E402
+from bot.access.conversations import token_for  # noqa: E402
 from bot.apps.environment import process_env  # noqa: E402
 from bot.apps.supervisor import Servers, ensure_index  # noqa: E402
 from bot.apps.training import train_if_needed  # noqa: E402
@@ -40,6 +41,8 @@ from bot.kb.models import version_encoder  # noqa: E402
 from bot.kb.ops import build  # noqa: E402
 from bot.kb.serving import KnowledgeBase  # noqa: E402
 from bot.settings import Settings  # noqa: E402
+
+KEY_SETTINGS = Settings(root=ROOT)  # where the servers' secret key is
 
 
 def pct(values, q):
@@ -119,14 +122,14 @@ def load(url: str, texts: list[str], customers: int, turns_each: int, label: str
 
     def customer(c: int) -> tuple[list[float], int]:
         times, errors = [], 0
-        with httpx.Client(timeout=60) as client:
+        sender = f"load-{label}-{customers}-{period}-{c}"
+        with httpx.Client(timeout=60, headers=as_customer(sender)) as client:
             for n, text in enumerate(unique_messages(texts, start + c * turns_each, turns_each)):
                 if period:
                     time.sleep(max(0.0, began + (c / customers + n) * period - time.perf_counter()))
                 t = time.perf_counter()
                 try:
-                    r = client.post(url, json={"sender": f"load-{label}-{customers}-{period}-{c}",
-                                               "message": text})
+                    r = client.post(url, json={"sender": sender, "message": text})
                     ok = r.status_code == 200 and bool(r.json())
                 except httpx.HTTPError:
                     ok = False
@@ -143,6 +146,11 @@ def load(url: str, texts: list[str], customers: int, turns_each: int, label: str
             "errors": sum(e for _, e in results),
             "p50_ms": pct(times, 50), "p95_ms": pct(times, 95), "p99_ms": pct(times, 99),
             "turns_per_s": round(len(times) / wall, 1)}
+
+
+def as_customer(sender: str) -> dict[str, str]:
+    """The conversation's token, signed here as our server would issue it (stock Rasa ignores it)."""
+    return {"Authorization": f"Bearer {token_for(KEY_SETTINGS, sender)}"}
 
 
 def load_levels(url: str, texts: list[str], label: str) -> list[dict]:
@@ -163,7 +171,8 @@ def served(url: str, question: str, text: str, timeout: float = 900) -> float:
     with httpx.Client(timeout=30) as client:
         while time.perf_counter() < deadline:
             try:
-                r = client.post(url, json={"sender": f"fresh-{time.time_ns()}", "message": question})
+                sender = f"fresh-{time.time_ns()}"
+                r = client.post(url, json={"sender": sender, "message": question}, headers=as_customer(sender))
                 if any(text in (m.get("text") or "") for m in r.json()):
                     return time.perf_counter()
             except (httpx.HTTPError, ValueError):
@@ -256,17 +265,20 @@ def freshness_entry(version: IndexVersion, encoder) -> FaqEntry:
 
 
 def bench_turns(index_dir: Path, faq_dir: Path, texts: list[str], fresh: FaqEntry) -> dict:
+    # synthetic customers write far faster than people: no per-conversation rate limit here
     settings = Settings(root=ROOT, index_dir=index_dir, rasa_port=25005, action_port=25055,
-                        tracker_db=str(index_dir.parent / "bench-tracker.db"))
+                        tracker_db=str(index_dir.parent / "bench-tracker.db"), messages_per_minute=10**9)
     train_if_needed(settings)
     out = {}
     with Servers(settings, log_dir=index_dir.parent / "logs") as servers, httpx.Client() as client:
         def turns(messages, label):
             times = []
+            senders = [f"bench-{label}-{k}" for k in range(20)]
+            headers = [as_customer(sender) for sender in senders]
             for n, text in enumerate(messages):
                 t = time.perf_counter()
-                r = client.post(servers.rest_url, json={"sender": f"bench-{label}-{n % 20}",
-                                                        "message": text}, timeout=30)
+                r = client.post(servers.rest_url, json={"sender": senders[n % 20], "message": text},
+                                headers=headers[n % 20], timeout=30)
                 times.append(time.perf_counter() - t)
                 r.raise_for_status()
             return times

@@ -223,7 +223,9 @@ def run(settings: Settings) -> int:
     print(f"""
 The bot is running.
   REST:          POST {servers.rest_url}
-                 curl -s {servers.rest_url} -d '{{"sender": "me", "message": "where is my order?"}}'
+                 first a conversation: curl -s -X POST {servers.rest_url.rsplit('/', 1)[0]}/conversations
+                 then: curl -s {servers.rest_url} -H 'Authorization: Bearer <token>' \\
+                         -d '{{"sender": "<sender>", "message": "where is my order?"}}'
   socket.io:     http://{s.host}:{s.rasa_port}/socket.io
   demo shop:     http://{s.host}:{s.rasa_port}/widget/demo   (the chat widget, bottom right)
   agent console: http://{s.host}:{s.rasa_port}/console/
