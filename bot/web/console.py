@@ -11,6 +11,7 @@ import functools
 from typing import Any, Callable, Protocol
 
 from sanic import Blueprint, response
+from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 
 from bot import wire
@@ -72,6 +73,12 @@ def agent_route(csrf: bool = True) -> Callable:
 def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
     """The console; ``bridge(request)`` edits the request's server's conversations."""
     bp = Blueprint("agent_console", __name__)
+
+    @bp.exception(InvalidUsage)
+    async def bad_request(request: Request, exc: InvalidUsage) -> response.HTTPResponse:
+        """A body Sanic cannot parse (e.g. invalid JSON): a JSON 400, not Sanic's HTML page."""
+        return error(f"{exc}: send a JSON object", 400)
+
     add_login_routes(bp, staff, cookie_path="/console", roles=ROLES,
                      session_hours=lambda: handoffs().settings.agent_session_hours,
                      trusted_proxies=lambda: handoffs().settings.proxy_list)

@@ -308,6 +308,9 @@ def test_agent_message_limits(servers, store):
     assert agent.post(f"/handoffs/{hid}/messages", json={"text": "  "}).status_code == 400
     bad_after = agent.get(f"/handoffs/{hid}/messages", params={"after": "abc"})  # was a 500 HTML page
     assert bad_after.status_code == 400 and "after" in bad_after.json()["error"]
+    for path in (f"/handoffs/{hid}/messages", "/login"):  # a body that is not JSON: was Sanic's HTML page
+        broken = agent.post(path, content=b"{not json", headers={"content-type": "application/json"})
+        assert broken.status_code == 400 and "JSON" in broken.json()["error"], (path, broken.text)
     # a customer message at the length limit: kept for the agent, the bot stays quiet (only the
     # pending status arrives); one over it is refused before anything sees it (was stored whole)
     longest = "y" * servers.settings.max_message_chars
