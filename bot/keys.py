@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from bot.settings import MIN_SECRET_KEY_CHARS as MIN_KEY_CHARS
@@ -36,22 +37,31 @@ def secret_key(settings: Settings) -> bytes:
 
 
 def _read_or_create(path: Path) -> bytes:
+    """The key in ``path``, created when missing (``_create``: no process ever reads half a key)."""
     try:
         key = path.read_bytes().strip()
-        if len(key) >= MIN_KEY_CHARS:
-            return key
-        raise SecretKeyError(f"{path} holds fewer than {MIN_KEY_CHARS} characters; delete it to get a new key")
     except FileNotFoundError:
-        pass
+        key = _create(path)
+    if len(key) < MIN_KEY_CHARS:
+        raise SecretKeyError(f"{path} holds fewer than {MIN_KEY_CHARS} characters; delete it to get a new key")
+    return key
+
+
+def _create(path: Path) -> bytes:
+    """Written to a private temporary file and linked into place: of two processes starting at
+    once, one key wins and both use it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48).encode()
-    try:  # O_EXCL: when two processes start at once, one writes and both read its key
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret-")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(key)
+        os.link(temporary, path)  # fails if another process linked its key first: theirs is read
+        return key
     except FileExistsError:
         return path.read_bytes().strip()
-    with os.fdopen(fd, "wb") as out:
-        out.write(key)
-    return key
+    finally:
+        os.unlink(temporary)
 
 
 @functools.lru_cache(maxsize=32)  # read once per process: every customer request checks a token

@@ -90,10 +90,10 @@ class Settings:
     agents_see_personal_data: bool = True
     # Comma-separated URLs that receive every new hand-off (JSON, HMAC-SHA256 signed).
     handoff_webhooks: str = ""
-    handoff_webhook_secret: str = ""
+    handoff_webhook_secret: str = field(default="", repr=False)
     # The key conversation tokens and the action server's token derive from (bot/keys.py); at least
     # 32 characters. Empty: a random key kept in secret_key_file. Several nodes must share one key.
-    secret_key: str = ""
+    secret_key: str = field(default="", repr=False)
     secret_key_file: str = ".rasa/secret.key"
     # Web pages (origins such as https://shop.example.com, comma-separated; * for any) whose scripts
     # may talk to the customer channels (REST, socket.io). The bot's own pages always may; staff
@@ -105,7 +105,7 @@ class Settings:
     # Sites that log their customers in may pass a JWT (socket.io ``auth: {token}``) signed with this
     # key (HS256 secret, or a PEM public key for RS256/ES256); its ``sub`` names the customer, and
     # their conversation follows them to any device. Empty: no JWTs.
-    jwt_key: str = ""
+    jwt_key: str = field(default="", repr=False)
     jwt_method: str = "HS256"
     # Personal data masked before it is stored (tracker, hand-offs, customer feed): a comma list of
     # email, phone, card, iban; empty stores everything as typed.

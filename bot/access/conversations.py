@@ -5,8 +5,10 @@ node with the same key checks it without storing anything. A client keeps both; 
 about an existing conversation (REST message or poll, socket.io session) carries the token.
 
 Sites that log their customers in can instead pass a JWT signed with ``SUPPORTBOT_JWT_KEY``
-(``SUPPORTBOT_JWT_METHOD``, HS256 by default): its ``sub`` claim names the customer, whose
-conversation id is derived from it, so the conversation follows them to another device.
+(``SUPPORTBOT_JWT_METHOD``, HS256 by default; ``exp`` and ``sub`` required): its ``sub`` names the
+customer, whose conversation id is derived from it, so the conversation follows them to another
+device. Such a conversation gets no token: only a valid JWT opens it, so it ends with the JWT (a
+customer who logs out cannot be followed by whoever uses the browser next).
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ import jwt
 from bot.keys import derived_key
 from bot.settings import Settings
 
+USER_PREFIX = "u-"  # conversations of customers a site's JWT names: no token opens them
+
 
 @dataclass(frozen=True)
 class Issued:
     sender: str
-    token: str
+    token: str | None  # None for a JWT customer's conversation: only a JWT opens it
 
 
 class AccessDenied(ValueError):
@@ -58,7 +62,9 @@ def check(settings: Settings, sender: str, token: object) -> None:
         raise AccessDenied("token", "this needs the conversation's token: start a conversation with "
                                     "POST /webhooks/rest/conversations and send its token as "
                                     "Authorization: Bearer <token>", 401)
-    if not hmac.compare_digest(token, token_for(settings, sender)):
+    if sender.startswith(USER_PREFIX):
+        raise AccessDenied("token", "a logged-in customer's conversation opens only with the site's JWT")
+    if not hmac.compare_digest(token.encode("utf-8", "surrogateescape"), token_for(settings, sender).encode()):
         raise AccessDenied("token", "this token is not the one issued with this conversation id")
 
 
@@ -74,11 +80,11 @@ def user_conversation(settings: Settings, web_token: str, key: str = "", method:
     if not key:
         raise AccessDenied("token", "this server takes no JWT: set SUPPORTBOT_JWT_KEY to accept them", 401)
     try:
-        claims: dict[str, Any] = jwt.decode(web_token, key, algorithms=[method])
+        claims: dict[str, Any] = jwt.decode(web_token, key, algorithms=[method],
+                                            options={"require": ["exp", "sub"]})
     except jwt.PyJWTError as exc:
         raise AccessDenied("token", f"the JWT was refused: {exc}", 401) from None
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
-        raise AccessDenied("token", "the JWT needs a sub claim naming the customer", 401)
-    sender = "u-" + _sign(settings, "user:" + subject)[:32]
-    return Issued(sender, token_for(settings, sender))
+        raise AccessDenied("token", "the JWT's sub claim must name the customer", 401)
+    return Issued(USER_PREFIX + _sign(settings, "user:" + subject)[:32], None)

@@ -9,11 +9,12 @@ counts its own share).
 from __future__ import annotations
 
 import collections
+import json
 import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 WINDOW_S = 60.0
 TRACKED = 50_000  # conversations remembered; the least recently active are forgotten first
@@ -33,11 +34,14 @@ class MessageLimits:
         self._sent: collections.OrderedDict[str, collections.deque[float]] = collections.OrderedDict()
         self._lock = threading.Lock()
 
-    def refusal(self, conversation_id: str, text: str) -> Refusal | None:
-        """Why this message may not go on (not counted then), or None (counted)."""
+    def refusal(self, conversation_id: str, text: str, metadata: Any = None) -> Refusal | None:
+        """Why this message may not go on (not counted then), or None (counted). Metadata (stored
+        with the message by Rasa) may be as long as a message, as JSON."""
         if len(text) > self.max_chars:
             return Refusal("message", f"a message can have at most {self.max_chars} characters; this one "
                                       f"has {len(text)}: send it in shorter parts", 413)
+        if metadata and len(json.dumps(metadata, default=str)) > self.max_chars:
+            return Refusal("metadata", f"metadata can have at most {self.max_chars} characters as JSON", 413)
         now = self.clock()
         with self._lock:
             sent = self._sent.pop(conversation_id, None) or collections.deque()

@@ -20,9 +20,13 @@ QUIET = {
 def process_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env.update(settings.to_env())
-    env.update(settings.rasa_env())
-    env["ACTION_SERVER_TOKEN"] = action_server_token(settings)  # endpoints.yml sends it to the action server
+    env.update(rasa_variables(settings))
     for key, value in QUIET.items():
         env.setdefault(key, value)
     env.setdefault("SANIC_HOST", settings.host)
     return env
+
+
+def rasa_variables(settings: Settings) -> dict[str, str]:
+    """What ``endpoints.yml`` expands: the stores, the action server and its token."""
+    return {**settings.rasa_env(), "ACTION_SERVER_TOKEN": action_server_token(settings)}

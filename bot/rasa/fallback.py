@@ -2,23 +2,26 @@
 
 Rasa's ``RemoteAction`` raises, its processor logs the error and drops the action: the customer
 gets no reply at all and a request for a person is lost. Installed by the launcher, this wrapper
-catches any failure of the call instead (not a rejection: the action server's 400 is raised as
-before) and
+catches the failure instead (not a rejection: the action server's 400 is raised as before) and
 
-- runs the hand-off actions (every action of ``actions.handoff``) here, in the Rasa process, with
+- when the action server could not be reached (connection refused or dropped, a timeout), runs
+  the hand-off actions (every action of ``actions.handoff``) here, in the Rasa process, with
   rasa_sdk's ``ActionExecutor``: the same code on the same request body. They need only the
   hand-off database, which this process already uses (console, relay); nothing here loads the
   encoder or the FAQ index. So a request for a person is stored with its transcript and the
   customer told as usual; a hand-off the action server stored just before it died is not stored
   twice (``HandoffStore.open`` returns the conversation's active one).
-- answers every other action (the FAQ) with ``utter_faq_unavailable``: honestly "I can't look up
-  answers right now, try again in a few minutes or ask for a person".
+- answers every other action (the FAQ), and any action the action server answered with an error
+  (a 500 after an action partly ran, a 401 from a wrong token: running it again here could do
+  things twice or hide the misconfiguration; logged as an error), with ``utter_faq_unavailable``:
+  honestly "I can't look up answers right now, try again in a few minutes or ask for a person".
 
 Recovery needs nothing: the next turn calls the action server again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib
 import inspect
@@ -46,12 +49,22 @@ def local_actions() -> Any:
     return executor
 
 
-async def run_here(action: Any, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> list[Any]:
-    """The events ``action`` gives without the action server: run here, or an honest message."""
+def unreachable(exc: BaseException) -> bool:
+    """The call never got an answer (Rasa wraps aiohttp's error, or lets a timeout through)."""
+    import aiohttp
+
+    cause = exc.__cause__ or exc.__context__
+    return any(isinstance(e, (aiohttp.ClientConnectionError, asyncio.TimeoutError)) for e in (exc, cause))
+
+
+async def run_here(action: Any, output_channel: Any, nlg: Any, tracker: Any, domain: Any,
+                   local: bool = True) -> list[Any]:
+    """The events ``action`` gives without the action server: run here (when ``local``), or an
+    honest message."""
     from rasa.shared.core import events
 
     executor = local_actions()
-    if action.name() in executor.actions:
+    if local and action.name() in executor.actions:
         try:
             result = await executor.run(action._action_call_format(tracker, domain))
             action._validate_action_result(result)
@@ -72,11 +85,12 @@ def _with_fallback(remote_run: Callable[..., Any]) -> Callable[..., Any]:
             raise
         except Exception as exc:
             cause = exc.__cause__ or exc.__context__
-            log.warning("the action server could not run '%s' for conversation %s (%s%s); %s",
-                        self.name(), tracker.sender_id, exc, f": {cause!r}" if cause else "",
-                        "running it here" if self.name() in local_actions().actions
-                        else f"answering {UNAVAILABLE}")
-            return await run_here(self, output_channel, nlg, tracker, domain)
+            local = unreachable(exc) and self.name() in local_actions().actions
+            log.log(logging.WARNING if unreachable(exc) else logging.ERROR,
+                    "the action server could not run '%s' for conversation %s (%s%s); %s",
+                    self.name(), tracker.sender_id, exc, f": {cause!r}" if cause else "",
+                    "running it here" if local else f"answering {UNAVAILABLE}")
+            return await run_here(self, output_channel, nlg, tracker, domain, local)
 
     run.remote = remote_run  # type: ignore[attr-defined]
     return run

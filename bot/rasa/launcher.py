@@ -31,10 +31,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import os
 import sys
 from typing import Any
 
 KEEP_ALIVE_S = 2.0  # below the action server's (Sanic's default 5 s)
+MAX_BODY_BYTES = 64 * 1024
 
 
 @functools.lru_cache(maxsize=1)
@@ -158,6 +160,11 @@ def install_app_hooks() -> None:
     @functools.wraps(configure_app)
     def configured(*args: Any, **kwargs: Any) -> Any:
         app = configure_app(*args, **kwargs)
+        # no request needs more (messages are at most SUPPORTBOT_MAX_MESSAGE_CHARS): a bigger body
+        # is a 413 before it is read whole (Sanic's default is 100 MB); errors Sanic itself raises
+        # (that one, a route not found) answer JSON like ours, not an HTML page
+        app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
+        app.config.FALLBACK_ERROR_FORMAT = "json"
         app.register_listener(after_start, "after_server_start")
         return app
 
@@ -166,8 +173,13 @@ def install_app_hooks() -> None:
 
 
 def main() -> None:
+    from bot.apps.environment import rasa_variables
     from bot.rasa.fallback import install_fallback
     from bot.rasa.typed_intents import install_typed_intent_check
+    from bot.settings import Settings
+
+    for key, value in rasa_variables(Settings.from_env()).items():  # started alone, not by the supervisor
+        os.environ.setdefault(key, value)
 
     install_speedups()
     install_fallback()

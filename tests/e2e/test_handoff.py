@@ -482,6 +482,14 @@ def test_a_logged_in_customer_takes_their_conversation_to_another_device(servers
         answer = laptop.next()["text"]
     finally:
         laptop.close()
+    assert laptop.token is None  # only the JWT opens it: nothing to steal from the browser
+    intruder = SocketCustomer(servers)
+    try:  # its id and a token signed for it open nothing
+        intruder.client.emit("session_request", {"session_id": laptop.session_id,
+                                                 "token": token_for(servers.settings, laptop.session_id)})
+        assert intruder.errors.get(timeout=10)["field"] == "token"
+    finally:
+        intruder.close()
     phone = SocketCustomer(servers, web_token=web_token, history=True)
     try:
         assert phone.session_id == laptop.session_id
@@ -492,14 +500,16 @@ def test_a_logged_in_customer_takes_their_conversation_to_another_device(servers
         assert phone.next()["text"]
     finally:
         phone.close()
-    other = SocketCustomer(servers, web_token=jwt.encode({"sub": "someone-else"}, JWT_KEY, algorithm="HS256"))
+    other = SocketCustomer(servers, web_token=jwt.encode({"sub": "someone-else", "exp": int(time.time()) + 600},
+                                                         JWT_KEY, algorithm="HS256"))
     try:
         assert other.session_id != laptop.session_id
     finally:
         other.close()
     for bad in (jwt.encode({"sub": customer}, "not the shop's key", algorithm="HS256"),
                 jwt.encode({"sub": customer, "exp": int(time.time()) - 60}, JWT_KEY, algorithm="HS256"),
-                jwt.encode({"name": "no sub"}, JWT_KEY, algorithm="HS256")):
+                jwt.encode({"name": "no sub", "exp": int(time.time()) + 600}, JWT_KEY, algorithm="HS256"),
+                jwt.encode({"sub": customer}, JWT_KEY, algorithm="HS256")):  # no exp: never expires
         client = socketio.Client(reconnection=False)
         with pytest.raises(socketio.exceptions.ConnectionError):
             client.connect(base(servers), auth={"token": bad}, wait_timeout=10)

@@ -228,6 +228,8 @@ def test_the_server_issues_conversations_and_only_their_token_opens_them(servers
         r = post(sender, token)
         assert r.status_code == status and r.json()["field"] == "token", (sender, r.text)
     assert post(mine["sender"], **{"Authorization": mine["token"]}).status_code == 401  # no "Bearer"
+    slash = httpx.post(servers.rest_url + "/", json={"sender": mine["sender"], "message": "hi"}, timeout=30)
+    assert slash.status_code == 401  # Sanic routes ".../webhook/" to the webhook too: it was let through
     texts = [d.get("text") for t, d in tracker(servers, mine["sender"]) if t == "user"]
     assert texts == ["how long does a refund take?"]  # none of the refused messages got in
     assert tracker(servers, "made-up-id") == []

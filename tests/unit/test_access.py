@@ -1,5 +1,7 @@
 """Conversation tokens, site JWTs and message limits, without servers."""
 
+import time
+
 import jwt
 import pytest
 
@@ -25,18 +27,29 @@ def test_an_issued_conversation_opens_with_its_token_only(settings, tmp_path):
     assert token_for(other_key, mine.sender) != mine.token  # a node with another key refuses it
     assert bearer("Bearer abc ") == "abc" and bearer("bearer abc") == "abc"
     assert bearer("abc") is None and bearer("Basic abc") is None and bearer(None) is None
+    with pytest.raises(AccessDenied):  # a header Sanic decoded with surrogates: refused, not a crash
+        check(settings, mine.sender, "t\udcff\u00e9")
+
+
+def signed(claims, key="site key", algorithm="HS256"):
+    return jwt.encode({"exp": int(time.time()) + 600, **claims}, key, algorithm=algorithm)
 
 
 def test_a_site_jwt_names_the_customer_and_their_conversation(settings):
-    alice = user_conversation(settings, jwt.encode({"sub": "alice"}, "site key", algorithm="HS256"))
-    again = user_conversation(settings, jwt.encode({"sub": "alice", "x": 1}, "site key", algorithm="HS256"))
-    bob = user_conversation(settings, jwt.encode({"sub": "bob"}, "site key", algorithm="HS256"))
+    alice = user_conversation(settings, signed({"sub": "alice"}))
+    again = user_conversation(settings, signed({"sub": "alice", "x": 1}))
+    bob = user_conversation(settings, signed({"sub": "bob"}))
     assert alice == again and alice.sender != bob.sender and "alice" not in alice.sender
-    check(settings, alice.sender, alice.token)
-    for bad, says in ((jwt.encode({"sub": "alice"}, "wrong", algorithm="HS256"), "Signature"),
-                      (jwt.encode({"sub": ""}, "site key", algorithm="HS256"), "sub"),
-                      (jwt.encode({"sub": "a", "exp": 1}, "site key", algorithm="HS256"), "expired"),
-                      (jwt.encode({"sub": "a"}, "site key", algorithm="HS512"), "alg value"),
+    # no token opens a logged-in customer's conversation, not even one signed for its id: only a JWT
+    assert alice.token is None
+    for token in (None, token_for(settings, alice.sender)):
+        with pytest.raises(AccessDenied, match="JWT|token"):
+            check(settings, alice.sender, token)
+    for bad, says in ((signed({"sub": "alice"}, "wrong"), "Signature"),
+                      (signed({"sub": ""}), "sub"),
+                      (signed({"sub": "a", "exp": 1}), "expired"),
+                      (jwt.encode({"sub": "a"}, "site key", algorithm="HS256"), "exp"),
+                      (signed({"sub": "a"}, algorithm="HS512"), "alg value"),
                       ("not a jwt", "refused")):
         with pytest.raises(AccessDenied, match=says):
             user_conversation(settings, bad)
@@ -53,6 +66,8 @@ def test_message_limits_refuse_long_and_rapid_messages_per_conversation():
     too_many = limits.refusal("a", "hi")
     assert too_many is not None and too_many.status == 429 and too_many.retry_after == 60
     assert limits.refusal("b", "hi") is None  # another conversation
+    assert limits.refusal("c", "hi", {"pad": "x" * 200}).field == "metadata"
+    assert limits.refusal("c", "hi", {"page": "/checkout"}) is None
     now[0] += 30
     assert limits.refusal("a", "hi").retry_after == 30
     now[0] += 30.5

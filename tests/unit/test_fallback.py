@@ -107,6 +107,26 @@ def test_a_rejection_by_a_running_action_server_is_still_a_rejection(domain, han
         asyncio.run(serve_and_run())
 
 
+@pytest.mark.parametrize("status", [500, 401])
+def test_an_action_server_that_answers_with_an_error_is_not_run_again_here(domain, handoff_db, status):
+    """A 500 may come after the action partly ran (running it again here could do things twice);
+    a 401 is a wrong token (running here would hide it): the honest message, nothing stored here."""
+    from aiohttp import web
+
+    async def fail(request):
+        return web.json_response({"error": "boom"}, status=status)
+
+    async def serve_and_run():
+        async with http_server("/webhook", fail) as url:
+            return await asyncio.to_thread(run_action, "action_handoff", domain,
+                                           tracker_of(domain, f"c{status}", "I want a person", "request_human"),
+                                           url)
+
+    [said] = asyncio.run(serve_and_run())
+    assert said.text.startswith("Sorry, I can't look up answers right now")
+    assert handoff_db.active_for(f"c{status}") is None
+
+
 def test_running_hand_off_actions_here_loads_neither_the_encoder_nor_the_index():
     code = ("import sys; from bot.rasa.fallback import local_actions; local_actions(); "
             "print(sorted(m for m in ('torch', 'sentence_transformers', 'faiss', 'bot.kb.serving', "

@@ -32,3 +32,15 @@ def test_a_short_key_is_refused_with_what_to_do(tmp_path):
     (tmp_path / "k").write_text("too short")
     with pytest.raises(SecretKeyError, match="delete it"):
         secret_key(Settings(root=tmp_path, secret_key_file="k"))
+
+
+def test_processes_starting_at_once_all_get_the_one_key(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.keys import _read_or_create
+
+    path = tmp_path / "k" / "secret.key"
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: _read_or_create(path), range(32)))
+    assert keys == {path.read_bytes()} and len(path.read_bytes()) >= 32
+    assert [p.name for p in path.parent.iterdir()] == ["secret.key"]  # no temporary file left

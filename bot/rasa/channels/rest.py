@@ -56,7 +56,8 @@ class SupportRest(RestInput):
 
         @bp.middleware("request")
         async def validate(request: Request) -> response.HTTPResponse | None:
-            if request.method != "POST" or not request.path.endswith("/webhook"):
+            # by route, not by path: Sanic routes ".../webhook/" here too (strict_slashes is off)
+            if request.method != "POST" or request.route is None or not request.route.path.endswith("/webhook"):
                 return None
             body = _body(request)
             problem = message_problem(body)
@@ -66,7 +67,7 @@ class SupportRest(RestInput):
                 check(settings(), body["sender"], bearer(request.headers.get("Authorization")))
             except AccessDenied as exc:
                 return refused(exc.field, str(exc), exc.status)
-            limit = message_limits().refusal(body["sender"], body["message"])
+            limit = message_limits().refusal(body["sender"], body["message"], body.get("metadata"))
             if limit is not None:
                 res = refused(limit.field, limit.message, limit.status)
                 if limit.retry_after:

@@ -35,6 +35,7 @@ from socketio.exceptions import ConnectionRefusedError
 from bot.access.conversations import AccessDenied, Issued, check, new_conversation, user_conversation
 from bot.handoff.packet import transcript_from_events
 from bot.rasa.channels.origins import socketio_origin_check
+from bot.rasa.launcher import MAX_BODY_BYTES
 from bot.rasa.prefetch import prefetch
 from bot.runtime import delivery, message_limits, settings
 from bot.wire import MAX_SENDER_CHARS, CustomerPush, history, message_problem
@@ -72,6 +73,7 @@ class SupportSocketIO(SocketIOInput):
         assert sio is not None
         namespace = self.namespace or "/"
         sio.eio.cors_allowed_origins = socketio_origin_check  # Rasa allows any page to connect
+        sio.eio.max_http_buffer_size = MAX_BODY_BYTES  # engineio's default: 1 MB per message
         delivery().add_pusher(room_pusher(sio, self.bot_message_evt, namespace))
         server: dict[str, Any] = {}  # the Sanic app, seen on the first connection
 
@@ -119,6 +121,9 @@ class SupportSocketIO(SocketIOInput):
                                                         "to start a new conversation")
                 issued = Issued(session_id, data["token"])
             issued = issued or new_conversation(settings())
+            # the history when asked for, or when this socket gets another conversation than the one
+            # it asked for (a customer who logged in on a device that had an anonymous chat)
+            send_history = data.get("history") is True or data.get("session_id") not in (None, issued.sender)
             joined = session.get("conversation")
             if joined and joined != issued.sender:
                 await sio.leave_room(sid, joined, namespace=namespace)
@@ -129,7 +134,7 @@ class SupportSocketIO(SocketIOInput):
                                                "max_message_chars": settings().max_message_chars},
                            room=sid, namespace=namespace)
             missed = delivery().take(issued.sender)
-            if data.get("history") is True:  # the history holds what was missed, too
+            if send_history:  # the history holds what was missed, too
                 await sio.emit("history", await transcript(issued.sender), room=sid, namespace=namespace)
                 return None
             for item in missed:
@@ -155,7 +160,7 @@ class SupportSocketIO(SocketIOInput):
                     message += ": send session_request first, then include its session_id with every message"
                 return await refuse(sid, field, message)
             sender_id, text = data["session_id"], data["message"]
-            limit = message_limits().refusal(sender_id, text)
+            limit = message_limits().refusal(sender_id, text, data.get(self.metadata_key))
             if limit is not None:
                 return await refuse(sid, limit.field, limit.message)
             await prefetch(text)

@@ -155,12 +155,21 @@
     if (on) typingTimer = setTimeout(() => { typing.hidden = true; }, 15000);
   }
 
+  // messages wait until the server has confirmed the conversation (after a reconnect too): sent
+  // earlier, they would reach the new connection before it joined and be refused
+  let joined = false;
+  const waiting = [];
+  function deliver(text) {
+    if (joined) socket.emit("user_uttered", { message: text, session_id: state.session });
+    else waiting.push(text);
+  }
+
   function say(payload, shown) {
     const text = String(payload).trim();
     if (!text) return;
     add({ role: "user", text: shown || text });
     setTyping(true);
-    socket.emit("user_uttered", { message: text, session_id: state.session });
+    deliver(text);
   }
 
   // msg is a bot message or a push typed in bot/wire.py: custom.handoff (HandoffStatus),
@@ -190,7 +199,11 @@
 
   function connect() {
     const options = { path: "/socket.io", reconnectionDelayMax: 5000 };
-    if (config.authToken) options.auth = { token: config.authToken };
+    // a function is asked again on every (re)connection, so an expired JWT can be replaced
+    if (config.authToken) {
+      options.auth = (cb) => Promise.resolve(typeof config.authToken === "function" ? config.authToken()
+        : config.authToken).then((token) => cb({ token }));
+    }
     socket = window.io(config.server, options);
     // the server issues the conversation and a token bound to it; both are needed to continue it
     const request = () => socket.emit("session_request", state.session
@@ -201,12 +214,14 @@
       const id = typeof confirmed === "string" ? confirmed : confirmed.session_id;
       const fresh = id !== state.session;
       state.session = id;
-      state.token = confirmed.token || state.token;
+      state.token = confirmed.token || null;  // none for a logged-in customer: their JWT opens it
       if (confirmed.max_message_chars) input.maxLength = confirmed.max_message_chars;
       if (fresh) { state.history = []; log.replaceChildren(); }
       save(state);
       showStatus(status.classList.contains("sb-error") ? "" : status.textContent);
       if (fresh && config.greeting) add({ role: "bot", text: config.greeting, markdown: true });
+      joined = true;
+      while (waiting.length) deliver(waiting.shift());
     });
     // the conversation so far, for a device that has none of it (e.g. a logged-in customer's phone)
     socket.on("history", (items) => {
@@ -221,8 +236,9 @@
     });
     socket.on("error", (problem) => {
       setTyping(false);
-      if (problem && (problem.field === "token" || problem.field === "session_id")) {
+      if (problem && problem.field === "token") {
         state.session = null; state.token = null;  // no longer ours: start a new conversation
+        joined = false;
         save(state);
         request();
         return;
@@ -230,8 +246,12 @@
       showStatus((problem && problem.error) || config.strings.offline, true);
     });
     socket.on("bot_uttered", received);
-    socket.on("disconnect", () => showStatus(config.strings.offline, true));
-    socket.on("connect_error", () => showStatus(config.strings.offline, true));
+    socket.on("disconnect", () => { joined = false; showStatus(config.strings.offline, true); });
+    socket.on("connect_error", (err) => {
+      joined = false;
+      // refused by the server (e.g. an expired JWT): say why; socket.io does not retry those
+      showStatus((err && err.data && err.data.error) || config.strings.offline, true);
+    });
   }
 
   Promise.all([load("socket.io.min.js"), load("marked.umd.js"), load("purify.min.js")]).then(() => {
