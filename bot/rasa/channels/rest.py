@@ -33,6 +33,15 @@ def refused(field: str, message: str, status: int = 400) -> response.HTTPRespons
     return response.json({"error": message, "field": field}, status=status)
 
 
+def unauthorized(request: Request, sender: str) -> response.HTTPResponse | None:
+    """A 401/403 unless the request carries ``sender``'s token (``Authorization: Bearer``)."""
+    try:
+        check(settings(), sender, bearer(request.headers.get("Authorization")))
+    except AccessDenied as exc:
+        return refused(exc.field, str(exc), exc.status)
+    return None
+
+
 def _body(request: Request) -> Any:
     try:
         return request.json
@@ -63,10 +72,9 @@ class SupportRest(RestInput):
             problem = message_problem(body)
             if problem is not None:
                 return refused(*problem)
-            try:
-                check(settings(), body["sender"], bearer(request.headers.get("Authorization")))
-            except AccessDenied as exc:
-                return refused(exc.field, str(exc), exc.status)
+            denied = unauthorized(request, body["sender"])
+            if denied is not None:
+                return denied
             limit = message_limits().refusal(body["sender"], body["message"], body.get("metadata"))
             if limit is not None:
                 res = refused(limit.field, limit.message, limit.status)
@@ -85,10 +93,6 @@ class SupportRest(RestInput):
             sender = request.args.get("sender", "").strip()
             if not sender:
                 return refused("sender", "add ?sender=<conversation id>")
-            try:
-                check(settings(), sender, bearer(request.headers.get("Authorization")))
-            except AccessDenied as exc:
-                return refused(exc.field, str(exc), exc.status)
-            return response.json(delivery().take(sender))
+            return unauthorized(request, sender) or response.json(delivery().take(sender))
 
         return bp
