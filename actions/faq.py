@@ -9,7 +9,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.conversation.faq_turn import faq_turn
-from bot.runtime import knowledge_base, settings
+from bot.inbox.collect import record_turn
+from bot.runtime import inbox, knowledge_base, settings
 
 
 class ActionAnswerFaq(Action):
@@ -21,11 +22,12 @@ class ActionAnswerFaq(Action):
         message = tracker.latest_message or {}
         entities = {e["entity"]: e.get("value") for e in message.get("entities", [])}
         answered = tracker.get_slot("last_faq_decision") == "answer"
-        result = faq_turn(knowledge_base(), message.get("text"),
-                          (message.get("intent") or {}).get("name"), entities,
+        intent = (message.get("intent") or {}).get("name")
+        result = faq_turn(knowledge_base(), message.get("text"), intent, entities,
                           tracker.get_slot("faq_miss_count"),
                           last_answer=tracker.get_slot("last_faq_id") if answered else None,
                           miss_limit=settings().handoff_miss_limit)
+        record_turn(inbox(), tracker.sender_id, message.get("text"), intent, result)  # misses, clarifies
         for m in result.messages:
             dispatcher.utter_message(text=m.text, response=m.response,
                                      buttons=m.buttons or None, **m.metadata)

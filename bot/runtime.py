@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from bot.access.limits import MessageLimits
     from bot.delivery import Delivery
     from bot.handoff.service import HandoffService
+    from bot.inbox.store import InboxStore
     from bot.kb.serving import KnowledgeBase
     from bot.staff.accounts import StaffStore
 
@@ -69,3 +70,12 @@ def message_limits() -> MessageLimits:
     s = settings()
     return MessageLimits(s.max_message_chars, s.messages_per_minute)
 
+
+@functools.lru_cache(maxsize=1)
+def inbox() -> InboxStore:
+    """Questions the FAQ did not answer (``bot.inbox``), in the hand-off database."""
+    from bot.db import engine
+    from bot.inbox.store import InboxStore
+
+    s = settings()
+    return InboxStore(engine(s.handoff_db_url), s.phone_region)

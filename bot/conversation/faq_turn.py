@@ -105,10 +105,13 @@ def _faq_turn(kb: KnowledgeBase, text: str | None, intent: str | None,
             "last_faq_decision": CLARIFY, "faq_options": [o.entry_id for o in decision.options],
             "last_faq_score": round(top.score, 4) if top else None})
     response = "utter_out_of_scope" if intent == OUT_OF_SCOPE_INTENT else "utter_faq_miss"
-    return _miss(response, misses, top.score if top else None)
+    return _miss(response, misses, top.score if top else None, top.entry_id if top else None)
 
 
-def _miss(response: str, misses: int, score: float | None) -> TurnResult:
-    return TurnResult([BotMessage(response=response, metadata={"faq_decision": MISS})], {
+def _miss(response: str, misses: int, score: float | None, nearest: str | None = None) -> TurnResult:
+    meta: dict[str, Any] = {"faq_decision": MISS}
+    if nearest is not None:
+        meta["faq_nearest"] = nearest  # the entry that came closest (the editor's inbox shows it)
+    return TurnResult([BotMessage(response=response, metadata=meta)], {
         "last_faq_decision": MISS, "faq_options": None, "faq_miss_count": misses + 1,
         "last_faq_score": round(score, 4) if score is not None else None})

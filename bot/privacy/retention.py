@@ -1,7 +1,8 @@
 """How long what customers said is kept, and erasing it on request, across every store:
 conversations (Rasa's ``events`` table), hand-offs with their messages and transitions, the
-customer feed and the webhook outbox. ``supportbot purge`` and ``supportbot forget`` print what
-these return. SQLite or PostgreSQL alike (plain SQLAlchemy Core, no Rasa import).
+customer feed, the webhook outbox and the editors' inbox of unanswered questions.
+``supportbot purge`` and ``supportbot forget`` print what these return. SQLite or PostgreSQL
+alike (plain SQLAlchemy Core, no Rasa import).
 
 Purging keeps what a running bot still reads: a conversation idle for longer than the period goes
 whole, an active one loses only its sessions that ended before it (Rasa reads the latest session
@@ -27,6 +28,7 @@ from bot.events.outbox import outbox
 from bot.handoff.customer_input import is_email
 from bot.handoff.states import FINAL
 from bot.handoff.store import handoffs, messages, transitions
+from bot.inbox.store import unanswered
 from bot.settings import Settings
 
 # Rasa's SQL tracker store table (rasa.core.tracker_store.SQLTrackerStore.SQLEvent), the columns we
@@ -70,6 +72,7 @@ class Deleted:
     handoff_transitions: int = 0
     feed_messages: int = 0
     webhook_deliveries: int = 0
+    inbox_questions: int = 0
     open_handoffs_kept: int = 0  # purge only: older than the period but still open
     conversation_ids: list[str] = field(default_factory=list)  # forget only: who was erased
 
@@ -87,7 +90,7 @@ class Retention:
     def __init__(self, tracker: sa.engine.Engine | None, handoff_engine: sa.engine.Engine):
         self.tracker = tracker
         self.handoff_engine = handoff_engine
-        metadata.create_all(handoff_engine, tables=[handoffs, transitions, messages, feed, outbox])
+        metadata.create_all(handoff_engine, tables=[handoffs, transitions, messages, feed, outbox, unanswered])
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Retention:
@@ -116,6 +119,7 @@ class Retention:
             done.feed_messages += conn.execute(feed.delete().where(feed.c.at < cutoff)).rowcount
             done.webhook_deliveries += conn.execute(outbox.delete().where(
                 outbox.c.delivered_at < cutoff)).rowcount
+            done.inbox_questions += conn.execute(unanswered.delete().where(unanswered.c.at < cutoff)).rowcount
         return done
 
     def _purge_tracker(self, conn: sa.engine.Connection, cutoff: float, done: Deleted) -> None:
@@ -179,6 +183,8 @@ class Retention:
                 self._delete_handoffs(conn, hids, done)
                 done.feed_messages += conn.execute(feed.delete().where(
                     feed.c.conversation_id.in_(chunk))).rowcount
+                done.inbox_questions += conn.execute(unanswered.delete().where(
+                    unanswered.c.conversation_id.in_(chunk))).rowcount
         return done
 
     # -- shared ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from bot.access.conversations import token_for
 from bot.apps.environment import process_env
@@ -269,3 +270,22 @@ def test_too_long_and_too_many_messages_are_refused_before_nlu(servers):
     refused = send(servers, burst, "hi")
     assert refused.json()["field"] == "rate" and 1 <= int(refused.headers["retry-after"]) <= 60
     assert say(servers, conversation(), "hello")  # other conversations are not held back
+
+
+def test_what_the_faq_did_not_answer_reaches_the_editors_inbox_masked(servers):
+    """Issue 17 (first step): misses and refused "did you mean" options are collected as they
+    happen, with the conversation, the nearest entry and personal data masked."""
+    from bot.inbox.store import MISS, NONE_OF_THESE, InboxStore
+
+    inbox = InboxStore(sa.create_engine(f"sqlite:///{servers.settings.handoff_db}"))
+    missed, vague = conversation(), conversation()
+    say(servers, missed, "do you sell live llamas for weddings on mars? mail me at jo.doe@example.com")
+    [offer] = say(servers, vague, "my package")
+    none = next(b["payload"] for b in offer["buttons"] if b["title"] == "None of these")
+    say(servers, vague, none)
+    say(servers, conversation(), "how long does it take to get my refund?")  # answered: not collected
+    gaps = {q.conversation_id: q for q in inbox.questions(limit=20)}
+    assert gaps[missed].kind == MISS and gaps[missed].question == (
+        "do you sell live llamas for weddings on mars? mail me at [email]")
+    assert gaps[vague].kind == NONE_OF_THESE and gaps[vague].question == "my package"
+    assert len(gaps[vague].options) >= 2 and gaps[vague].nearest_entry == gaps[vague].options[0]

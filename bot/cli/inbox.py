@@ -1,0 +1,34 @@
+"""``supportbot inbox``: what customers asked that the FAQ did not answer (``bot.inbox``), newest
+first, masked; the editor page (issue 17) will group and act on them."""
+
+from __future__ import annotations
+
+import argparse
+
+from bot.cli.errors import EXIT_OK, CliError
+from bot.settings import Settings
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("inbox", help="list questions the FAQ missed or whose options were refused")
+    p.add_argument("--limit", type=int, default=50, help="at most this many, newest first (default 50)")
+    p.add_argument("--clarified", action="store_true",
+                   help="also list questions answered with a 'did you mean' the customer did not refuse")
+    p.set_defaults(handler=run_inbox)
+
+
+def run_inbox(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.db import engine
+    from bot.inbox.store import CLARIFY, GAPS, InboxStore
+
+    if args.limit < 1:
+        raise CliError("--limit must be at least 1")
+    store = InboxStore(engine(settings.handoff_db_url), settings.phone_region)
+    kinds = (*GAPS, CLARIFY) if args.clarified else GAPS
+    counts = store.counts()
+    print("inbox: " + ", ".join(f"{counts.get(k, 0)} {k.replace('_', ' ')}" for k in kinds))
+    for q in store.questions(kinds, args.limit):
+        near = f"{q.nearest_entry} ({q.score:.2f})" if q.nearest_entry and q.score is not None \
+            else q.nearest_entry or "-"
+        print(f"{q.at:%Y-%m-%d %H:%M}  {q.kind:<13}  nearest {near:<28}  {q.conversation_id}\n    {q.question}")
+    return EXIT_OK

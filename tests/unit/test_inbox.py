@@ -1,0 +1,98 @@
+"""The editors' inbox: which FAQ turns it collects, masked, and its retention."""
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from bot.conversation.faq_turn import BotMessage, TurnResult
+from bot.db import utcnow
+from bot.inbox.collect import record_turn
+from bot.inbox.store import CLARIFY, GAPS, MISS, NONE_OF_THESE, InboxStore, unanswered
+from bot.privacy.retention import Retention
+
+
+def store(tmp_path):
+    return InboxStore(sa.create_engine(f"sqlite:///{tmp_path / 'h.db'}"))
+
+
+def miss(score=0.31, nearest="shipping-cost"):
+    return TurnResult([BotMessage(response="utter_faq_miss", metadata={"faq_decision": "miss",
+                                                                       "faq_nearest": nearest})],
+                      {"last_faq_decision": "miss", "last_faq_score": score, "faq_miss_count": 1})
+
+
+def clarify(options=("refund-time", "return-policy")):
+    return TurnResult([BotMessage(response="utter_faq_clarify", metadata={
+        "faq_decision": "clarify", "faq_options": list(options)})],
+        {"last_faq_decision": "clarify", "last_faq_score": 0.55, "faq_options": list(options)})
+
+
+def answer():
+    return TurnResult([BotMessage(text="Refunds take 3 days.", metadata={"faq_decision": "answer"})],
+                      {"last_faq_decision": "answer", "last_faq_id": "refund-time", "last_faq_score": 0.9})
+
+
+def test_misses_and_refused_options_are_collected_masked_answers_are_not(tmp_path):
+    inbox = store(tmp_path)
+    record_turn(inbox, "c1", "can I pay with card 4111 1111 1111 1111 or mail jo@example.com?", None, miss())
+    record_turn(inbox, "c1", "how long do refunds take?", "ask_question", answer())
+    record_turn(inbox, "c2", "my money back", "ask_question", clarify())
+    assert [q.kind for q in inbox.questions()] == [MISS]  # a clarify is not a gap until refused
+    record_turn(inbox, "c2", "/none_of_these", "none_of_these", miss())
+    gaps = inbox.questions()
+    assert [(q.conversation_id, q.kind) for q in gaps] == [("c2", NONE_OF_THESE), ("c1", MISS)]
+    refused, missed = gaps
+    assert refused.question == "my money back" and refused.options == ["refund-time", "return-policy"]
+    assert missed.question == "can I pay with card [card] or mail [email]?"  # every kind, whatever the setting
+    assert (missed.nearest_entry, missed.score) == ("shipping-cost", 0.31)
+    assert inbox.counts() == {MISS: 1, NONE_OF_THESE: 1}
+
+
+def test_turns_that_are_not_content_gaps_are_left_out(tmp_path):
+    inbox = store(tmp_path)
+    unavailable = TurnResult([BotMessage(response="utter_faq_unavailable")], {"last_faq_decision": "miss"})
+    for text, intent, result in (("refund?", None, unavailable), ("", None, miss()), ("   ", None, miss()),
+                                 ('/choose_faq{"faq_id": "gone"}', "choose_faq", miss()),
+                                 ("/restart", None, miss())):
+        record_turn(inbox, "c", text, intent, result)
+    record_turn(inbox, "c", "/none_of_these", "none_of_these", miss())  # no clarify to refuse
+    assert inbox.questions(kinds=(MISS, NONE_OF_THESE, CLARIFY)) == []
+
+
+def test_a_broken_inbox_never_costs_the_customer_their_reply(tmp_path, caplog):
+    inbox = store(tmp_path)
+    with inbox.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE unanswered"))
+    record_turn(inbox, "c", "do you sell llamas", None, miss())  # logged, not raised
+    assert "inbox" in caplog.text
+
+
+def test_purge_and_forget_include_the_inbox(tmp_path):
+    inbox = store(tmp_path)
+    for conversation in ("old", "new", "other"):
+        record_turn(inbox, conversation, f"question of {conversation}", None, miss())
+    with inbox.engine.begin() as conn:
+        conn.execute(unanswered.update().where(unanswered.c.conversation_id == "old")
+                     .values(at=utcnow() - timedelta(days=100)))
+    retention = Retention(None, inbox.engine)
+    assert retention.purge(timedelta(days=90)).inbox_questions == 1
+    assert retention.forget_sender("new").inbox_questions == 1
+    assert [q.conversation_id for q in inbox.questions(GAPS)] == ["other"]
+
+
+def test_the_cli_lists_the_gaps_newest_first(tmp_path, capsys):
+    from bot.cli import main
+    from bot.db import engine
+    from bot.settings import Settings
+
+    settings = Settings(root=tmp_path)
+    inbox = InboxStore(engine(settings.handoff_db_url))
+    record_turn(inbox, "c1", "do you ship to mars", None, miss())
+    record_turn(inbox, "c2", "my money back", None, clarify())
+    assert main(["inbox"], settings) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("inbox: 1 miss, 0 none of these") and "do you ship to mars" in out
+    assert "my money back" not in out and "shipping-cost (0.31)" in out
+    assert main(["inbox", "--clarified"], settings) == 0
+    assert "my money back" in capsys.readouterr().out
+    assert main(["inbox", "--limit", "0"], settings) == 1
