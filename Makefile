@@ -34,7 +34,7 @@ clinc: install  ## build and evaluate the CLINC150 corpus from ../shared/dataset
 	@$(BIN)/python scripts/clinc150.py
 
 bench: install  ## run the benchmarks (latency, load, freshness, scale, quality) and write docs/benchmarks.md
-	@$(BIN)/python bench/run.py && $(BIN)/python bench/quality.py
+	@$(BIN)/python bench/run.py && $(BIN)/python bench/quality.py && $(BIN)/python bench/inbox.py
 
 quality: install  ## answer-quality ablation (tuned encoder, head, answer text, BM25) on public data
 	@$(BIN)/python bench/lexical.py && $(BIN)/python bench/quality.py

@@ -14,6 +14,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=50, help="at most this many, newest first (default 50)")
     p.add_argument("--clarified", action="store_true",
                    help="also list questions answered with a 'did you mean' the customer did not refuse")
+    p.add_argument("--groups", action="store_true",
+                   help="group the questions by meaning (the served encoder), most customers first")
     p.set_defaults(handler=run_inbox)
 
 
@@ -27,8 +29,30 @@ def run_inbox(args: argparse.Namespace, settings: Settings) -> int:
     kinds = (*GAPS, CLARIFY) if args.clarified else GAPS
     counts = store.counts()
     print("inbox: " + ", ".join(f"{counts.get(k, 0)} {k.replace('_', ' ')}" for k in kinds))
+    if args.groups:
+        return _print_groups(store.questions(kinds, limit=100_000), settings, args.limit)
     for q in store.questions(kinds, args.limit):
         near = f"{q.nearest_entry} ({q.score:.2f})" if q.nearest_entry and q.score is not None \
             else q.nearest_entry or "-"
         print(f"{q.at:%Y-%m-%d %H:%M}  {q.kind:<13}  nearest {near:<28}  {q.conversation_id}\n    {q.question}")
+    return EXIT_OK
+
+
+def _print_groups(questions: list, settings: Settings, limit: int) -> int:
+    from bot.cli.kb import _version, _version_encoder
+    from bot.inbox.groups import group_questions
+
+    version = _version(settings.index_path)
+    encoder = _version_encoder(version, settings)
+
+    def nearest(text: str, vector) -> list[tuple[str, float]]:
+        hits = version.search(vector[None, :], settings.search_k, [text])[0]
+        return [(h.entry_id, h.score) for h in hits[:3]]
+
+    for n, g in enumerate(group_questions(questions, encoder.encode, nearest)[:limit], 1):
+        near = ", ".join(f"{entry} ({score:.2f})" for entry, score in g.nearest) or "-"
+        print(f"{n}. {g.count} question(s) from {g.customers} customer(s), {g.first_seen:%Y-%m-%d} to "
+              f"{g.last_seen:%Y-%m-%d}; nearest {near}")
+        for example in g.examples:
+            print(f"     {example}")
     return EXIT_OK

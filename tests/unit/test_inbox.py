@@ -96,3 +96,37 @@ def test_the_cli_lists_the_gaps_newest_first(tmp_path, capsys):
     assert main(["inbox", "--clarified"], settings) == 0
     assert "my money back" in capsys.readouterr().out
     assert main(["inbox", "--limit", "0"], settings) == 1
+
+
+def test_the_cli_groups_the_questions_by_meaning_with_the_nearest_entries(tmp_path, monkeypatch, capsys):
+    from bot.cli import main
+    from bot.db import engine
+    from bot.kb.encoder import FakeEncoder
+    from bot.settings import Settings
+    from tests.helpers import SMALL_CORPUS, write
+
+    monkeypatch.setattr("bot.cli.kb.encoder", lambda settings: FakeEncoder())
+    settings = Settings(root=tmp_path, corpus=write(tmp_path / "faq" / "f.yml", SMALL_CORPUS),
+                        index_dir=tmp_path / "idx")
+    assert main(["kb", "build", "--corpus", str(settings.corpus), "--index", str(settings.index_dir)]) == 0
+    inbox = InboxStore(engine(settings.handoff_db_url))
+    for n, text in enumerate(["refund for a gift card", "refund for gift card", "gift card refund",
+                              "password of my cat"]):
+        record_turn(inbox, f"c{n}", text, None, miss())
+    capsys.readouterr()
+    assert main(["inbox", "--groups"], settings) == 0
+    out = capsys.readouterr().out
+    first = out.split("\n")[1]
+    assert first.startswith("1. 3 question(s) from 3 customer(s)") and "refund-time" in first
+    assert "2. 1 question(s) from 1 customer(s)" in out and "password of my cat" in out
+
+
+def test_grouping_nothing_or_one_question():
+    from bot.inbox.groups import group_questions
+    from bot.kb.encoder import FakeEncoder
+
+    assert group_questions([], FakeEncoder().encode) == []
+    [only] = group_questions([InboxStore._question({"id": 1, "conversation_id": "c", "question": "hi there",
+                                                    "kind": MISS, "nearest_entry": None, "score": None,
+                                                    "options": None, "at": utcnow()})], FakeEncoder().encode)
+    assert only.count == 1 and only.examples == ["hi there"] and only.nearest == []
