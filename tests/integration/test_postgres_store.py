@@ -24,6 +24,11 @@ from tests.unit.test_handoff_store import (  # noqa: F401 (collected here with t
     test_unknown_ids_raise_clear_errors,
     test_webhook_outbox_is_idempotent_per_key_and_receiver,
 )
+from tests.unit.test_inbox import (  # noqa: F401
+    test_misses_and_refused_options_are_collected_masked_answers_are_not,
+    test_purge_and_forget_include_the_inbox,
+    test_turns_that_are_not_content_gaps_are_left_out,
+)
 from tests.unit.test_retention import (  # noqa: F401
     test_delivered_webhooks_are_purged_after_the_period,
     test_forget_a_sender_erases_them_from_every_store_and_nobody_else,
@@ -59,6 +64,13 @@ def store(postgres_url):
     with admin.connect() as conn:
         conn.execute(sa.text(f"DROP DATABASE {name}"))
     admin.dispose()
+
+
+@pytest.fixture
+def inbox(store):
+    from bot.inbox.store import InboxStore
+
+    return InboxStore(store.engine)
 
 
 def test_it_really_is_postgresql(store):

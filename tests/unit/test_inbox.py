@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from bot.conversation.faq_turn import BotMessage, TurnResult
@@ -11,7 +12,9 @@ from bot.inbox.store import CLARIFY, GAPS, MISS, NONE_OF_THESE, InboxStore, unan
 from bot.privacy.retention import Retention
 
 
-def store(tmp_path):
+@pytest.fixture
+def inbox(tmp_path):
+    """On SQLite here; tests/integration/test_postgres_store.py runs these on PostgreSQL too."""
     return InboxStore(sa.create_engine(f"sqlite:///{tmp_path / 'h.db'}"))
 
 
@@ -32,8 +35,7 @@ def answer():
                       {"last_faq_decision": "answer", "last_faq_id": "refund-time", "last_faq_score": 0.9})
 
 
-def test_misses_and_refused_options_are_collected_masked_answers_are_not(tmp_path):
-    inbox = store(tmp_path)
+def test_misses_and_refused_options_are_collected_masked_answers_are_not(inbox):
     record_turn(inbox, "c1", "can I pay with card 4111 1111 1111 1111 or mail jo@example.com?", None, miss())
     record_turn(inbox, "c1", "how long do refunds take?", "ask_question", answer())
     record_turn(inbox, "c2", "my money back", "ask_question", clarify())
@@ -48,8 +50,7 @@ def test_misses_and_refused_options_are_collected_masked_answers_are_not(tmp_pat
     assert inbox.counts() == {MISS: 1, NONE_OF_THESE: 1}
 
 
-def test_turns_that_are_not_content_gaps_are_left_out(tmp_path):
-    inbox = store(tmp_path)
+def test_turns_that_are_not_content_gaps_are_left_out(inbox):
     unavailable = TurnResult([BotMessage(response="utter_faq_unavailable")], {"last_faq_decision": "miss"})
     for text, intent, result in (("refund?", None, unavailable), ("", None, miss()), ("   ", None, miss()),
                                  ('/choose_faq{"faq_id": "gone"}', "choose_faq", miss()),
@@ -59,16 +60,14 @@ def test_turns_that_are_not_content_gaps_are_left_out(tmp_path):
     assert inbox.questions(kinds=(MISS, NONE_OF_THESE, CLARIFY)) == []
 
 
-def test_a_broken_inbox_never_costs_the_customer_their_reply(tmp_path, caplog):
-    inbox = store(tmp_path)
+def test_a_broken_inbox_never_costs_the_customer_their_reply(inbox, caplog):
     with inbox.engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE unanswered"))
     record_turn(inbox, "c", "do you sell llamas", None, miss())  # logged, not raised
     assert "inbox" in caplog.text
 
 
-def test_purge_and_forget_include_the_inbox(tmp_path):
-    inbox = store(tmp_path)
+def test_purge_and_forget_include_the_inbox(inbox):
     for conversation in ("old", "new", "other"):
         record_turn(inbox, conversation, f"question of {conversation}", None, miss())
     with inbox.engine.begin() as conn:
