@@ -1,7 +1,9 @@
 """Typed payloads shared with the chat widget (``bot/web/static/widget.js`` reads exactly these).
 
 Every message pushed to a customer outside their own request is a :class:`CustomerPush`; its
-``custom`` part is one of the shapes below. A hand-off's status rides on the bot's own reply as
+``custom`` part is one of the shapes below. A bot message answering from an FAQ entry carries
+``faq: {"id": <entry>}`` on its last paragraph (socket.io), which the widget's helpful / not
+helpful control sends back in a ``feedback`` event. A hand-off's status rides on the bot's own reply as
 ``custom`` = :class:`HandoffStatus` (``{"handoff": ...}``).
 """
 

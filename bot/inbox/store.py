@@ -2,8 +2,12 @@
 not answer well, with its conversation, what happened and the nearest entry.
 
 Kinds: ``miss`` (no entry fitted), ``none_of_these`` (the customer refused every option of a
-"did you mean"), ``clarify`` (options offered: kept to learn which questions are ambiguous; not
-shown as a gap unless refused). Questions are stored with every kind of personal data masked
+"did you mean"), ``not_helpful`` (the customer voted an answer not helpful: ``nearest_entry`` is
+the entry that answered), ``clarify`` (options offered: kept to learn which questions are
+ambiguous; not shown as a gap unless refused). Votes on answers (``answer_votes``: one per
+conversation and entry, the latest counts) give each entry its helpful / not helpful figures.
+
+Questions are stored with every kind of personal data masked
 (emails, phone, card and IBAN numbers), whatever ``SUPPORTBOT_MASK_AT_REST`` says: editors read
 them, customers' contact data is none of their business.
 """
@@ -19,8 +23,8 @@ import sqlalchemy as sa
 from bot.db import aware, metadata, utcnow
 from bot.handoff.redact import DEFAULT_REGION, KINDS, redact
 
-MISS, NONE_OF_THESE, CLARIFY = "miss", "none_of_these", "clarify"
-GAPS = (MISS, NONE_OF_THESE)  # what the inbox shows; a clarify becomes one when it is refused
+MISS, NONE_OF_THESE, NOT_HELPFUL, CLARIFY = "miss", "none_of_these", "not_helpful", "clarify"
+GAPS = (MISS, NONE_OF_THESE, NOT_HELPFUL)  # what the inbox shows; a clarify becomes one when refused
 MAX_QUESTION_CHARS = 1000
 
 unanswered = sa.Table(
@@ -32,6 +36,15 @@ unanswered = sa.Table(
     sa.Column("nearest_entry", sa.String(255)),  # the best-scoring entry, or the first option offered
     sa.Column("score", sa.Float),
     sa.Column("options", sa.Text),  # a clarify's offered entry ids, comma-separated
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
+
+answer_votes = sa.Table(
+    "answer_votes", metadata,
+    sa.Column("conversation_id", sa.String(255), primary_key=True),
+    sa.Column("faq_id", sa.String(255), primary_key=True, index=True),
+    sa.Column("helpful", sa.Boolean, nullable=False),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
 
@@ -51,11 +64,11 @@ class Question:
 class InboxStore:
     def __init__(self, engine: sa.engine.Engine, region: str = DEFAULT_REGION):
         self.engine, self.region = engine, region
-        metadata.create_all(engine, tables=[unanswered])
+        metadata.create_all(engine, tables=[unanswered, answer_votes])
 
     def add(self, conversation_id: str, question: str, kind: str, nearest_entry: str | None = None,
             score: float | None = None, options: Iterable[str] = ()) -> int:
-        if kind not in (MISS, NONE_OF_THESE, CLARIFY):
+        if kind not in (MISS, NONE_OF_THESE, NOT_HELPFUL, CLARIFY):
             raise ValueError(f"unknown inbox kind {kind!r}")
         text = redact(question.strip()[:MAX_QUESTION_CHARS], KINDS, self.region)
         with self.engine.begin() as conn:
@@ -74,6 +87,32 @@ class InboxStore:
                 return None
             conn.execute(unanswered.update().where(unanswered.c.id == latest.id).values(kind=NONE_OF_THESE))
         return self._question(latest._mapping, kind=NONE_OF_THESE)
+
+    def vote(self, conversation_id: str, faq_id: str, question: str, helpful: bool) -> None:
+        """The customer's vote on the answer ``faq_id`` gave to ``question``; a later vote of the same
+        conversation on the same entry replaces it (and its inbox row)."""
+        with self.engine.begin() as conn:
+            conn.execute(answer_votes.delete().where(answer_votes.c.conversation_id == conversation_id,
+                                                     answer_votes.c.faq_id == faq_id))
+            conn.execute(answer_votes.insert().values(conversation_id=conversation_id, faq_id=faq_id,
+                                                      helpful=helpful, at=utcnow()))
+            conn.execute(unanswered.delete().where(unanswered.c.conversation_id == conversation_id,
+                                                   unanswered.c.kind == NOT_HELPFUL,
+                                                   unanswered.c.nearest_entry == faq_id))
+        if not helpful:
+            self.add(conversation_id, question, NOT_HELPFUL, faq_id)
+
+    def votes(self) -> dict[str, tuple[int, int]]:
+        """Per entry: (helpful, not helpful) votes."""
+        v = answer_votes.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(v.faq_id, v.helpful, sa.func.count())
+                                .group_by(v.faq_id, v.helpful)).all()
+        out: dict[str, tuple[int, int]] = {}
+        for faq_id, helpful, n in rows:
+            yes, no = out.get(faq_id, (0, 0))
+            out[faq_id] = (yes + int(n), no) if helpful else (yes, no + int(n))
+        return out
 
     def questions(self, kinds: Iterable[str] = GAPS, limit: int = 100) -> list[Question]:
         """The newest questions of ``kinds`` first."""

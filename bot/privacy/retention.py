@@ -28,7 +28,7 @@ from bot.events.outbox import outbox
 from bot.handoff.customer_input import is_email
 from bot.handoff.states import FINAL
 from bot.handoff.store import handoffs, messages, transitions
-from bot.inbox.store import unanswered
+from bot.inbox.store import answer_votes, unanswered
 from bot.settings import Settings
 
 # Rasa's SQL tracker store table (rasa.core.tracker_store.SQLTrackerStore.SQLEvent), the columns we
@@ -90,7 +90,8 @@ class Retention:
     def __init__(self, tracker: sa.engine.Engine | None, handoff_engine: sa.engine.Engine):
         self.tracker = tracker
         self.handoff_engine = handoff_engine
-        metadata.create_all(handoff_engine, tables=[handoffs, transitions, messages, feed, outbox, unanswered])
+        metadata.create_all(handoff_engine, tables=[handoffs, transitions, messages, feed, outbox, unanswered,
+                                                    answer_votes])
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Retention:
@@ -120,6 +121,8 @@ class Retention:
             done.webhook_deliveries += conn.execute(outbox.delete().where(
                 outbox.c.delivered_at < cutoff)).rowcount
             done.inbox_questions += conn.execute(unanswered.delete().where(unanswered.c.at < cutoff)).rowcount
+            done.inbox_questions += conn.execute(answer_votes.delete().where(
+                answer_votes.c.at < cutoff)).rowcount
         return done
 
     def _purge_tracker(self, conn: sa.engine.Connection, cutoff: float, done: Deleted) -> None:
@@ -185,6 +188,8 @@ class Retention:
                     feed.c.conversation_id.in_(chunk))).rowcount
                 done.inbox_questions += conn.execute(unanswered.delete().where(
                     unanswered.c.conversation_id.in_(chunk))).rowcount
+                done.inbox_questions += conn.execute(answer_votes.delete().where(
+                    answer_votes.c.conversation_id.in_(chunk))).rowcount
         return done
 
     # -- shared ---------------------------------------------------------------------------------

@@ -513,3 +513,36 @@ def test_a_logged_in_customer_takes_their_conversation_to_another_device(servers
         client = socketio.Client(reconnection=False)
         with pytest.raises(socketio.exceptions.ConnectionError):
             client.connect(base(servers), auth={"token": bad}, wait_timeout=10)
+
+
+def test_a_vote_on_an_answer_needs_the_conversation_and_an_answer_from_that_entry(servers, store):
+    from bot.inbox.store import NOT_HELPFUL, InboxStore
+
+    inbox = InboxStore(store.engine)
+    customer, intruder = SocketCustomer(servers), SocketCustomer(servers)
+    confirmed = queue.Queue()
+    customer.client.on("feedback_confirm", lambda data: confirmed.put(data))
+    try:
+        customer.say("how long does it take to get my refund?")
+        answer = customer.next()
+        while "faq" not in answer:  # a long answer comes in paragraphs: the last one names the entry
+            answer = customer.next()
+        entry = answer["faq"]["id"]
+        vote = {"session_id": customer.session_id, "faq_id": entry, "helpful": False}
+        intruder.client.emit("feedback", vote)  # another socket, the customer's conversation
+        assert intruder.errors.get(timeout=10)["field"] == "session_id"
+        customer.client.emit("feedback", {**vote, "faq_id": "never-answered"})
+        assert customer.errors.get(timeout=10)["field"] == "faq_id"
+        customer.client.emit("feedback", {**vote, "helpful": "no"})
+        assert customer.errors.get(timeout=10)["field"] == "body"
+        customer.client.emit("feedback", vote)
+        assert confirmed.get(timeout=10) == {"faq_id": entry, "helpful": False}
+        [gap] = [q for q in inbox.questions() if q.conversation_id == customer.session_id]
+        assert (gap.kind, gap.nearest_entry, gap.question) == (
+            NOT_HELPFUL, entry, "how long does it take to get my refund?")
+        customer.client.emit("feedback", {**vote, "helpful": True})  # changed their mind
+        assert confirmed.get(timeout=10)["helpful"] is True
+        assert [q for q in inbox.questions() if q.conversation_id == customer.session_id] == []
+    finally:
+        customer.close()
+        intruder.close()

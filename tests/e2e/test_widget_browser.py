@@ -2,6 +2,7 @@
 
 import os
 import signal
+import time
 
 import pytest
 
@@ -133,3 +134,29 @@ def test_keyboard_only_on_a_phone_sized_screen(servers, browser, screenshots):
     assert page.locator(".sb-panel").is_hidden()
     assert page.evaluate("document.activeElement.classList.contains('sb-launcher')")
     context.close()
+
+
+def test_a_customer_votes_an_answer_not_helpful_and_the_editors_inbox_gets_it(shop, servers):
+    """Issue 17: a helpful / not helpful control under each FAQ answer, keyboard-usable; the vote is
+    stored per answer and entry, and 'not helpful' puts the question in the inbox."""
+    import sqlalchemy as sa
+
+    from bot.inbox.store import NOT_HELPFUL, InboxStore
+
+    answer = ask(shop, "how long does it take to get my refund?")
+    ask(shop, "hello")  # a later message: the vote is still possible on the earlier answer
+    no = answer.get_by_role("button", name="No, not helpful")
+    assert answer.get_by_role("button", name="Yes, helpful").get_attribute("aria-pressed") == "false"
+    no.focus()
+    shop.keyboard.press("Enter")
+    assert no.get_attribute("aria-pressed") == "true" and answer.locator(".sb-feedback-thanks").is_visible()
+    inbox = InboxStore(sa.create_engine(f"sqlite:///{servers.settings.handoff_db}"))
+    session = shop.evaluate("JSON.parse(localStorage.getItem(Object.keys(localStorage)[0])).session")
+    deadline = time.monotonic() + 5
+    while not any(q.conversation_id == session and q.kind == NOT_HELPFUL for q in inbox.questions()):
+        assert time.monotonic() < deadline, "the vote never reached the inbox"
+        time.sleep(0.1)
+    [voted] = [q for q in inbox.questions() if q.conversation_id == session]
+    assert voted.question == "how long does it take to get my refund?" and voted.nearest_entry
+    assert inbox.votes()[voted.nearest_entry][1] >= 1
+    assert shop.locator(".sb-bot").last.locator(".sb-feedback").count() == 0  # small talk: no vote

@@ -129,3 +129,22 @@ def test_grouping_nothing_or_one_question():
                                                     "kind": MISS, "nearest_entry": None, "score": None,
                                                     "options": None, "at": utcnow()})], FakeEncoder().encode)
     assert only.count == 1 and only.examples == ["hi there"] and only.nearest == []
+
+
+def test_votes_count_per_entry_and_a_not_helpful_one_is_a_gap_until_changed(inbox):
+    from bot.inbox.collect import question_answered_by
+    from bot.inbox.store import NOT_HELPFUL
+
+    events = [{"event": "user", "text": "my money back?"}, {"event": "bot", "text": "Which one?"},
+              {"event": "user", "text": '/choose_faq{"faq_id": "refund-time"}'},
+              {"event": "bot", "text": "3 days", "metadata": {"faq_id": "refund-time"}}]
+    assert question_answered_by(events, "refund-time") == "my money back?"  # the clarified question
+    assert question_answered_by(events, "shipping-cost") is None
+    inbox.vote("c1", "refund-time", "my money back? card 4111 1111 1111 1111", helpful=False)
+    inbox.vote("c2", "refund-time", "refund?", helpful=True)
+    [gap] = inbox.questions()
+    assert (gap.kind, gap.nearest_entry) == (NOT_HELPFUL, "refund-time")
+    assert gap.question == "my money back? card [card]"
+    assert inbox.votes() == {"refund-time": (1, 1)}
+    inbox.vote("c1", "refund-time", "my money back?", helpful=True)  # changed their mind: one vote each
+    assert inbox.questions() == [] and inbox.votes() == {"refund-time": (2, 0)}

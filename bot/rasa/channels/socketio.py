@@ -34,10 +34,11 @@ from socketio.exceptions import ConnectionRefusedError
 
 from bot.access.conversations import AccessDenied, Issued, check, new_conversation, user_conversation
 from bot.handoff.packet import transcript_from_events
+from bot.inbox.collect import question_answered_by
 from bot.rasa.channels.origins import socketio_origin_check
 from bot.rasa.launcher import MAX_BODY_BYTES
 from bot.rasa.prefetch import prefetch
-from bot.runtime import delivery, message_limits, settings
+from bot.runtime import delivery, inbox, message_limits, settings
 from bot.wire import MAX_SENDER_CHARS, CustomerPush, history, message_problem
 
 
@@ -52,6 +53,17 @@ def room_pusher(sio: AsyncServer, event: str, namespace: str) -> Callable[[str, 
 
 
 class FixedSocketIOOutput(SocketIOOutput):
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        """As Rasa's (one message per paragraph), the last paragraph of an FAQ answer carrying
+        ``faq: {"id": ...}`` so the widget can ask whether it helped."""
+        parts = text.strip().split("\n\n")
+        answered = kwargs.get("faq_id") if kwargs.get("faq_decision") in ("answer", "chosen") else None
+        for n, part in enumerate(parts):
+            message: dict[str, Any] = {"text": part}
+            if answered and n == len(parts) - 1:
+                message["faq"] = {"id": answered}
+            await self._send_message(recipient_id, message)
+
     async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
         await self._send_message(recipient_id, {"custom": json_message})
 
@@ -139,6 +151,27 @@ class SupportSocketIO(SocketIOInput):
                 return None
             for item in missed:
                 await sio.emit(self.bot_message_evt, item, room=sid, namespace=namespace)
+            return None
+
+        @sio.on("feedback", namespace=self.namespace)
+        async def feedback(sid: str, data: Any = None) -> None:
+            """``{"session_id", "faq_id", "helpful": true|false}``: the customer's vote on an answer."""
+            if not isinstance(data, dict) or not isinstance(data.get("faq_id"), str) \
+                    or not isinstance(data.get("helpful"), bool):
+                return await refuse(sid, "body", 'send {"session_id": "<id>", "faq_id": "<entry>", '
+                                                 '"helpful": true or false}')
+            joined = (await sio.get_session(sid, namespace=namespace)).get("conversation")
+            if not joined or data.get("session_id") != joined:
+                return await refuse(sid, "session_id", "this socket has not joined that conversation")
+            rasa_agent = getattr(getattr(server.get("app"), "ctx", None), "agent", None)
+            tracker = await rasa_agent.tracker_store.retrieve_full_tracker(joined) if rasa_agent else None
+            question = question_answered_by([e.as_dict() for e in tracker.events], data["faq_id"]) \
+                if tracker else None
+            if question is None:
+                return await refuse(sid, "faq_id", "no answer from that entry in this conversation")
+            inbox().vote(joined, data["faq_id"], question, data["helpful"])
+            await sio.emit("feedback_confirm", {"faq_id": data["faq_id"], "helpful": data["helpful"]},
+                           room=sid, namespace=namespace)
             return None
 
         @sio.on(self.user_message_evt, namespace=self.namespace)

@@ -32,6 +32,10 @@
       fromPerson: "from our support team",
       you: "You",
       bot: "Assistant",
+      helpfulAsk: "Was this helpful?",
+      helpful: "Yes, helpful",
+      notHelpful: "No, not helpful",
+      thanks: "Thanks for telling us.",
       queued: (n) => "You are number " + n + " in the queue.",
     }, user.strings || {}),
   };
@@ -118,6 +122,7 @@
     const who = item.role === "agent" ? (item.author || "") + " · " + config.strings.fromPerson
       : item.role === "user" ? config.strings.you : item.role === "bot" ? config.strings.bot : "";
     if (who) li.prepend(el("span", { class: "sb-who" }, who));
+    if (item.faq) li.append(feedbackRow(item));
     if (item.buttons && item.buttons.length) {
       const row = el("div", { class: "sb-buttons", role: "group" });
       for (const b of item.buttons) {
@@ -129,6 +134,29 @@
     }
     log.append(li);
     log.scrollTop = log.scrollHeight;
+  }
+
+  // "Was this helpful?" under an FAQ answer: two toggle buttons; the server keeps the latest vote
+  function feedbackRow(item) {
+    const row = el("div", { class: "sb-feedback", role: "group", "aria-label": config.strings.helpfulAsk });
+    row.append(el("span", { class: "sb-feedback-ask" }, config.strings.helpfulAsk));
+    const choices = [[true, "👍", config.strings.helpful], [false, "👎", config.strings.notHelpful]];
+    const buttons = choices.map(([helpful, icon, label]) => {
+      const b = el("button", { type: "button", class: "sb-vote", "aria-label": label,
+                               "aria-pressed": String(item.vote === helpful) }, icon);
+      b.addEventListener("click", () => {
+        item.vote = helpful;
+        save(state);
+        for (const other of buttons) other.setAttribute("aria-pressed", String(other === b));
+        thanks.hidden = false;
+        if (joined) socket.emit("feedback", { session_id: state.session, faq_id: item.faq, helpful });
+      });
+      return b;
+    });
+    const thanks = el("span", { class: "sb-feedback-thanks" }, config.strings.thanks);
+    thanks.hidden = item.vote === undefined;
+    row.append(...buttons, thanks);
+    return row;
   }
 
   function add(item, keep = true) {
@@ -186,7 +214,7 @@
     if (custom.from === "agent") {
       add({ role: "agent", text: msg.text, author: custom.agent });
     } else {
-      add({ role: "bot", text: msg.text, markdown: true, buttons });
+      add({ role: "bot", text: msg.text, markdown: true, buttons, faq: msg.faq ? msg.faq.id : undefined });
     }
   }
 
