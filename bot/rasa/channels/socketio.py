@@ -92,12 +92,16 @@ class SupportSocketIO(SocketIOInput):
         async def refuse(sid: str, field: str, message: str) -> None:
             await sio.emit("error", {"error": message, "field": field}, room=sid, namespace=namespace)
 
-        async def transcript(conversation_id: str) -> list[Any]:
+        async def stored_events(conversation_id: str) -> list[dict[str, Any]]:
+            """Every session's events of the conversation, as stored."""
             rasa_agent = getattr(getattr(server.get("app"), "ctx", None), "agent", None)
             if rasa_agent is None or rasa_agent.tracker_store is None:
                 return []
             tracker = await rasa_agent.tracker_store.retrieve_full_tracker(conversation_id)
-            return history(transcript_from_events(e.as_dict() for e in tracker.events)) if tracker else []
+            return [e.as_dict() for e in tracker.events] if tracker else []
+
+        async def transcript(conversation_id: str) -> list[Any]:
+            return history(transcript_from_events(await stored_events(conversation_id)))
 
         @sio.on("connect", namespace=self.namespace)
         async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
@@ -163,10 +167,10 @@ class SupportSocketIO(SocketIOInput):
             joined = (await sio.get_session(sid, namespace=namespace)).get("conversation")
             if not joined or data.get("session_id") != joined:
                 return await refuse(sid, "session_id", "this socket has not joined that conversation")
-            rasa_agent = getattr(getattr(server.get("app"), "ctx", None), "agent", None)
-            tracker = await rasa_agent.tracker_store.retrieve_full_tracker(joined) if rasa_agent else None
-            question = question_answered_by([e.as_dict() for e in tracker.events], data["faq_id"]) \
-                if tracker else None
+            limit = message_limits().refusal(joined, "")  # a vote counts as a message against the rate
+            if limit is not None:
+                return await refuse(sid, limit.field, limit.message)
+            question = question_answered_by(await stored_events(joined), data["faq_id"])
             if question is None:
                 return await refuse(sid, "faq_id", "no answer from that entry in this conversation")
             inbox().vote(joined, data["faq_id"], question, data["helpful"])
