@@ -35,6 +35,8 @@ def run_inbox(args: argparse.Namespace, settings: Settings) -> int:
         near = f"{q.nearest_entry} ({q.score:.2f})" if q.nearest_entry and q.score is not None \
             else q.nearest_entry or "-"
         print(f"{q.at:%Y-%m-%d %H:%M}  {q.kind:<13}  nearest {near:<28}  {q.conversation_id}\n    {q.question}")
+        if q.proposed_answer:
+            print(f"    proposed by {q.proposed_by}: {q.proposed_answer}")
     return EXIT_OK
 
 

@@ -24,8 +24,11 @@ from bot.db import aware, metadata, utcnow
 from bot.handoff.redact import DEFAULT_REGION, KINDS, redact
 
 MISS, NONE_OF_THESE, NOT_HELPFUL, CLARIFY = "miss", "none_of_these", "not_helpful", "clarify"
-GAPS = (MISS, NONE_OF_THESE, NOT_HELPFUL)  # what the inbox shows; a clarify becomes one when refused
+PROPOSED = "proposed"  # an agent's reply on a resolved hand-off, suggested as an entry
+KINDS_STORED = (MISS, NONE_OF_THESE, NOT_HELPFUL, CLARIFY, PROPOSED)
+GAPS = (MISS, NONE_OF_THESE, NOT_HELPFUL, PROPOSED)  # what the inbox shows; a clarify becomes one when refused
 MAX_QUESTION_CHARS = 1000
+MAX_ANSWER_CHARS = 4000  # an agent's message can be this long
 
 unanswered = sa.Table(
     "unanswered", metadata,
@@ -36,6 +39,8 @@ unanswered = sa.Table(
     sa.Column("nearest_entry", sa.String(255)),  # the best-scoring entry, or the first option offered
     sa.Column("score", sa.Float),
     sa.Column("options", sa.Text),  # a clarify's offered entry ids, comma-separated
+    sa.Column("proposed_answer", sa.Text),  # a proposed entry's answer (an agent's reply)
+    sa.Column("proposed_by", sa.String(255)),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
 
@@ -59,6 +64,8 @@ class Question:
     score: float | None
     options: list[str]
     at: datetime
+    proposed_answer: str | None = None
+    proposed_by: str | None = None
 
 
 class InboxStore:
@@ -67,15 +74,29 @@ class InboxStore:
         metadata.create_all(engine, tables=[unanswered, answer_votes])
 
     def add(self, conversation_id: str, question: str, kind: str, nearest_entry: str | None = None,
-            score: float | None = None, options: Iterable[str] = ()) -> int:
-        if kind not in (MISS, NONE_OF_THESE, NOT_HELPFUL, CLARIFY):
+            score: float | None = None, options: Iterable[str] = (), proposed_answer: str | None = None,
+            proposed_by: str | None = None) -> int:
+        if kind not in KINDS_STORED:
             raise ValueError(f"unknown inbox kind {kind!r}")
-        text = redact(question.strip()[:MAX_QUESTION_CHARS], KINDS, self.region)
         with self.engine.begin() as conn:
             result = conn.execute(unanswered.insert().values(
-                conversation_id=conversation_id, question=text, kind=kind, nearest_entry=nearest_entry,
-                score=score, options=",".join(options) or None, at=utcnow()))
+                conversation_id=conversation_id, question=self._masked(question, MAX_QUESTION_CHARS), kind=kind,
+                nearest_entry=nearest_entry, score=score, options=",".join(options) or None, at=utcnow(),
+                proposed_answer=self._masked(proposed_answer, MAX_ANSWER_CHARS) if proposed_answer else None,
+                proposed_by=proposed_by))
             return int(result.inserted_primary_key[0])
+
+    def _masked(self, text: str, limit: int) -> str:
+        return redact(text.strip()[:limit], KINDS, self.region)
+
+    def propose(self, conversation_id: str, question: str, answer: str, agent: str) -> int:
+        """An agent's reply to a customer's question, for an editor to turn into an entry; once per
+        conversation (ValueError the second time)."""
+        with self.engine.connect() as conn:
+            if conn.execute(sa.select(unanswered.c.id).where(unanswered.c.conversation_id == conversation_id,
+                                                             unanswered.c.kind == PROPOSED)).first():
+                raise ValueError("this conversation's reply is already in the editors' inbox")
+        return self.add(conversation_id, question, PROPOSED, proposed_answer=answer, proposed_by=agent)
 
     def refuse_latest_clarify(self, conversation_id: str) -> Question | None:
         """The customer said "none of these": their latest "did you mean" becomes a gap."""
@@ -130,4 +151,5 @@ class InboxStore:
     def _question(row: sa.RowMapping, kind: str | None = None) -> Question:
         return Question(row["id"], row["conversation_id"], row["question"], kind or row["kind"],
                         row["nearest_entry"], row["score"],
-                        row["options"].split(",") if row["options"] else [], aware(row["at"]))
+                        row["options"].split(",") if row["options"] else [], aware(row["at"]),
+                        row.get("proposed_answer"), row.get("proposed_by"))

@@ -28,7 +28,7 @@ from bot.handoff.states import (
     HandoffNotFound,
 )
 from bot.handoff.store import Handoff
-from bot.runtime import handoffs, staff
+from bot.runtime import handoffs, inbox, staff
 from bot.staff.accounts import ADMIN, AGENT
 from bot.staff.auth import SECURITY_HEADERS, add_login_routes, error, ok, staff_route
 from bot.web.assets import asset
@@ -168,6 +168,24 @@ def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
     @agent_route()
     async def hand_back(request: Request, hid: str) -> response.HTTPResponse:
         return await finish(request, hid, RETURNED_TO_BOT)
+
+    @bp.route("/api/handoffs/<hid>/suggest", methods=["POST"])
+    @agent_route()
+    async def suggest(request: Request, hid: str) -> response.HTTPResponse:
+        """'Suggest for the FAQ': the customer's question and the agent's last reply of a resolved
+        hand-off go to the editors' inbox as a proposed entry."""
+        h = handoffs().store.get(hid)
+        if h.state != RESOLVED:
+            return error("only a resolved hand-off can be suggested for the FAQ", 409)
+        replies = [m.text for m in handoffs().store.messages(hid) if m.role == "agent"]
+        question = h.packet.summary.first_question or h.packet.summary.last_message
+        if not replies or not question:
+            return error("this hand-off has no customer question and agent reply to suggest", 409)
+        try:
+            proposed = inbox().propose(h.conversation_id, question, replies[-1], request.ctx.agent)
+        except ValueError as exc:
+            return error(str(exc), 409)
+        return ok({"proposed": proposed})
 
     @bp.route("/api/handoffs/<hid>/abandon", methods=["POST"])
     @agent_route()

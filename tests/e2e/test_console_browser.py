@@ -50,4 +50,11 @@ def test_agent_works_a_handoff_in_the_browser_and_customer_text_stays_text(
     page.click("#resolve")
     page.wait_for_selector("#conv-state:has-text('resolved')")
     assert store.active_for(sender) is None
+    # issue 17: the agent's reply goes to the editors' inbox as a proposed entry
+    page.click("#suggest")
+    page.wait_for_selector("#suggest:disabled")
+    from bot.inbox.store import PROPOSED, InboxStore
+
+    [proposed] = [q for q in InboxStore(store.engine).questions((PROPOSED,)) if q.conversation_id == sender]
+    assert proposed.proposed_by == "ana" and proposed.proposed_answer == "Hi, Ana here. <b>Not bold</b>"
     page.close()

@@ -546,3 +546,29 @@ def test_a_vote_on_an_answer_needs_the_conversation_and_an_answer_from_that_entr
     finally:
         customer.close()
         intruder.close()
+
+
+def test_an_agent_suggests_a_resolved_handoffs_reply_for_the_faq(servers, store):
+    """Issue 17: 'Suggest for the FAQ' on a resolved hand-off sends the customer's question and the
+    agent's reply to the editors' inbox as a proposed entry (masked), once."""
+    from bot.inbox.store import PROPOSED, InboxStore
+
+    agent, sender = console(servers), conversation()
+    say(servers, sender, "can I return a gift card I bought last week")
+    say(servers, sender, "I want to talk to a real person")
+    hid = handoff_of(agent, sender)["id"]
+    assert agent.post(f"/handoffs/{hid}/claim").status_code == 200
+    assert agent.post(f"/handoffs/{hid}/suggest").status_code == 409  # not resolved yet
+    agent.post(f"/handoffs/{hid}/messages", json={"text": "Gift cards can't be returned; mail ana@shop.test"})
+    assert agent.post(f"/handoffs/{hid}/resolve").status_code == 200
+    anonymous = httpx.post(base(servers) + f"/console/api/handoffs/{hid}/suggest")
+    assert anonymous.status_code == 401
+    no_csrf = httpx.Client(base_url=base(servers) + "/console/api", cookies=agent.cookies)
+    assert no_csrf.post(f"/handoffs/{hid}/suggest").status_code == 403
+    r = agent.post(f"/handoffs/{hid}/suggest")
+    assert r.status_code == 200, r.text
+    [proposed] = [q for q in InboxStore(store.engine).questions((PROPOSED,)) if q.conversation_id == sender]
+    assert proposed.proposed_by == "ana"
+    assert "gift card" in proposed.question
+    assert proposed.proposed_answer == "Gift cards can't be returned; mail [email]"
+    assert agent.post(f"/handoffs/{hid}/suggest").status_code == 409  # once

@@ -79,9 +79,11 @@ function showState(h) {
   $("#handback").hidden = !(mine || h.state === "queued");
   $("#abandon").hidden = !(mine || h.state === "queued");
   $("#reply").hidden = !mine;
+  $("#suggest").hidden = h.state !== "resolved";
 }
 
 async function openHandoff(id) {
+  if (id !== current) { $("#suggest").disabled = false; $("#suggest").textContent = "Suggest for the FAQ"; }
   current = id; lastMessage = 0;
   $("#conv-error").textContent = "";
   const d = await api("/handoffs/" + encodeURIComponent(id));
@@ -145,6 +147,14 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("#resolve").addEventListener("click", () => act("/resolve"));
   $("#handback").addEventListener("click", () => act("/return"));
   $("#abandon").addEventListener("click", () => act("/abandon"));
+  $("#suggest").addEventListener("click", async () => {
+    $("#conv-error").textContent = "";
+    try {
+      await api("/handoffs/" + encodeURIComponent(current) + "/suggest", { method: "POST", body: "{}" });
+      $("#suggest").textContent = "Suggested for the FAQ";
+      $("#suggest").disabled = true;
+    } catch (e) { $("#conv-error").textContent = e.message; }
+  });
   $("#reply").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const box = ev.target.elements.text;
