@@ -12,11 +12,11 @@ from typing import Any
 from bot.db import engine, utcnow
 from bot.events.outbox import Outbox
 from bot.handoff.packet import HandoffPacket, Reason, build_packet
-from bot.handoff.redact import DEFAULT_REGION, MASKS, redact
+from bot.handoff.redact import DEFAULT_REGION, KINDS, redact
 from bot.handoff.states import ASSIGNED, FINAL, RESOLVED, InvalidTransition
 from bot.handoff.store import Handoff, HandoffStore, Message
 from bot.hours import is_open
-from bot.privacy.at_rest import AtRest, masked_packet
+from bot.privacy.at_rest import AtRest
 from bot.settings import Settings
 from bot.staff.accounts import StaffStore
 
@@ -33,8 +33,7 @@ class Opened:
 
 def redacted_packet(packet: HandoffPacket, region: str = DEFAULT_REGION) -> HandoffPacket:
     """A copy with emails, phone, card and IBAN numbers masked everywhere."""
-    return masked_packet(packet, lambda text: redact(text, region=region),
-                         lambda email: MASKS["email"] if email else None)
+    return AtRest(KINDS, region).packet(packet)
 
 
 class HandoffService:

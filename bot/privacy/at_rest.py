@@ -27,7 +27,7 @@ class AtRest:
     @classmethod
     def default(cls) -> AtRest:
         """What SUPPORTBOT_MASK_AT_REST masks when it is not set (a store not told otherwise)."""
-        return cls(k.strip() for k in Settings.mask_at_rest.split(","))
+        return cls.from_settings(Settings())
 
     def __repr__(self) -> str:
         return f"AtRest({sorted(self.kinds)}, {self.region!r})"

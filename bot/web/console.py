@@ -174,10 +174,11 @@ def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
     async def suggest(request: Request, hid: str) -> response.HTTPResponse:
         """'Suggest for the FAQ': the customer's question and the agent's last reply of a resolved
         hand-off go to the editors' inbox as a proposed entry."""
-        h = handoffs().store.get(hid)
+        store = handoffs().store
+        h = store.get(hid)
         if h.state != RESOLVED:
             return error("only a resolved hand-off can be suggested for the FAQ", 409)
-        replies = [m.text for m in handoffs().store.messages(hid) if m.role == "agent"]
+        replies = [m.text for m in store.messages(hid) if m.role == "agent"]
         question = h.packet.summary.first_question or h.packet.summary.last_message
         if not replies or not question:
             return error("this hand-off has no customer question and agent reply to suggest", 409)
