@@ -1,0 +1,436 @@
+// FAQ editor. Everything from the FAQ files and from customers is inserted with textContent; only the
+// answer preview is HTML, rendered by markdown.js exactly as the chat widget renders answers
+// (marked, then DOMPurify).
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+const DRAFT_KEY = "supportbot-editor-draft:";
+let csrf = null;
+let me = null;
+let canPublish = false;
+let entries = [];
+let original = null;      // the entry as opened (null: a new one)
+let overBase = null;      // after a conflict: publish on top of their revision
+let selectedVersion = null;
+let validateTimer = null;
+
+async function api(path, options = {}) {
+  const headers = { "Content-Type": "application/json" };
+  if (csrf) headers["X-CSRF-Token"] = csrf;
+  const res = await fetch("/editor/api" + path, { credentials: "same-origin", ...options, headers });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw Object.assign(new Error(body.error || res.statusText), { status: res.status, body });
+  return body;
+}
+
+const post = (path, body) => api(path, { method: "POST", body: JSON.stringify(body || {}) });
+
+function el(tag, text, cls) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (cls) node.className = cls;
+  return node;
+}
+
+function renderMarkdown(text) {
+  return window.SupportbotMarkdown.render(text);  // sanitised by DOMPurify
+}
+
+// -- log in ------------------------------------------------------------------------------------
+
+function showLogin() {
+  me = null;
+  $("#login").hidden = false;
+  for (const id of ["#entries-view", "#history-view", "#logout", "#tabs"]) $(id).hidden = true;
+  $("#whoami").textContent = "";
+}
+
+async function showApp(who) {
+  me = who.agent; csrf = who.csrf; canPublish = who.role === "editor" || who.role === "admin";
+  $("#login").hidden = true; $("#logout").hidden = false; $("#tabs").hidden = false;
+  $("#whoami").textContent = `Logged in as ${who.agent} (${who.role})`;
+  $("#readonly-banner").hidden = canPublish;
+  for (const id of ["#publish", "#delete"]) $(id).hidden = !canPublish;
+  showTab("entries");
+  await loadEntries();
+  refreshStatus();
+}
+
+// -- entries -----------------------------------------------------------------------------------
+
+async function loadEntries() {
+  const data = await api("/entries");
+  entries = data.entries;
+  const files = $("#files");
+  files.replaceChildren(...data.files.map((f) => Object.assign(document.createElement("option"), { value: f })));
+  renderList();
+}
+
+function matches(e, words) {
+  const hay = [e.id, e.question, e.answer, e.file, ...e.alternates, ...e.tags].join("\n").toLowerCase();
+  return words.every((w) => hay.includes(w));
+}
+
+function renderList() {
+  const words = $("#search").value.toLowerCase().split(/\s+/).filter(Boolean);
+  const shown = entries.filter((e) => matches(e, words));
+  const body = $("#entries tbody");
+  body.replaceChildren();
+  for (const e of shown) {
+    const f = e.figures || {};
+    const tr = el("tr");
+    tr.dataset.id = e.id;
+    tr.tabIndex = 0;
+    if (original && original.id === e.id) tr.className = "selected";
+    const first = el("td", e.question);
+    first.append(el("small", e.id + (e.tags.length ? " · " + e.tags.join(", ") : "")));
+    tr.append(first, el("td", e.file), el("td", f.answered || 0), el("td", f.clarify_offers || 0),
+              el("td", `${f.helpful || 0} / ${f.not_helpful || 0}`), el("td", f.misses_near || 0));
+    tr.addEventListener("click", () => openEntry(e));
+    tr.addEventListener("keydown", (ev) => { if (ev.key === "Enter") openEntry(e); });
+    body.append(tr);
+  }
+  $("#count").textContent = `(${shown.length} of ${entries.length})`;
+}
+
+function formEntry() {
+  const f = $("#entry-form").elements;
+  const lines = (s) => s.split("\n").map((x) => x.trim()).filter(Boolean);
+  return { id: f.id.value.trim(), question: f.question.value.trim(), alternates: lines(f.alternates.value),
+           answer: f.answer.value.trim(), tags: f.tags.value.split(",").map((x) => x.trim()).filter(Boolean),
+           file: f.file.value.trim(), thresholds: original ? original.thresholds : {} };
+}
+
+function fillForm(e) {
+  const f = $("#entry-form").elements;
+  f.id.value = e.id || ""; f.question.value = e.question || ""; f.alternates.value = (e.alternates || []).join("\n");
+  f.answer.value = e.answer || ""; f.tags.value = (e.tags || []).join(", "); f.file.value = e.file || "";
+  f.id.readOnly = Boolean(original);
+  preview();
+}
+
+function currentChange() {
+  const entry = formEntry();
+  return { op: "save", id: entry.id, entry, base: overBase || (original ? original.revision : null) };
+}
+
+function dirty() {
+  const now = formEntry();
+  if (!original) return Boolean(now.id || now.question || now.answer);
+  return ["question", "answer", "file"].some((k) => now[k] !== original[k]) ||
+    JSON.stringify(now.alternates) !== JSON.stringify(original.alternates) ||
+    JSON.stringify(now.tags) !== JSON.stringify(original.tags);
+}
+
+function draftKey() { return DRAFT_KEY + (original ? original.id : "(new)"); }
+
+function openEntry(e) {
+  original = e; overBase = null;
+  $("#edit-panel").hidden = false;
+  $("#edit-title").textContent = e ? "Edit " + e.id : "New entry";
+  $("#delete").hidden = !e || !canPublish;
+  $("#conflict").hidden = true; $("#edit-error").textContent = ""; $("#issues").replaceChildren();
+  $("#try-result").replaceChildren(); $("#regression-result").replaceChildren();
+  $("#entry-form").elements.message.value = "";
+  const saved = localStorage.getItem(draftKey());
+  const restored = saved ? JSON.parse(saved) : null;
+  const fromDisk = restored && e && restored.base !== e.revision;
+  fillForm(restored ? restored.entry : (e || { file: "" }));
+  $("#restored").hidden = !restored;
+  $("#restored").textContent = restored
+    ? "Your unpublished edit of this entry was restored." +
+      (fromDisk ? " The entry has changed since you wrote it: publishing will show you both versions." : "")
+    : "";
+  renderList();
+  if (restored) scheduleValidate();
+}
+
+function remember() {
+  if (dirty()) localStorage.setItem(draftKey(), JSON.stringify({ entry: formEntry(), base: original ? original.revision : null }));
+  else localStorage.removeItem(draftKey());
+}
+
+function preview() {
+  $("#preview").innerHTML = renderMarkdown($("#entry-form").elements.answer.value);
+}
+
+function scheduleValidate() {
+  clearTimeout(validateTimer);
+  validateTimer = setTimeout(validate, 400);
+}
+
+function showIssues(issues) {
+  const list = $("#issues");
+  list.replaceChildren(...issues.map((i) => el("li", `${i.level}: ${i.message}`, "issue-" + i.level)));
+}
+
+async function validate() {
+  const change = currentChange();
+  if (!change.id || !change.entry.question || !change.entry.answer) {
+    showIssues([{ level: "error", message: "an entry needs an id, a question and an answer" }]);
+    return;
+  }
+  try {
+    const data = await post("/validate", { changes: [change] });
+    showIssues([...data.issues, ...data.conflicts.map((c) => ({ level: "warning", message: c.message + " (publishing will show both)" }))]);
+  } catch (err) {
+    showIssues([{ level: "error", message: err.message }]);
+  }
+}
+
+function showConflict(conflict) {
+  const box = $("#conflict");
+  box.replaceChildren(el("strong", conflict.message + (conflict.by ? ` by ${conflict.by}` : "") +
+                                   (conflict.at ? ` at ${new Date(conflict.at).toLocaleString()}` : "") + "."));
+  if (conflict.theirs) {
+    const theirs = el("dl");
+    for (const key of ["question", "alternates", "answer", "tags"]) {
+      const value = Array.isArray(conflict.theirs[key]) ? conflict.theirs[key].join(" | ") : conflict.theirs[key];
+      const mine = formEntry()[key];
+      const same = JSON.stringify(conflict.theirs[key]) === JSON.stringify(mine);
+      theirs.append(el("dt", key + (same ? "" : " (differs from yours)")), el("dd", value));
+    }
+    box.append(el("p", "Their version:"), theirs);
+    const take = el("button", "Take theirs (drop my edit)");
+    take.type = "button";
+    take.addEventListener("click", () => { localStorage.removeItem(draftKey()); openEntry(conflict.theirs); });
+    const keep = el("button", "Publish mine over theirs");
+    keep.type = "button";
+    keep.addEventListener("click", () => { overBase = conflict.theirs.revision; box.hidden = true; publish(); });
+    box.append(take, keep);
+  } else {
+    const gone = el("button", "Publish mine as a new entry");
+    gone.type = "button";
+    gone.addEventListener("click", () => { original = null; overBase = null; box.hidden = true; publish(); });
+    box.append(gone);
+  }
+  box.hidden = false;
+}
+
+async function publishChanges(changes, message) {
+  $("#edit-error").textContent = "";
+  try {
+    const data = await post("/publish", { changes, message });
+    showBuild(data.version);
+    return data.version;
+  } catch (err) {
+    if (err.status === 409 && err.body.conflicts) showConflict(err.body.conflicts[0]);
+    else if (err.status === 422 && err.body.issues) showIssues(err.body.issues);
+    $("#edit-error").textContent = err.message;
+    return null;
+  }
+}
+
+async function publish() {
+  const change = currentChange();
+  const version = await publishChanges([change], $("#entry-form").elements.message.value);
+  if (!version) return;
+  localStorage.removeItem(draftKey());
+  await loadEntries();
+  const now = entries.find((e) => e.id === change.id);
+  if (now) openEntry(now);
+}
+
+async function remove() {
+  if (!original) return;
+  if (!window.confirm(`Delete the entry "${original.question}" (${original.id})? Customers will no longer get its answer.`)) return;
+  const version = await publishChanges([{ op: "delete", id: original.id, base: original.revision }],
+                                       $("#entry-form").elements.message.value);
+  if (!version) return;
+  localStorage.removeItem(draftKey());
+  original = null;
+  $("#edit-panel").hidden = true;
+  await loadEntries();
+}
+
+// -- try it ------------------------------------------------------------------------------------
+
+function decisionBox(title, d) {
+  const box = el("div", null, "decision");
+  box.append(el("h4", title));
+  const what = d.decision === "answer" ? `answers with ${d.entry_id}` :
+    d.decision === "clarify" ? `asks "did you mean…" ${d.options.join(", ")}` : "does not know (a miss)";
+  box.append(el("p", what, "kind-" + d.decision));
+  const t = d.thresholds;
+  box.append(el("p", `thresholds: answer ≥ ${t.answer.toFixed(3)} leading by ≥ ${t.margin.toFixed(3)}, ` +
+                     `clarify ≥ ${t.clarify.toFixed(3)} (${t.source})`));
+  const top = el("ol");
+  for (const h of d.hits.slice(0, 5)) top.append(el("li", `${h.entry_id}: ${h.score.toFixed(3)} (“${h.phrasing}”)`));
+  box.append(top);
+  return box;
+}
+
+function draftChanges() { return dirty() || overBase ? [currentChange()] : []; }
+
+async function tryQuestion(ev) {
+  ev.preventDefault();
+  const question = $("#try-form").elements.question.value;
+  const out = $("#try-result");
+  out.replaceChildren(el("p", "Asking…"));
+  try {
+    const data = await post("/try", { question, changes: draftChanges() });
+    out.replaceChildren(decisionBox("The live bot", data.live), decisionBox("With your draft", data.draft));
+  } catch (err) {
+    out.replaceChildren(el("p", err.message, "error"));
+  }
+}
+
+async function regression() {
+  const out = $("#regression-result");
+  out.replaceChildren(el("p", "Asking the draft every recent question and eval query…"));
+  try {
+    const data = await post("/regression", { changes: draftChanges() });
+    const head = el("p", `${data.changed.length} of ${data.asked} questions (${data.recent} recent, ${data.eval} from eval/) would be answered differently.`);
+    const table = el("table");
+    table.append(el("caption", "Questions the draft answers differently", "sr-only"));
+    const hr = el("tr");
+    for (const h of ["Question", "Live", "Draft", "Expected"]) { const th = el("th", h); th.scope = "col"; hr.append(th); }
+    table.append(hr);
+    const say = (d) => d.decision === "answer" ? d.entry_id : d.decision === "clarify" ? "clarify: " + d.options.join(", ") : "miss";
+    for (const c of data.changed) {
+      const tr = el("tr");
+      tr.append(el("td", c.question), el("td", say(c.live)), el("td", say(c.draft)), el("td", c.expected || "—"));
+      table.append(tr);
+    }
+    out.replaceChildren(head, table);
+  } catch (err) {
+    out.replaceChildren(el("p", err.message, "error"));
+  }
+}
+
+// -- build progress and changes on disk -------------------------------------------------------
+
+function showBuild(v) {
+  const b = v.build;
+  const banner = $("#build-banner");
+  const took = b.seconds ? ` after ${b.seconds.toFixed(2)} s` : "";
+  const words = { queued: "waiting to be built", building: "being built", serving: "now serving" + took,
+                  failed: "failed to build", superseded: "built together with a newer version",
+                  unbuilt: "recorded; the next publish builds it" };
+  banner.textContent = `Version ${v.id} (${v.message}, by ${v.author}): ${words[b.state] || b.state}` +
+    (b.detail ? ` — ${b.detail}` : "");
+  banner.className = "banner" + (b.state === "failed" ? " warn" : "");
+  banner.dataset.state = b.state;
+  banner.hidden = false;
+}
+
+async function refreshStatus() {
+  if (!me) return;
+  try {
+    const s = await api("/status");
+    if (s.latest) showBuild(s.latest);
+    const disk = $("#disk-banner");
+    if (s.changed_on_disk) {
+      disk.textContent = `The FAQ files were ${s.changed_on_disk.message} (${new Date(s.changed_on_disk.at).toLocaleString()}). ` +
+        "The list shows what is on disk now; your open edit is checked against it when you publish.";
+      disk.hidden = false;
+      loadEntries();
+    }
+    if (s.errors.length) {
+      disk.textContent = "The FAQ files have errors: " + s.errors.map((i) => `${i.file}:${i.line || ""} ${i.message}`).join("; ");
+      disk.hidden = false;
+    }
+  } catch (err) {
+    if (err.status === 401) showLogin();
+  }
+}
+
+// -- history -----------------------------------------------------------------------------------
+
+function showTab(name) {
+  for (const b of document.querySelectorAll("#tabs button")) b.setAttribute("aria-pressed", String(b.dataset.tab === name));
+  $("#entries-view").hidden = name !== "entries";
+  $("#history-view").hidden = name !== "history";
+  if (name === "history") loadHistory();
+}
+
+async function loadHistory() {
+  const data = await api("/versions");
+  const body = $("#versions tbody");
+  body.replaceChildren();
+  for (const v of data.versions) {
+    const tr = el("tr");
+    tr.tabIndex = 0;
+    tr.dataset.id = v.id;
+    tr.append(el("td", v.id), el("td", new Date(v.at).toLocaleString()), el("td", v.author), el("td", v.message),
+              el("td", v.build.state), el("td", v.touched.length + " entries"));
+    tr.addEventListener("click", () => openVersion(v.id));
+    tr.addEventListener("keydown", (ev) => { if (ev.key === "Enter") openVersion(v.id); });
+    body.append(tr);
+  }
+}
+
+function fieldText(value) {
+  if (value === null || value === undefined) return "";
+  if (Array.isArray(value)) return value.join("\n");
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+async function openVersion(id) {
+  const data = await api("/versions/" + id);
+  selectedVersion = id;
+  $("#version-detail").hidden = false;
+  $("#version-title").textContent = `Version ${id}: ${data.version.message} (${data.version.author})`;
+  const out = $("#version-changes");
+  out.replaceChildren();
+  for (const change of data.changes) {
+    const box = el("div", null, "decision");
+    box.append(el("h4", `${change.kind}: ${change.id}`));
+    for (const [field, ba] of Object.entries(change.fields)) {
+      box.append(el("strong", field));
+      if (ba.before !== null) box.append(el("del", fieldText(ba.before)));
+      if (ba.after !== null) box.append(el("ins", fieldText(ba.after)));
+    }
+    out.append(box);
+  }
+  if (!data.changes.length) out.append(el("p", "No entry changed."));
+  $("#rollback").hidden = !canPublish;
+}
+
+async function rollback() {
+  if (!window.confirm(`Make the FAQ what it was at version ${selectedVersion}? This publishes a new version.`)) return;
+  try {
+    const data = await post(`/versions/${selectedVersion}/rollback`);
+    showBuild(data.version);
+    $("#history-error").textContent = "";
+    await loadHistory();
+    await loadEntries();
+  } catch (err) {
+    $("#history-error").textContent = err.message;
+  }
+}
+
+// -- wiring ------------------------------------------------------------------------------------
+
+document.addEventListener("DOMContentLoaded", async () => {
+  $("#login").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target.elements;
+    try {
+      const who = await post("/login", { name: f.name.value, password: f.password.value });
+      f.password.value = "";
+      $("#login-error").textContent = "";
+      await showApp(who);
+    } catch (err) {
+      $("#login-error").textContent = err.message;
+    }
+  });
+  $("#logout").addEventListener("click", async () => { await post("/logout").catch(() => {}); csrf = null; showLogin(); });
+  for (const b of document.querySelectorAll("#tabs button")) b.addEventListener("click", () => showTab(b.dataset.tab));
+  $("#search").addEventListener("input", renderList);
+  $("#new-entry").addEventListener("click", () => openEntry(null));
+  const form = $("#entry-form");
+  form.addEventListener("input", (ev) => {
+    if (ev.target.name === "answer") preview();
+    if (ev.target.name !== "message") { remember(); scheduleValidate(); }
+  });
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); publish(); });
+  $("#delete").addEventListener("click", remove);
+  $("#discard").addEventListener("click", () => { localStorage.removeItem(draftKey()); openEntry(original); });
+  $("#try-form").addEventListener("submit", tryQuestion);
+  $("#regression").addEventListener("click", regression);
+  $("#rollback").addEventListener("click", rollback);
+  setInterval(refreshStatus, 2000);
+  try { await showApp(await api("/me")); } catch (err) { showLogin(); }
+});
