@@ -69,6 +69,8 @@ class Settings:
     host: str = "127.0.0.1"
     rasa_port: int = 5005
     action_port: int = 5055
+    # The FAQ editor's page (supportbot editor): http://<host>:<editor_port>/editor/
+    editor_port: int = 5057
     # Conversations persist in Rasa's SQL tracker store: a SQLite file by default, or any
     # SQLAlchemy URL such as postgresql://user:password@127.0.0.1:5432/rasa.
     tracker_db: str = ".rasa/tracker.db"

@@ -1,11 +1,13 @@
 """The action server (rasa-sdk) with the model and index loaded before it accepts requests, and
-``POST /prefetch`` that lets the channels start encoding a message early (``bot.rasa.prefetch``).
+``POST /prefetch`` that lets the channels start encoding a message early (``bot.rasa.prefetch``),
+and ``POST /reload`` that loads a just-published index version at once.
 
 Only Rasa may call it: ``/webhook`` and ``/prefetch`` need ``Authorization: Bearer <token>``
 (``bot.keys.action_server_token``; Rasa sends it from ``endpoints.yml``); ``/health`` is open."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -36,6 +38,7 @@ def serve(settings: Settings) -> int:
     app = create_app("actions", cors_origins=None)
     require_token(app, action_server_token(settings))
     add_prefetch_route(app, kb)
+    add_reload_route(app, kb)
     app.run(host=settings.host, port=settings.action_port, workers=1, access_log=False)
     return 0
 
@@ -52,6 +55,19 @@ def add_prefetch_route(app: Any, kb: Any) -> None:
         return response.empty()
 
     app.add_route(prefetch, "/prefetch", methods=["POST"])
+
+
+def add_reload_route(app: Any, kb: Any) -> None:
+    """``POST /reload``: load a newly published index version now (the editor's builder calls it
+    after a publish) instead of at the next look for one (SUPPORTBOT_RELOAD_INTERVAL)."""
+    from sanic import response
+
+    async def reload(request: Any) -> Any:
+        await asyncio.get_running_loop().run_in_executor(None, kb.reload)  # customers' turns go on
+        version = kb.version
+        return response.json({"serving": version.name if version else None, "error": kb.error})
+
+    app.add_route(reload, "/reload", methods=["POST"])
 
 
 def require_token(app: Any, token: str) -> None:

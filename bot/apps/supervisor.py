@@ -43,11 +43,12 @@ def wait_for(url: str, seconds: float, proc: subprocess.Popen | None = None) -> 
     raise StartError(f"{url} did not answer within {seconds:.0f} s")
 
 
-LABELS = {"actions": "the action server", "worker": "the background worker", "rasa": "the Rasa server"}
+LABELS = {"actions": "the action server", "worker": "the background worker", "rasa": "the Rasa server",
+          "editor": "the FAQ editor"}
 
 
 class Servers:
-    """The action server, the background worker and the Rasa server as child processes."""
+    """The action server, the background worker, the FAQ editor and the Rasa server as child processes."""
 
     popen: Callable[..., Any] = subprocess.Popen  # replaced by fakes in unit tests
     clock: Callable[[], float] = time.monotonic
@@ -146,6 +147,10 @@ class Servers:
         if proc.poll() is not None:
             raise StartError(f"the background worker exited with code {proc.returncode}")
 
+    def start_editor(self, timeout: float = 120) -> None:
+        proc = self._spawn("editor", [sys.executable, "-m", "bot.cli", "editor"])
+        wait_for(f"http://{self.settings.host}:{self.settings.editor_port}/editor/health", timeout, proc)
+
     def start_rasa(self, timeout: float = 180) -> None:
         s = self.settings
         proc = self._spawn("rasa", [
@@ -161,6 +166,7 @@ class Servers:
         try:
             self.start_actions()
             self.start_worker()
+            self.start_editor()
             self.start_rasa()
         except BaseException:
             self.stop()
@@ -230,8 +236,9 @@ The bot is running.
   demo shop:     http://{s.host}:{s.rasa_port}/widget/demo   (the chat widget, bottom right)
   agent console: http://{s.host}:{s.rasa_port}/console/
                  (first account: .venv/bin/supportbot staff add NAME --role agent)
+  FAQ editor:    http://{s.host}:{s.editor_port}/editor/   (accounts with --role editor or admin)
   terminal chat: .venv/bin/supportbot chat     (in another terminal)
-  logs:          {servers.log_dir}/rasa.log, actions.log, worker.log, index.log, train.log
+  logs:          {servers.log_dir}/rasa.log, actions.log, worker.log, editor.log, index.log, train.log
 A server that exits is started again (rules: bot/apps/restarts.py).
 Press Ctrl-C to stop.""", flush=True)
     try:

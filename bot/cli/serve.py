@@ -1,4 +1,4 @@
-"""``supportbot run | actions | worker | train``: the processes."""
+"""``supportbot run | actions | worker | editor | train``: the processes."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     sub.add_parser("actions", help="start the action server only").set_defaults(handler=actions)
     sub.add_parser("worker", help="start the background worker only (webhook deliveries)"
                    ).set_defaults(handler=worker)
+    sub.add_parser("editor", help="start the FAQ editor's page and its background builder only"
+                   ).set_defaults(handler=editor)
     sub.add_parser("train", help="train the Rasa model if its training data changed"
                    ).set_defaults(handler=train)
 
@@ -32,6 +34,12 @@ def actions(args: argparse.Namespace, settings: Settings) -> int:
 
 def worker(args: argparse.Namespace, settings: Settings) -> int:
     from bot.apps.worker import serve
+
+    return serve(settings)
+
+
+def editor(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.apps.editor_server import serve
 
     return serve(settings)
 

@@ -1,12 +1,15 @@
 """What one FAQ turn adds to the inbox: a miss, a "did you mean" (which becomes a gap when the
-customer answers "none of these"), or nothing (an answer, a chosen option, the FAQ unavailable)."""
+customer answers "none of these"), or nothing (an answer, a chosen option, the FAQ unavailable);
+an answer is counted for its entry's figures (``bot.inbox.figures``)."""
 
 from __future__ import annotations
 
 import logging
 
 from bot.conversation.faq_turn import CHOOSE_INTENT, NONE_INTENT, TurnResult
+from bot.inbox.figures import record_answer
 from bot.inbox.store import CLARIFY, MISS, InboxStore
+from bot.kb.decision import ANSWER as ANSWERED
 from bot.kb.decision import CLARIFY as CLARIFIED
 from bot.kb.decision import MISS as MISSED
 
@@ -25,6 +28,8 @@ def record_turn(store: InboxStore, conversation_id: str, text: str | None, inten
 
 def _record(store: InboxStore, conversation_id: str, text: str | None, intent: str | None,
             result: TurnResult) -> None:
+    if result.slots.get("last_faq_decision") == ANSWERED and result.slots.get("last_faq_id"):
+        record_answer(store.engine, conversation_id, str(result.slots["last_faq_id"]))
     if intent == NONE_INTENT:
         store.refuse_latest_clarify(conversation_id)
         return

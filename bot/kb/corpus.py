@@ -149,7 +149,6 @@ def load_corpus(path: Path | str, strict: bool = True) -> Corpus:
     """
     path = Path(path)
     issues: list[Issue] = []
-    entries: list[FaqEntry] = []
     files = corpus_files(path)
     if not path.exists():
         issues.append(Issue("error", str(path), None, None,
@@ -157,10 +156,30 @@ def load_corpus(path: Path | str, strict: bool = True) -> Corpus:
     elif not files:
         issues.append(Issue("error", str(path), None, None,
                             "no .yml or .yaml FAQ files found; add one with a top-level 'faqs:' list"))
+    texts: dict[str, str | None] = {}
+    for file in files:
+        try:
+            texts[str(file)] = file.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            issues.append(Issue("error", str(file), None, None,
+                                f"not UTF-8 text ({exc.reason}); save it as UTF-8"))
+            texts[str(file)] = None
+    return check_texts(texts, issues, files, strict)
+
+
+def load_texts(texts: dict[str, str], strict: bool = False) -> Corpus:
+    """Check FAQ files given as ``{name: YAML text}`` (in that order) exactly as :func:`load_corpus`
+    checks files on disk: what the editor validates before anything is written."""
+    return check_texts(dict(texts), [], [Path(name) for name in texts], strict)
+
+
+def check_texts(texts: dict[str, str | None], issues: list[Issue], files: list[Path],
+                strict: bool) -> Corpus:
+    entries: list[FaqEntry] = []
     seen: dict[str, FaqEntry] = {}
     owner_of_phrasing: dict[str, str] = {}
-    for file in files:
-        for entry in _load_file(file, issues):
+    for name, text in texts.items():
+        for entry in ([] if text is None else _load_text(name, text, issues)):
             if entry.id in seen:
                 first = seen[entry.id]
                 issues.append(Issue("error", entry.file, entry.line, entry.id,
@@ -169,12 +188,12 @@ def load_corpus(path: Path | str, strict: bool = True) -> Corpus:
                 continue
             seen[entry.id] = entry
             entries.append(entry)
-            for text in entry.phrasings:
-                key = _normalise(text)
+            for phrasing in entry.phrasings:
+                key = _normalise(phrasing)
                 other = owner_of_phrasing.setdefault(key, entry.id)
                 if other != entry.id:
                     issues.append(Issue("warning", entry.file, entry.line, entry.id,
-                                        f"phrasing {text!r} also belongs to entry '{other}'; "
+                                        f"phrasing {phrasing!r} also belongs to entry '{other}'; "
                                         "keep it in one entry only"))
     corpus = Corpus(entries=entries, issues=issues, files=files)
     if strict and corpus.errors:
@@ -186,13 +205,7 @@ def _normalise(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def _load_file(file: Path, issues: list[Issue]) -> list[FaqEntry]:
-    name = str(file)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        issues.append(Issue("error", name, None, None, f"not UTF-8 text ({exc.reason}); save it as UTF-8"))
-        return []
+def _load_text(name: str, text: str, issues: list[Issue]) -> list[FaqEntry]:
     try:
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
     except yaml.YAMLError as exc:

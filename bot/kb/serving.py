@@ -53,6 +53,7 @@ class KnowledgeBase:
         self._key: tuple | None = None
         self._error: str | None = None
         self._lock = threading.Lock()
+        self._reload_lock = threading.Lock()  # the watcher and a POST /reload never load at once
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self._vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()  # recent, newest last
@@ -106,6 +107,10 @@ class KnowledgeBase:
     def reload(self) -> bool:
         """Load the serving version if it changed on disk. Returns True when a swap happened.
         Whatever is wrong on disk is logged once per distinct problem; the previous version serves."""
+        with self._reload_lock:
+            return self._reload()
+
+    def _reload(self) -> bool:
         try:
             key = self._disk_key()
         except KbIndexError as exc:  # an unreadable CURRENT pointer

@@ -21,7 +21,7 @@ def e2e_settings(tmp_path_factory, root) -> Settings:
     shutil.copytree(root / "data" / "faq", work / "faq")
     return Settings(root=root, corpus=work / "faq", index_dir=work / "kb_index",
                     tracker_db=str(work / "tracker.db"), handoff_db=str(work / "handoff.db"),
-                    rasa_port=E2E_PORT, action_port=E2E_PORT + 50,
+                    rasa_port=E2E_PORT, action_port=E2E_PORT + 50, editor_port=E2E_PORT + 52,
                     # a receiver that is down for the whole run: chat and console must not care
                     handoff_webhooks="http://127.0.0.1:9/unreachable", handoff_webhook_secret="e2e-secret",
                     reload_interval=0.5,

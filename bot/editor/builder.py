@@ -1,0 +1,185 @@
+"""The background builder of the editor server: indexes each published version and hot-swaps it in.
+
+One thread, newest publish first (older queued ones are superseded: the newest already contains
+them). To serve an edit within a second, a version is switched in with the thresholds of the
+version it replaces, the running action server is told at once, and only then is it calibrated
+(the new thresholds are swapped in the same way, a fraction of a second later). The encoders stay
+loaded between builds. When phrasings changed, the encoder is re-tuned in a child process once
+publishing has been quiet for a while, and the FAQ is rebuilt with the tuned model.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from bot.editor.versions import BUILDING, FAILED, QUEUED, SERVING, SUPERSEDED, VersionStore
+from bot.kb.corpus import Corpus, load_corpus
+from bot.kb.encoder import Encoder, SentenceTransformerEncoder, load_encoder
+from bot.kb.index import IndexVersion, current_path, serving_name
+from bot.kb.models import fresh_tuned
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+TUNE_AFTER_QUIET_S = 30.0  # re-tune once nobody has published for this long
+
+
+class Builder:
+    def __init__(self, settings: Settings, versions: VersionStore, notify: Callable[[], None] = lambda: None,
+                 base: Encoder | None = None, tune: Callable[[Corpus], None] | None = None):
+        self.settings = settings
+        self.versions = versions
+        self.notify = notify  # tell the running bot to load the new version now
+        self.tune = tune  # adapts the encoder to a corpus (slow; None: never)
+        self._base = base
+        self._loaded: dict[str, Encoder] = {}
+        self._wake = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_publish = 0.0
+        self._tune_due = False
+
+    # -- the queue --------------------------------------------------------------------------------
+
+    def submit(self, version_id: int) -> None:
+        with self._wake:
+            self._last_publish = time.monotonic()
+            self._wake.notify()
+
+    def start(self) -> Builder:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="faq-builder", daemon=True)
+            self._thread.start()
+            self.submit(0)  # versions queued before a restart are built now
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._wake:
+            self._wake.notify()
+
+    def warm(self) -> None:
+        """Load the encoder the next build needs now, not on the first publish."""
+        try:
+            self.encoder_for(load_corpus(self.settings.corpus_path)).encode(["warm up"])
+        except Exception as exc:  # noqa: BLE001 - a broken FAQ is reported when someone publishes
+            log.warning("could not load the encoder ahead of the first publish: %s", exc)
+
+    def _loop(self) -> None:
+        self.warm()
+        while not self._stop.is_set():
+            try:
+                if not self.run_pending() and not self._maybe_tune():
+                    with self._wake:
+                        self._wake.wait(timeout=1.0)
+            except Exception:  # noqa: BLE001 - the builder must outlive any one build
+                log.exception("the FAQ builder failed; it goes on with the next publish")
+                self._stop.wait(1.0)
+
+    def run_pending(self) -> bool:
+        """Build the newest queued version (older queued ones are superseded). False if none waits."""
+        pending = self.versions.pending()
+        if not pending:
+            return False
+        newest = pending[-1]
+        for older in pending[:-1]:
+            self.versions.set_build(older.id, SUPERSEDED, f"version {newest.id} was built instead")
+        self.build(newest.id)
+        return True
+
+    # -- building ---------------------------------------------------------------------------------
+
+    @property
+    def base(self) -> Encoder:
+        if self._base is None:
+            self._base = load_encoder(self.settings.model)
+        return self._base
+
+    def _load(self, path: Path) -> Encoder:
+        key = str(path)
+        if key not in self._loaded:
+            self._loaded = {key: SentenceTransformerEncoder(path)}  # one tuned model at a time
+        return self._loaded[key]
+
+    def encoder_for(self, corpus: Corpus) -> Encoder:
+        """The model tuned on exactly these phrasings; else the tuned model serving now (trained on
+        most of them: better than the base model until re-tuning catches up); else the base model."""
+        index = self.settings.index_path
+        tuned = fresh_tuned(index, corpus, self.base.name)
+        if tuned is not None:
+            return self._load(tuned)
+        try:
+            serving = IndexVersion(current_path(index)).model_path
+        except Exception:  # noqa: BLE001 - no serving version, or an unreadable one: the base model
+            serving = None
+        if serving is not None and serving.is_dir():
+            self._tune_due = self.tune is not None
+            return self._load(serving)
+        return self.base
+
+    def encoder_of(self, version: IndexVersion) -> Encoder:
+        """The encoder a built version's queries need (kept loaded like the builds' own)."""
+        path = version.model_path
+        return self._load(path) if path is not None and version.model != self.base.name else self.base
+
+    def build(self, version_id: int) -> None:
+        from bot.kb.build import build_index
+        from bot.kb.ops import calibrate_version, scoring
+
+        started = time.perf_counter()
+        self.versions.set_build(version_id, BUILDING, "indexing the FAQ")
+        index = self.settings.index_path
+        wanted = self.versions.get(version_id)
+        try:
+            corpus = load_corpus(self.settings.corpus_path)
+            encoder = self.encoder_for(corpus)
+            previous = serving_name(index)
+            chosen = scoring(self.settings)
+            target = chosen.pop("target_precision")
+
+            def carry_thresholds(path: Path, vectors: object, owners: object) -> None:
+                if previous:  # serve at once with the thresholds in force; calibrated right after
+                    for name in ("thresholds.json", "calibration.json"):
+                        source = index / "versions" / previous / name
+                        if source.exists():
+                            shutil.copyfile(source, path / name)
+
+            result = build_index(corpus, index, encoder, calibrate=carry_thresholds,
+                                 **chosen)  # type: ignore[arg-type]  # the weights only
+            self.notify()
+            served = time.perf_counter() - started
+            note = "" if corpus.content_hash() == wanted.corpus_hash else \
+                " (the files changed again on disk meanwhile; what is on disk now was built)"
+            if not result.up_to_date:
+                self.versions.set_build(version_id, BUILDING, f"serving {result.name}; calibrating{note}",
+                                        index_version=result.name, seconds=served)
+                calibrate_version(result.path, encoder, index, target_precision=target)
+                self.notify()
+            self.versions.set_build(version_id, SERVING,
+                                    f"serving {result.name}, calibrated ({encoder.name}){note}",
+                                    index_version=result.name, seconds=served)
+            log.info("FAQ version %d serving as index %s after %.2f s", version_id, result.name, served)
+        except Exception as exc:  # noqa: BLE001 - whatever it was, the editor must see it
+            log.exception("FAQ version %d did not build", version_id)
+            self.versions.set_build(version_id, FAILED, f"{exc}; the previous version keeps serving")
+
+    # -- re-tuning --------------------------------------------------------------------------------
+
+    def _maybe_tune(self) -> bool:
+        quiet = time.monotonic() - self._last_publish >= TUNE_AFTER_QUIET_S
+        if not self._tune_due or self.tune is None or not quiet:
+            return False
+        self._tune_due = False
+        corpus = load_corpus(self.settings.corpus_path)
+        if fresh_tuned(self.settings.index_path, corpus, self.base.name) is not None:
+            return False
+        log.info("re-tuning the encoder to the FAQ's new phrasings")
+        self.tune(corpus)
+        latest = self.versions.latest()
+        if latest is not None and fresh_tuned(self.settings.index_path, corpus, self.base.name) is not None:
+            self.versions.set_build(latest.id, QUEUED, "rebuilding with the re-tuned encoder")
+        return True

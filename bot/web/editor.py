@@ -1,0 +1,204 @@
+"""The FAQ editor's page and JSON API (mounted at ``/editor`` by ``bot.apps.editor_server``).
+
+Editors and admins change the FAQ; agents may read everything, try questions and validate, but not
+publish (``bot.staff.auth``: session cookie, role, CSRF token on every POST). The rules live in
+``bot.editor.service``; this module only translates HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any, Callable
+
+from sanic import Blueprint, response
+from sanic.exceptions import InvalidUsage
+from sanic.request import Request
+
+from bot.editor.changes import Change, ChangeError, entry_json, parse_changes
+from bot.editor.drafts import Drafts
+from bot.editor.service import Conflict, EditorService, Invalid, issue_json
+from bot.editor.versions import VersionNotFound
+from bot.staff.accounts import ADMIN, AGENT, EDITOR, StaffStore
+from bot.staff.auth import SECURITY_HEADERS, add_login_routes, error, ok, staff_route
+from bot.web.assets import asset
+
+READERS = (AGENT, EDITOR, ADMIN)
+WRITERS = (EDITOR, ADMIN)
+STATIC = {"editor.js", "editor.css", "markdown.js"}
+VENDOR = {"marked.umd.js", "purify.min.js"}
+MAX_MESSAGE_CHARS = 500
+
+
+class EditorApp:
+    """What the routes need: the staff accounts, the editor service and the settings' bits."""
+
+    def __init__(self, staff: Callable[[], StaffStore], service: Callable[[], EditorService], *,
+                 published: Callable[[int], None], session_hours: Callable[[], float],
+                 trusted_proxies: Callable[[], list[str]],
+                 drafts: Callable[[], Drafts], recent: Callable[[], list[str]] = list,
+                 figures: Callable[[], dict[str, dict[str, int]]] = dict,
+                 serving: Callable[[], dict[str, Any]] = dict):
+        self.staff, self.service, self.published = staff, service, published  # published: build it
+        self.drafts, self.recent = drafts, recent  # recent: customers' latest questions
+        self.session_hours, self.trusted_proxies = session_hours, trusted_proxies
+        self.figures = figures  # per entry id: answered, clarify offers, votes, misses nearby
+        self.serving = serving  # the index version serving now
+
+
+def _body(request: Request) -> dict[str, Any]:
+    if not isinstance(request.json, dict):
+        raise ChangeError("send a JSON object")
+    return request.json
+
+
+def _changes(body: dict[str, Any]) -> list[Change]:
+    """The body's ``changes``; none (or an empty list) means the FAQ as it is."""
+    return parse_changes(body["changes"]) if body.get("changes") else []
+
+
+async def _off_loop(call: Callable[..., Any], *args: Any) -> Any:
+    """Encoding and building take a while: not on the event loop that answers everyone else."""
+    return await asyncio.get_running_loop().run_in_executor(None, call, *args)
+
+
+def blueprint(app: EditorApp) -> Blueprint:
+    bp = Blueprint("faq_editor", url_prefix="/editor")
+
+    def route(roles: tuple[str, ...] = READERS, csrf: bool = True) -> Callable:
+        guard = staff_route(app.staff, roles, csrf=csrf)
+
+        def wrap(handler: Callable) -> Callable:
+            @functools.wraps(handler)
+            async def inner(request: Request, *args: Any, **kwargs: Any) -> response.HTTPResponse:
+                try:
+                    return await handler(request, *args, **kwargs)
+                except ChangeError as exc:
+                    return error(str(exc), 400)
+                except VersionNotFound as exc:
+                    return error(str(exc), 404)
+                except Conflict as exc:
+                    return response.json({"error": "someone else changed this meanwhile: " + str(exc),
+                                          "conflicts": exc.conflicts}, status=409, headers=SECURITY_HEADERS)
+                except Invalid as exc:
+                    return response.json({"error": "the FAQ would have errors; nothing was published",
+                                          "issues": [issue_json(i) for i in exc.issues]},
+                                         status=422, headers=SECURITY_HEADERS)
+            return guard(inner)
+        return wrap
+
+    @bp.exception(InvalidUsage)
+    async def bad_request(request: Request, exc: InvalidUsage) -> response.HTTPResponse:
+        return error(f"{exc}: send a JSON object", 400)
+
+    add_login_routes(bp, app.staff, cookie_path="/editor", roles=READERS,
+                     session_hours=app.session_hours, trusted_proxies=app.trusted_proxies)
+
+    @bp.route("/", methods=["GET"])
+    async def page(request: Request) -> response.HTTPResponse:
+        return asset("editor.html", SECURITY_HEADERS)
+
+    @bp.route("/static/<name>", methods=["GET"])
+    async def static(request: Request, name: str) -> response.HTTPResponse:
+        if name not in STATIC:
+            return error("not found", 404)
+        return asset(name, SECURITY_HEADERS)
+
+    @bp.route("/static/vendor/<name>", methods=["GET"])
+    async def vendor(request: Request, name: str) -> response.HTTPResponse:
+        if name not in VENDOR:
+            return error("not found", 404)
+        return asset("vendor/" + name, SECURITY_HEADERS)
+
+    @bp.route("/health", methods=["GET"])
+    async def health(request: Request) -> response.HTTPResponse:
+        return ok({"ok": True})
+
+    @bp.route("/api/status", methods=["GET"])
+    @route(csrf=False)
+    async def status(request: Request) -> response.HTTPResponse:
+        return ok({**app.service().status(), "serving": app.serving(),
+                   "can_publish": request.ctx.staff.role in WRITERS})
+
+    @bp.route("/api/entries", methods=["GET"])
+    @route(csrf=False)
+    async def entries(request: Request) -> response.HTTPResponse:
+        disk = app.service().read()
+        figures = app.figures()
+        rows = [{**entry_json(e), "figures": figures.get(e.id, {})} for e in disk.corpus.entries]
+        return ok({"entries": rows,
+                   "files": sorted(disk.texts),
+                   "errors": [issue_json(i) for i in disk.corpus.errors]})
+
+    @bp.route("/api/validate", methods=["POST"])
+    @route()
+    async def validate(request: Request) -> response.HTTPResponse:
+        changes = parse_changes(_body(request).get("changes"))
+        service = app.service()
+        disk = service.read()
+        try:
+            corpus, _ = service.draft(changes, disk)
+        except Invalid as exc:
+            return ok({"issues": [issue_json(i) for i in exc.issues], "conflicts": []})
+        ids = {c.id for c in changes}
+        issues = [i for i in corpus.issues if i.entry_id in ids or i.entry_id is None]
+        return ok({"issues": [issue_json(i) for i in issues], "conflicts": service.conflicts(changes, disk)})
+
+    def draft_corpus(changes: list[Change]) -> Any:
+        corpus, _ = app.service().draft(changes)
+        if corpus.errors:
+            raise Invalid(corpus.issues)
+        return corpus
+
+    @bp.route("/api/try", methods=["POST"])
+    @route()
+    async def try_it(request: Request) -> response.HTTPResponse:
+        body = _body(request)
+        question = body.get("question")
+        if not isinstance(question, str) or not question.strip() or len(question) > 1000:
+            raise ChangeError("question: what a customer would ask (at most 1000 characters)")
+        corpus = draft_corpus(_changes(body))
+        return ok(await _off_loop(app.drafts().try_question, question, corpus))
+
+    @bp.route("/api/regression", methods=["POST"])
+    @route()
+    async def regression(request: Request) -> response.HTTPResponse:
+        corpus = draft_corpus(_changes(_body(request)))
+        return ok(await _off_loop(app.drafts().regression, corpus, app.recent()))
+
+    @bp.route("/api/publish", methods=["POST"])
+    @route(WRITERS)
+    async def publish(request: Request) -> response.HTTPResponse:
+        body = _body(request)
+        changes = parse_changes(body.get("changes"))
+        message = body.get("message") or ""
+        if not isinstance(message, str) or len(message) > MAX_MESSAGE_CHARS:
+            raise ChangeError(f"message: text of at most {MAX_MESSAGE_CHARS} characters")
+        version = app.service().publish(changes, request.ctx.agent, message)
+        app.published(version.id)
+        return response.json({"version": version.to_json()}, status=202, headers=SECURITY_HEADERS)
+
+    @bp.route("/api/versions", methods=["GET"])
+    @route(csrf=False)
+    async def versions(request: Request) -> response.HTTPResponse:
+        before = request.args.get("before")
+        if before is not None and not before.isdigit():
+            raise ChangeError("before: a version number")
+        rows = app.service().versions.history(50, int(before) if before else None)
+        return ok({"versions": [v.to_json() for v in rows]})
+
+    @bp.route("/api/versions/<vid:int>", methods=["GET"])
+    @route(csrf=False)
+    async def version(request: Request, vid: int) -> response.HTTPResponse:
+        store = app.service().versions
+        return ok({"version": store.get(vid).to_json(),
+                   "changes": [d.to_json() for d in store.changes_of(vid)]})
+
+    @bp.route("/api/versions/<vid:int>/rollback", methods=["POST"])
+    @route(WRITERS)
+    async def rollback(request: Request, vid: int) -> response.HTTPResponse:
+        version = app.service().rollback(vid, request.ctx.agent)
+        app.published(version.id)
+        return response.json({"version": version.to_json()}, status=202, headers=SECURITY_HEADERS)
+
+    return bp
