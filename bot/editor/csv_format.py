@@ -15,7 +15,6 @@ import csv
 import io
 import re
 from dataclasses import dataclass
-from pathlib import PurePath
 from typing import Any, Iterable, Sequence
 
 COLUMNS = ("id", "question", "alternates", "answer", "tags", "file")
@@ -54,11 +53,6 @@ def write_csv(rows: Iterable[Sequence[str]]) -> str:
     writer.writerow(COLUMNS)
     writer.writerows([guard(cell) for cell in row] for row in rows)
     return BOM + out.getvalue()
-
-
-def file_name(path: str) -> str:
-    """The name the CSV gives an entry's file: the file's own name, without its folder."""
-    return PurePath(path.replace("\\", "/")).name if path else ""
 
 
 def guard(cell: str) -> str:

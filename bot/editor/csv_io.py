@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import ast
 import re
-import tempfile
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import PurePath
 from typing import Any, Sequence
 
 import yaml
@@ -20,7 +19,6 @@ from bot.editor.csv_format import (
     REQUIRED,
     RowError,
     clean,
-    file_name,
     guard,
     join,
     letter,
@@ -28,13 +26,13 @@ from bot.editor.csv_format import (
     split,
     write_csv,
 )
-from bot.kb.corpus import ID_PATTERN, MAX_TEXT_CHARS, FaqEntry, Issue, load_corpus
+from bot.editor.faq_yaml import FaqFileError, check_file_name
+from bot.kb.corpus import ID_PATTERN, MAX_TEXT_CHARS, FaqEntry, Issue, load_texts
 
 __all__ = ["ImportPlan", "RowError", "export_csv", "file_name", "plan_import"]
 
 LISTS = ("alternates", "tags")
 FIELDS = ("question", "alternates", "answer", "tags", "file")  # what an update may change
-_FILE_NAME = re.compile(r"^\w[\w.-]*\.ya?ml$")
 _WHAT = {"question": "the question customers ask", "answer": "what the bot answers"}
 
 
@@ -85,6 +83,16 @@ def export_csv(entries: Sequence[FaqEntry]) -> str:
                      for e in entries)
 
 
+def file_name(path: str) -> str:
+    """The name the CSV gives an entry's file: the editor's name for it (relative to the FAQ folder,
+    like ``shipping.yml`` or ``team/billing.yml``); a path as ``load_corpus`` gives it becomes the
+    file's own name."""
+    try:
+        return check_file_name(path) if path else ""
+    except FaqFileError:
+        return PurePath(path.replace("\\", "/")).name
+
+
 def plan_import(text: str | bytes, current: Sequence[FaqEntry], *, default_file: str,
                 delete_missing: bool = False) -> ImportPlan:
     """Compare a CSV (as uploaded: bytes, or already decoded text) with the ``current`` entries.
@@ -93,8 +101,7 @@ def plan_import(text: str | bytes, current: Sequence[FaqEntry], *, default_file:
         default_file: the file a new entry goes to when its row names none.
         delete_missing: plan to delete every current entry whose id no row carries.
     """
-    if not _FILE_NAME.match(file_name(default_file)):
-        raise ValueError(f"default_file {default_file!r} must be a .yml or .yaml file")
+    check_file_name(default_file)  # a FaqFileError (ValueError) for a bad one: the caller's mistake
     plan = ImportPlan([], [], [], [], [], [])
     records = read_records(text, plan.errors)
     if records is None:
@@ -117,8 +124,8 @@ def plan_import(text: str | bytes, current: Sequence[FaqEntry], *, default_file:
         if old is not None and (not name or name == file_name(old.file)):
             file = old.file
         else:
-            name = name or file_name(default_file)
-            file = known_files.get(name, default_file if name == file_name(default_file) else name)
+            name = name or default_file
+            file = known_files.get(name, name)
         new = FaqEntry(id=entry_id, question=values["question"], answer=values["answer"],
                        alternates=tuple(values["alternates"]), tags=tuple(values["tags"]),
                        thresholds=dict(old.thresholds) if old else {}, file=file)
@@ -217,10 +224,10 @@ def _row(n: int, header: list[str], record: list[str], first_row: dict[str, int]
         if "," in tag:
             plan.warnings.append(RowError(n, "tags", f"the tag {tag!r} holds a comma: put one tag per line "
                                                      "(Alt+Enter in Excel, Ctrl+Enter in Google Sheets)"))
-    name = values["file"]
-    if name and (not _FILE_NAME.match(name) or ".." in name):
-        err("file", f"the file {name!r} must be a file name like 'shipping.yml': no folders, no '..', "
-                    "ending in .yml or .yaml (or leave it empty)")
+    try:
+        check_file_name(values["file"]) if values["file"] else None
+    except FaqFileError as exc:
+        err("file", f"{exc} (or leave it empty for the entry's own file)")
     return values, len(plan.errors) == before
 
 
@@ -244,15 +251,12 @@ def _check_result(entries: list[FaqEntry], plan: ImportPlan) -> None:
 
 
 def _validate(entries: list[FaqEntry]) -> list[Issue]:
-    """``load_corpus`` reads files only: write the entries into a temporary one for it."""
+    """The corpus's checks, as ``kb validate`` runs them, over ``entries`` written as one FAQ file."""
     faqs = [{"id": e.id, "question": e.question, "answer": e.answer,
              **{k: v for k, v in (("alternates", list(e.alternates)), ("tags", list(e.tags)),
                                   ("thresholds", dict(e.thresholds))) if v}} for e in entries]
-    with tempfile.TemporaryDirectory(prefix="supportbot-csv-") as folder:
-        path = Path(folder, "import.yml")
-        path.write_text(yaml.dump({"faqs": faqs}, Dumper=_Dumper, allow_unicode=True, sort_keys=False),
-                        encoding="utf-8")
-        return load_corpus(path, strict=False).issues
+    text = yaml.dump({"faqs": faqs}, Dumper=_Dumper, allow_unicode=True, sort_keys=False)
+    return load_texts({"import.yml": text}).issues
 
 
 def _column(message: str, entry: FaqEntry) -> str | None:

@@ -1,13 +1,15 @@
 import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
 
 from bot.editor.changes import DELETE, SAVE, applied, revision
 from bot.editor.csv_format import MAX_BYTES, MAX_ROWS
 from bot.editor.csv_io import export_csv, plan_import
-from bot.kb.corpus import MAX_TEXT_CHARS, FaqEntry, load_corpus
+from bot.editor.faq_yaml import read_folder
+from bot.kb.corpus import MAX_TEXT_CHARS, FaqEntry, load_corpus, load_texts
 
 HEADER = "id,question,alternates,answer,tags,file\r\n"
 
@@ -15,20 +17,20 @@ TRICKY = [
     FaqEntry(id="quotes-commas", question='What does "free, fast" shipping mean?',
              answer='It means "free" over $50, and fast: 2–3 days.\n\nSee "Shipping, explained".',
              alternates=('is shipping "free"?', "free, fast shipping"), tags=("shipping", "faq, misc"),
-             file="data/faq/shipping.yml"),
+             file="shipping.yml"),
     FaqEntry(id="markdown-list", question="Which payment methods do you take?",
              answer="- **Cards**: Visa, Mastercard\n- *PayPal*\n  1. nested\n\n> quoted `code`\n| a | b |",
              alternates=("- can I pay with a card?", "@support payments"), tags=("payments",),
-             file="data/faq/payments.yml"),
+             file="payments.yml"),
     FaqEntry(id="formulas", question="=SUM(A1:A2)", answer="-5% off every order",
              alternates=("+1 555 0100", "=HYPERLINK(\"http://evil.example\",\"click\")", "'=quoted already",
                          "''-two quotes", "'Tis the season"),
-             tags=("@tag", "-minus"), file="data/faq/payments.yml"),
+             tags=("@tag", "-minus"), file="payments.yml"),
     FaqEntry(id="non-ascii", question="¿Dónde está mi pedido? 注文はどこ？", answer="Ça arrive bientôt ✅ → 🚚",
              alternates=("Wo ist meine Bestellung?", "Где мой заказ?"), tags=("orders",),
-             file="data/faq/orders.yml"),
+             file="orders.yml"),
     FaqEntry(id="quote-start", question="'Tis a question?", answer="'=not a formula' said the answer",
-             file="data/faq/orders.yml"),
+             file="orders.yml"),
 ]
 
 
@@ -56,6 +58,13 @@ def test_export_then_import_of_the_demo_corpus_changes_nothing(demo):
         assert plan.ok and not plan.warnings and not plan.changes
         assert plan.unchanged == [e.id for e in demo] and len(demo) > 80
         assert not plan.added and not plan.updated and not plan.deleted
+
+
+def test_export_then_import_of_the_folder_as_the_editor_reads_it_changes_nothing(root):
+    entries = load_texts(read_folder(root / "data" / "faq")).entries
+    assert entries[0].file == "account.yml"
+    plan = plan_import(export_csv(entries), entries, default_file="editor.yml", delete_missing=True)
+    assert plan.ok and not plan.warnings and not plan.changes and len(plan.unchanged) == len(entries)
 
 
 def test_export_then_import_reads_back_every_text_exactly(demo):
@@ -145,18 +154,28 @@ def test_new_ids_from_questions_are_unique_and_valid():
 
 
 def test_files_are_kept_moved_or_defaulted():
-    current = [FaqEntry(id="a", question="Qa", answer="A", file="data/faq/one.yml"),
-               FaqEntry(id="b", question="Qb", answer="B", file="data/faq/two.yml")]
-    text = "id,question,answer,file\na,Qa,A,\nb,Qb,B,one.yml\nc,Qc,C,new.yaml\n,Qd,D,\n"
+    current = [FaqEntry(id="a", question="Qa", answer="A", file="one.yml"),
+               FaqEntry(id="b", question="Qb", answer="B", file="two.yml"),
+               FaqEntry(id="t", question="Qt", answer="T", file="team/billing.yaml")]
+    assert cells(export_csv(current))[3][5] == "team/billing.yaml"
+    text = ("id,question,answer,file\na,Qa,A,\nb,Qb,B,one.yml\nc,Qc,C,team/new.yaml\n,Qd,D,\n"
+            "t,Qt,T,team/billing.yaml\n")
     plan = plan_import(text, current, default_file="two.yml")
-    assert plan.unchanged == ["a"] and plan.updated == ["b"] and plan.added == ["c", "qd"]
+    assert plan.unchanged == ["a", "t"] and plan.updated == ["b"] and plan.added == ["c", "qd"]
     files = {c.id: c.entry.file for c in plan.changes}
-    assert files == {"b": "data/faq/one.yml", "c": "new.yaml", "qd": "data/faq/two.yml"}
+    assert files == {"b": "one.yml", "c": "team/new.yaml", "qd": "two.yml"}
     assert plan.to_json()["changes"][0]["diff"] == {"file": {"before": "two.yml", "after": "one.yml"}}
     no_column = plan_import("question,answer\nQe,E\n", current, default_file="three.yml")
     assert no_column.changes[0].entry.file == "three.yml"
-    with pytest.raises(ValueError, match="default_file"):
+    with pytest.raises(ValueError, match="x.txt"):
         plan_import("question,answer\nQ,A\n", current, default_file="../x.txt")
+
+
+def test_paths_as_load_corpus_gives_them_export_as_file_names(demo):
+    assert {r[5] for r in cells(export_csv(demo))[1:]} == {p.name for p in {Path(e.file) for e in demo}}
+    current = [FaqEntry(id="a", question="Qa", answer="A", file="/srv/faq/one.yml")]
+    plan = plan_import("question,answer,file\nQn,N,one.yml\n", current, default_file="x.yml")
+    assert plan.changes[0].entry.file == "/srv/faq/one.yml"  # the file the corpus knows by that name
 
 
 LONG = "x" * (MAX_TEXT_CHARS + 1)
@@ -170,9 +189,11 @@ LONG = "x" * (MAX_TEXT_CHARS + 1)
     (f'Q,A,"ok\n{LONG}"\n', 2, "alternates", "line 2 is"),
     ("Q,A,,,Bad Id\n", 2, "id", "must be a slug"),
     ("Q,A,,,dup\nQ2,A2,,,dup\n", 3, "id", "also on row 2"),
-    ("Q,A,,../escape.yml\n", 2, "file", "no folders"),
-    ("Q,A,,sub/dir.yml\n", 2, "file", "no folders"),
-    ("Q,A,,notes.txt\n", 2, "file", ".yml or .yaml"),
+    ("Q,A,,../escape.yml\n", 2, "file", "inside the FAQ folder"),
+    ("Q,A,,/etc/faq.yml\n", 2, "file", "inside the FAQ folder"),
+    ("Q,A,,sub\\dir.yml\n", 2, "file", "inside the FAQ folder"),
+    ("Q,A,,.hidden.yml\n", 2, "file", "inside the FAQ folder"),
+    ("Q,A,,notes.txt\n", 2, "file", "ending in .yml or .yaml"),
     ('"multi\nline",A\n"Q,A\n', 3, None, "double quotes"),
     ('"Q","A"x\n', 2, None, "double quotes"),
     ("Q,A,,,,surplus\n", 2, None, "cell F2 holds text"),
