@@ -16,9 +16,10 @@ from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 
 from bot.editor.changes import Change, ChangeError, entry_json, parse_changes
+from bot.editor.csv_io import export_csv, plan_import
 from bot.editor.drafts import Drafts
-from bot.editor.service import Conflict, EditorService, Invalid, issue_json
-from bot.editor.versions import VersionNotFound
+from bot.editor.service import DEFAULT_FILE, Conflict, EditorService, Invalid, issue_json
+from bot.editor.versions import IMPORT, VersionNotFound
 from bot.staff.accounts import ADMIN, AGENT, EDITOR, StaffStore
 from bot.staff.auth import SECURITY_HEADERS, add_login_routes, error, ok, staff_route
 from bot.web.assets import asset
@@ -177,6 +178,45 @@ def blueprint(app: EditorApp) -> Blueprint:
         version = app.service().publish(changes, request.ctx.agent, message)
         app.published(version.id)
         return response.json({"version": version.to_json()}, status=202, headers=SECURITY_HEADERS)
+
+    @bp.route("/api/export", methods=["GET"])
+    @route(csrf=False)
+    async def export(request: Request) -> response.HTTPResponse:
+        text = export_csv(app.service().read().corpus.entries)
+        return response.text(text, content_type="text/csv; charset=utf-8", headers={
+            **SECURITY_HEADERS, "Content-Disposition": 'attachment; filename="faq.csv"'})
+
+    @bp.route("/api/import", methods=["POST"])
+    @route()
+    async def import_csv(request: Request) -> response.HTTPResponse:
+        """``{"csv": text, "delete_missing": bool}`` previews; with ``"apply": true`` (editors and
+        admins) it publishes, unless the preview has errors."""
+        body = _body(request)
+        text, apply = body.get("csv"), body.get("apply") is True
+        if not isinstance(text, str) or not text.strip():
+            raise ChangeError("csv: the file's text (columns question and answer; id, alternates, tags "
+                              "and file optional)")
+        service = app.service()
+        plan = await _off_loop(lambda: plan_import(text, service.read().corpus.entries,
+                                                   default_file=DEFAULT_FILE,
+                                                   delete_missing=body.get("delete_missing") is True))
+        if not apply:
+            return ok({"plan": plan.to_json()})
+        if request.ctx.staff.role not in WRITERS:
+            return error(f"importing needs the role editor or admin; {request.ctx.agent} is "
+                         f"{request.ctx.staff.role}", 403)
+        if not plan.ok or not plan.changes:
+            return response.json({"error": "nothing was imported: " + (
+                "fix the errors listed" if not plan.ok else "the file changes nothing"),
+                "plan": plan.to_json()}, status=422, headers=SECURITY_HEADERS)
+        message = body.get("message") if isinstance(body.get("message"), str) else ""
+        version = service.publish(plan.changes, request.ctx.agent,
+                                  (message or "").strip()[:MAX_MESSAGE_CHARS] or
+                                  f"CSV import: {len(plan.added)} added, {len(plan.updated)} updated, "
+                                  f"{len(plan.deleted)} deleted", IMPORT)
+        app.published(version.id)
+        return response.json({"version": version.to_json(), "plan": plan.to_json()}, status=202,
+                             headers=SECURITY_HEADERS)
 
     @bp.route("/api/versions", methods=["GET"])
     @route(csrf=False)

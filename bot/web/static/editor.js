@@ -41,7 +41,7 @@ function renderMarkdown(text) {
 function showLogin() {
   me = null;
   $("#login").hidden = false;
-  for (const id of ["#entries-view", "#history-view", "#logout", "#tabs"]) $(id).hidden = true;
+  for (const id of ["#entries-view", "#history-view", "#csv-view", "#logout", "#tabs"]) $(id).hidden = true;
   $("#whoami").textContent = "";
 }
 
@@ -341,6 +341,7 @@ function showTab(name) {
   for (const b of document.querySelectorAll("#tabs button")) b.setAttribute("aria-pressed", String(b.dataset.tab === name));
   $("#entries-view").hidden = name !== "entries";
   $("#history-view").hidden = name !== "history";
+  $("#csv-view").hidden = name !== "csv";
   if (name === "history") loadHistory();
 }
 
@@ -401,6 +402,70 @@ async function rollback() {
   }
 }
 
+// -- CSV import ------------------------------------------------------------------------------
+
+let csvText = null;
+
+function planView(plan) {
+  const out = el("div");
+  out.append(el("p", `${plan.added.length} to add, ${plan.updated.length} to update, ${plan.deleted.length} to delete, ` +
+                     `${plan.unchanged.length} unchanged.`));
+  if (plan.errors.length) {
+    out.append(el("h3", "Errors: fix these in the file, nothing is imported until then"));
+    const list = el("ul");
+    for (const e of plan.errors) list.append(el("li", `row ${e.row}${e.column ? ", column " + e.column : ""}: ${e.message}`, "issue-error"));
+    out.append(list);
+  }
+  if (plan.warnings.length) {
+    const list = el("ul");
+    for (const w of plan.warnings) list.append(el("li", `row ${w.row}: ${w.message}`, "issue-warning"));
+    out.append(el("h3", "Warnings"), list);
+  }
+  for (const c of plan.changes) {
+    const box = el("div", null, "decision");
+    box.append(el("h4", `${c.kind}: ${c.id}` + (c.row ? ` (row ${c.row})` : "")));
+    if (c.kind === "updated") {
+      for (const [field, ba] of Object.entries(c.diff)) {
+        box.append(el("strong", field), el("del", fieldText(ba.before)), el("ins", fieldText(ba.after)));
+      }
+    } else if (c.entry) {
+      box.append(el(c.kind === "deleted" ? "del" : "ins", c.entry.question));
+    }
+    out.append(box);
+  }
+  return out;
+}
+
+async function previewImport(ev) {
+  ev.preventDefault();
+  const f = $("#csv-form").elements;
+  $("#csv-error").textContent = "";
+  $("#csv-apply").disabled = true;
+  csvText = await f.file.files[0].text();
+  try {
+    const data = await post("/import", { csv: csvText, delete_missing: f.delete_missing.checked });
+    $("#csv-plan").replaceChildren(planView(data.plan));
+    $("#csv-apply").disabled = !(data.plan.ok && data.plan.changes.length && canPublish);
+  } catch (err) {
+    $("#csv-error").textContent = err.message;
+  }
+}
+
+async function applyImport() {
+  const f = $("#csv-form").elements;
+  try {
+    const data = await post("/import", { csv: csvText, delete_missing: f.delete_missing.checked, apply: true,
+                                         message: f.message.value });
+    showBuild(data.version);
+    $("#csv-plan").replaceChildren(el("p", `Imported as version ${data.version.id}.`));
+    $("#csv-apply").disabled = true;
+    await loadEntries();
+  } catch (err) {
+    $("#csv-error").textContent = err.message;
+    if (err.body && err.body.plan) $("#csv-plan").replaceChildren(planView(err.body.plan));
+  }
+}
+
 // -- wiring ------------------------------------------------------------------------------------
 
 document.addEventListener("DOMContentLoaded", async () => {
@@ -431,6 +496,8 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("#try-form").addEventListener("submit", tryQuestion);
   $("#regression").addEventListener("click", regression);
   $("#rollback").addEventListener("click", rollback);
+  $("#csv-form").addEventListener("submit", previewImport);
+  $("#csv-apply").addEventListener("click", applyImport);
   setInterval(refreshStatus, 2000);
   try { await showApp(await api("/me")); } catch (err) { showLogin(); }
 });

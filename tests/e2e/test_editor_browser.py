@@ -1,0 +1,155 @@
+"""The FAQ editor in a real browser: an editor turns a question the bot missed into an entry, tries it
+against the draft, publishes, and the next customer gets the answer; two editors on one entry; the
+history's rollback; a CSV import's preview; hostile text stays harmless."""
+
+import pytest
+
+from tests.e2e.test_editor import PASSWORD, editor_base, editors, staff_client, wait_serving  # noqa: F401
+from tests.e2e.test_rest_conversations import conversation, say
+
+MISSING = "Do you sell refurbished laptops with a student discount for teachers in Norway?"
+HOSTILE = "<script>window.__xss = 1</script><img src=x onerror=\"window.__xss = 2\"> Sure!"
+
+
+def log_in(browser, servers, name):
+    page = browser.new_page()
+    page.goto(editor_base(servers) + "/")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form#login button[type=submit]")
+    page.wait_for_selector(f"#whoami:has-text('Logged in as {name}')")
+    return page
+
+
+def open_entry(page, entry_id):
+    page.fill("#search", entry_id)
+    page.locator("#entries tbody tr", has_text=entry_id).first.click()
+    page.wait_for_selector(f"#edit-title:has-text('{entry_id}')")
+
+
+def published(page):
+    page.wait_for_selector("#build-banner[data-state=serving]", timeout=30_000)
+
+
+@pytest.fixture
+def screenshot_dir(root):
+    folder = root / "docs" / "images"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_a_missed_question_becomes_an_entry_that_the_next_customer_gets(
+        servers, editors, browser, screenshots, screenshot_dir):  # noqa: F811
+    replies = say(servers, conversation(), MISSING)
+    assert not any("15 % off" in (r.get("text") or "") for r in replies)
+    page = log_in(browser, servers, "eddie")
+    screenshots.append(page)
+    page.click("#new-entry")
+    page.fill("input[name=id]", "teacher-discount")
+    page.fill("input[name=file]", "products.yml")
+    page.fill("input[name=question]", "Do teachers in Norway get a discount on refurbished laptops?")
+    page.fill("textarea[name=alternates]", "teacher discount refurbished laptop\nNorway educator discount")
+    page.fill("textarea[name=answer]", "Yes: **15 % off** refurbished laptops for teachers.\n\n- show your ID\n- Norway only")
+    page.wait_for_selector("#preview strong:has-text('15 % off')")
+    assert page.locator("#preview li").count() == 2  # rendered like the widget renders it
+
+    page.fill("#try-form input[name=question]", MISSING)
+    page.click("#try-form button[type=submit]")
+    page.wait_for_selector("#try-result .decision >> nth=1", timeout=30_000)
+    live, draft = page.locator("#try-result .decision").all()
+    assert "teacher-discount" not in live.inner_text()
+    assert "answers with teacher-discount" in draft.inner_text() and "thresholds" in draft.inner_text()
+    page.screenshot(path=str(screenshot_dir / "editor-try.png"), full_page=True)
+
+    page.fill("input[name=message]", "teachers' discount, from the inbox")
+    page.click("#publish")
+    published(page)
+    replies = say(servers, conversation(), MISSING)
+    assert any("15 % off" in (r.get("text") or "") for r in replies), replies
+    page.close()
+
+
+def test_two_editors_on_one_entry_the_second_sees_the_conflict(servers, editors, browser, screenshots,  # noqa: F811
+                                                                screenshot_dir):
+    first, second = log_in(browser, servers, "eddie"), log_in(browser, servers, "erin")
+    screenshots += [first, second]
+    for page in (first, second):
+        open_entry(page, "warranty-no-receipt")
+    first.fill("textarea[name=answer]", "Eddie: a bank statement works as proof of purchase.")
+    first.click("#publish")
+    published(first)
+    second.fill("textarea[name=answer]", "Erin: we need the receipt.")
+    second.click("#publish")
+    second.wait_for_selector("#conflict:has-text('changed since you opened it by eddie')")
+    assert "Eddie: a bank statement" in second.locator("#conflict").inner_text()
+    second.screenshot(path=str(screenshot_dir / "editor-conflict.png"), full_page=True)
+    second.reload()  # the unpublished edit survives a reload
+    second.wait_for_selector("#whoami:has-text('erin')")
+    open_entry(second, "warranty-no-receipt")
+    second.wait_for_selector("#restored:has-text('restored')")
+    assert second.input_value("textarea[name=answer]") == "Erin: we need the receipt."
+    second.click("#conflict button:has-text('Take theirs')") if second.locator("#conflict").is_visible() \
+        else second.click("#discard")
+    assert "Eddie" in second.input_value("textarea[name=answer]")
+    first.close(), second.close()
+
+
+def test_rollback_from_the_history(servers, editors, browser, screenshots, screenshot_dir):  # noqa: F811
+    eddie = editors["eddie"]
+    page = log_in(browser, servers, "eddie")
+    screenshots.append(page)
+    open_entry(page, "product-manual")
+    before = page.input_value("textarea[name=answer]")
+    page.fill("textarea[name=answer]", "Manuals are gone, sorry.")
+    page.click("#publish")
+    published(page)
+    target = eddie.get("/versions").json()["versions"][1]["id"]
+    page.click("#tabs button[data-tab=history]")
+    page.locator(f"#versions tbody tr[data-id='{target + 1}']").click()
+    page.wait_for_selector("#version-changes ins:has-text('Manuals are gone')")
+    page.screenshot(path=str(screenshot_dir / "editor-history.png"), full_page=True)
+    page.locator(f"#versions tbody tr[data-id='{target}']").click()
+    page.once("dialog", lambda d: d.accept())
+    page.click("#rollback")
+    published(page)
+    assert wait_serving(eddie)["kind"] == "rollback"
+    assert next(e for e in eddie.get("/entries").json()["entries"] if e["id"] == "product-manual")["answer"] == before
+    page.close()
+
+
+def test_csv_import_previews_changes_and_errors_before_writing(servers, editors, browser, screenshots,  # noqa: F811
+                                                                 tmp_path, screenshot_dir):
+    eddie = editors["eddie"]
+    exported = eddie.get("/export")
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    rows = exported.text.lstrip("\ufeff").splitlines()
+    assert rows[0] == "id,question,alternates,answer,tags,file"
+    csv_file = tmp_path / "faq.csv"
+    csv_file.write_text('question,answer\r\n"Do you ship to Mars?","Not yet."\r\n"",No question here\r\n')
+    versions_before = len(eddie.get("/versions").json()["versions"])
+    page = log_in(browser, servers, "eddie")
+    screenshots.append(page)
+    page.click("#tabs button[data-tab=csv]")
+    page.set_input_files("#csv-form input[type=file]", str(csv_file))
+    page.click("#csv-form button[type=submit]")
+    page.wait_for_selector("#csv-plan:has-text('1 to add')")
+    assert "row 3" in page.locator("#csv-plan").inner_text()
+    assert page.locator("#csv-apply").is_disabled()  # an error blocks the import
+    page.screenshot(path=str(screenshot_dir / "editor-import.png"), full_page=True)
+    assert len(eddie.get("/versions").json()["versions"]) == versions_before  # nothing written
+    page.close()
+
+
+def test_hostile_answers_are_harmless_in_the_editor(servers, editors, browser, screenshots):  # noqa: F811
+    page = log_in(browser, servers, "eddie")
+    screenshots.append(page)
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.click("#new-entry")
+    page.fill("input[name=question]", HOSTILE)
+    page.fill("textarea[name=answer]", HOSTILE)
+    page.wait_for_timeout(500)
+    assert page.locator("#preview script").count() == 0
+    assert page.locator("#preview img[onerror]").count() == 0
+    assert page.evaluate("window.__xss") is None and dialogs == []
+    page.close()
