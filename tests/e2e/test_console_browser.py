@@ -1,6 +1,7 @@
 """The agent console in a real browser (Debian's Chromium through Playwright): log in, see the queue,
 claim, read what the customer typed as text (never as HTML), reply, resolve."""
 
+from tests.e2e.a11y import assert_accessible
 from tests.e2e.test_handoff import PASSWORD, base, conversation, poll, say, store  # noqa: F401
 
 HOSTILE = "<script>window.__xss = 1</script><img src=x onerror=\"window.__xss = 2\"> is my order late?"
@@ -13,10 +14,13 @@ def test_agent_works_a_handoff_in_the_browser_and_customer_text_stays_text(
     dialogs = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(base(servers) + "/console/")
+    page.wait_for_selector("form#login")
+    assert_accessible(page, "the console's login page")
     page.fill("input[name=name]", "ana")
     page.fill("input[name=password]", "not the password")
     page.click("form#login button[type=submit]")
     page.wait_for_selector("#login-error:has-text('wrong name or password')")
+    assert_accessible(page, "the login page saying the password is wrong")
     page.fill("input[name=password]", PASSWORD)
     page.click("form#login button[type=submit]")
     page.wait_for_selector("#whoami:has-text('Logged in as ana')")
@@ -26,6 +30,7 @@ def test_agent_works_a_handoff_in_the_browser_and_customer_text_stays_text(
     say(servers, sender, "talk to a human")
     row = page.locator("#queue tbody tr", has_text="is my order late?")
     row.wait_for(timeout=10_000)  # the queue refreshes by itself
+    assert_accessible(page, "the queue with a customer waiting")
     row.locator("button", has_text="Open").click()
     page.wait_for_selector("#transcript li.customer")
     page.click("#claim")
@@ -37,6 +42,7 @@ def test_agent_works_a_handoff_in_the_browser_and_customer_text_stays_text(
     assert page.locator("#transcript img, #transcript script").count() == 0
     assert page.evaluate("window.__xss") is None and dialogs == []
     assert HOSTILE in page.locator("#s-first").inner_text()
+    assert_accessible(page, "a hand-off open and claimed: summary, transcript, reply box")
 
     # reply from the page; the customer gets it; the customer's answer shows up live
     page.fill("#reply textarea", "Hi, Ana here. <b>Not bold</b>")
@@ -49,6 +55,7 @@ def test_agent_works_a_handoff_in_the_browser_and_customer_text_stays_text(
 
     page.click("#resolve")
     page.wait_for_selector("#conv-state:has-text('resolved')")
+    assert_accessible(page, "a resolved hand-off")
     assert store.active_for(sender) is None
     # issue 17: the agent's reply goes to the editors' inbox as a proposed entry
     page.click("#suggest")

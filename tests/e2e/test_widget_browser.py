@@ -6,8 +6,12 @@ import time
 
 import pytest
 
+from bot.kb.corpus import load_corpus
+from bot.kb.ops import build
+from tests.e2e.a11y import assert_accessible
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_handoff import PASSWORD, base, store  # noqa: F401
+from tests.e2e.test_rest_conversations import conversation, say
 
 
 @pytest.fixture
@@ -149,7 +153,8 @@ def test_a_customer_votes_an_answer_not_helpful_and_the_editors_inbox_gets_it(sh
     assert answer.get_by_role("button", name="Yes, helpful").get_attribute("aria-pressed") == "false"
     no.focus()
     shop.keyboard.press("Enter")
-    assert no.get_attribute("aria-pressed") == "true" and answer.locator(".sb-feedback-thanks").is_visible()
+    answer.locator(".sb-feedback-thanks").wait_for()  # once the server has stored the vote
+    assert no.get_attribute("aria-pressed") == "true"
     inbox = InboxStore(sa.create_engine(f"sqlite:///{servers.settings.handoff_db}"))
     session = shop.evaluate("JSON.parse(localStorage.getItem(Object.keys(localStorage)[0])).session")
     deadline = time.monotonic() + 5
@@ -160,3 +165,109 @@ def test_a_customer_votes_an_answer_not_helpful_and_the_editors_inbox_gets_it(sh
     assert voted.question == "how long does it take to get my refund?" and voted.nearest_entry
     assert inbox.votes()[voted.nearest_entry][1] >= 1
     assert shop.locator(".sb-bot").last.locator(".sb-feedback").count() == 0  # small talk: no vote
+
+
+def test_the_widget_passes_axe_closed_open_and_with_answers_choices_and_votes(servers, browser, screenshots):
+    """Issue 17: WCAG 2.0/2.1 A and AA (axe-core), no serious or critical rule failing, in every state a
+    customer sees: closed, open, a Markdown answer with a list and its vote control, a "did you mean"."""
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    page = context.new_page()
+    screenshots.append(page)
+    page.goto(base(servers) + "/widget/demo")
+    page.wait_for_selector(".sb-launcher")
+    assert_accessible(page, "the widget closed, on the demo shop")
+    page.click(".sb-launcher")
+    page.wait_for_selector(".sb-log .sb-bot")
+    assert_accessible(page, "the widget open, with its greeting")
+    answer = ask(page, "how long does delivery take?")
+    assert answer.locator(".sb-body ul > li").count() == 3  # the answer's Markdown list
+    assert answer.locator(".sb-feedback .sb-vote").count() == 2
+    assert_accessible(page, "a Markdown list answer with its helpful / not helpful control")
+    answer.get_by_role("button", name="Yes, helpful").click()
+    answer.locator(".sb-feedback-thanks").wait_for()
+    assert_accessible(page, "after a vote")
+    reply = ask(page, "my package")  # vague: "did you mean" with buttons
+    assert reply.locator(".sb-button").count() >= 2
+    assert_accessible(page, "a 'did you mean' with its buttons")
+    context.close()
+
+
+def test_a_vote_by_keyboard_alone_tab_to_it_space_or_enter_and_the_server_confirms(shop, servers):
+    """The helpful / not helpful control is reached with Tab from the top of the chat and works with
+    Space and Enter; "thanks" shows once the server has stored the vote."""
+    import sqlalchemy as sa
+
+    from bot.inbox.store import InboxStore
+
+    inbox = InboxStore(sa.create_engine(f"sqlite:///{servers.settings.handoff_db}"))
+    before = inbox.votes().get("shipping-times", (0, 0))
+    answer = ask(shop, "how long does delivery take?")
+    shop.focus(".sb-launcher")
+    path = []
+    for _ in range(12):
+        shop.keyboard.press("Tab")
+        path.append(shop.evaluate("document.activeElement.getAttribute('aria-label') "
+                                  "|| document.activeElement.textContent"))
+        if path[-1] == "Yes, helpful":
+            break
+    assert path[-1] == "Yes, helpful", f"Tab never reached the vote control: {path}"
+    yes, no = (answer.get_by_role("button", name=n) for n in ("Yes, helpful", "No, not helpful"))
+    shop.keyboard.press("Space")
+    answer.locator(".sb-feedback-thanks").wait_for()  # shown on the server's feedback_confirm
+    assert yes.get_attribute("aria-pressed") == "true" and no.get_attribute("aria-pressed") == "false"
+    assert inbox.votes()["shipping-times"][0] == before[0] + 1
+    shop.keyboard.press("Tab")
+    assert shop.evaluate("document.activeElement.getAttribute('aria-label')") == "No, not helpful"
+    shop.keyboard.press("Enter")
+    shop.wait_for_function("() => document.activeElement.getAttribute('aria-pressed') === 'true'")
+    assert yes.get_attribute("aria-pressed") == "false"
+    deadline = time.monotonic() + 5
+    while inbox.votes()["shipping-times"][1] <= before[1]:
+        assert time.monotonic() < deadline, "the keyboard's second vote never reached the server"
+        time.sleep(0.1)
+
+
+HOSTILE_MARKDOWN = ('<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">'
+                    '[balance](javascript:window.__xss=3) '
+                    '<a href="https://brightcart.example/gift" onclick="window.__xss = 4">gift page</a>')
+
+
+def test_an_answer_with_html_in_its_markdown_is_rendered_harmless_through_markdown_js(
+        servers, real_encoder, shop):
+    """An answer an editor published with a script, an onerror image, a javascript: link and an onclick:
+    the widget renders it through the shared SupportbotMarkdown (the editor's preview uses the same)
+    and nothing in it runs."""
+    corpus = servers.settings.corpus_path
+    f = corpus / "payments.yml"
+    original = f.read_text()
+    assert "They never expire." in original
+    f.write_text(original.replace("They never expire.", "They never expire. " + HOSTILE_MARKDOWN))
+    try:
+        build(load_corpus(corpus), servers.settings.index_path, real_encoder)
+        deadline, text = time.monotonic() + 10, ""
+        while "<script>" not in text:  # the running bot serves the new version
+            assert time.monotonic() < deadline, "the edited answer was never served"
+            text = say(servers, conversation(), "do you sell gift cards?")[0]["text"]
+        answer = ask(shop, "do you sell gift cards?")
+        assert "They never expire." in answer.inner_text()
+        body = answer.locator(".sb-body")
+        shop.wait_for_function("() => [...document.querySelectorAll('.sb-log img')].every(i => i.complete)")
+        assert shop.evaluate("window.__xss") is None
+        assert body.locator("script").count() == 0
+        assert body.evaluate("b => [...b.querySelectorAll('*')].flatMap(e => e.getAttributeNames())"
+                             ".filter(n => n.startsWith('on'))") == []
+        assert body.locator("a[href^='javascript']").count() == 0
+        link = body.locator("a", has_text="gift page")
+        assert link.get_attribute("target") == "_blank" and link.get_attribute("rel") == "noopener noreferrer"
+        link.evaluate("a => { a.addEventListener('click', e => e.preventDefault()); a.click(); }")
+        assert shop.evaluate("window.__xss") is None
+        # the widget's HTML is the shared renderer's, the one the editor's preview calls
+        assert shop.evaluate("typeof window.SupportbotMarkdown.render") == "function"
+        assert body.inner_html() == shop.evaluate("t => window.SupportbotMarkdown.render(t)", text)
+    finally:
+        f.write_text(original)
+        build(load_corpus(corpus), servers.settings.index_path, real_encoder)
+        deadline = time.monotonic() + 10
+        while "<script>" in say(servers, conversation(), "do you sell gift cards?")[0]["text"]:
+            assert time.monotonic() < deadline, "the original answer was never served again"
+            time.sleep(0.25)

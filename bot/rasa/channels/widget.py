@@ -1,5 +1,6 @@
-"""Static files served by the Rasa server: the chat widget (``/widget/widget.js``), its vendored
-libraries, and a demo shop page using it (``/widget/demo``). Listed in ``credentials.yml``."""
+"""Static files served by the Rasa server: the chat widget (``/widget/widget.js``), the Markdown
+renderer it shares with the editor (``/widget/markdown.js``), its vendored libraries, and a demo shop
+page using it (``/widget/demo``). Listed in ``credentials.yml``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sanic.request import Request
 
 from bot.web.assets import asset
 
-WIDGET_FILES = {"widget.js", "widget.css", "demo.css"}
+WIDGET_FILES = {"widget.js", "markdown.js", "widget.css", "demo.css"}
 VENDOR_FILES = {"socket.io.min.js", "marked.umd.js", "purify.min.js"}
 
 

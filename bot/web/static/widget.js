@@ -2,7 +2,8 @@
 //   <script src="https://bot.example.com/widget/widget.js" data-title="Help" data-color="#0b5cff"></script>
 // Options come from data- attributes or window.SupportbotConfig (see docs/widget.md).
 // Customer and agent text is inserted with textContent; bot answers are Markdown rendered by marked
-// and sanitised by DOMPurify before they touch the page.
+// and sanitised by DOMPurify before they touch the page, through markdown.js (the editor's preview
+// uses the same file, so editors see what customers see).
 (function () {
   "use strict";
   if (window.__supportbotWidget) return;
@@ -45,7 +46,7 @@
   function load(src) {
     return new Promise((resolve, reject) => {
       const s = document.createElement("script");
-      s.src = vendor + src;
+      s.src = src;
       s.onload = resolve;
       s.onerror = () => reject(new Error("could not load " + src));
       document.head.append(s);
@@ -80,7 +81,12 @@
   header.append(title, person, close);
   const status = el("div", { class: "sb-status", role: "status", "aria-live": "polite" });
   status.hidden = true;
-  const log = el("ol", { class: "sb-log", role: "log", "aria-live": "polite", "aria-label": config.title });
+  // the conversation: a live region (role="log": new messages are announced) holding a list of
+  // messages; focusable, so a keyboard alone can scroll back through it
+  const log = el("div", { class: "sb-log", role: "log", "aria-live": "polite", "aria-label": config.title,
+                          tabindex: "0" });
+  const messages = el("ol", { class: "sb-messages" });
+  log.append(messages);
   const typing = el("div", { class: "sb-typing", "aria-live": "polite" }, config.strings.typing);
   typing.hidden = true;
   const form = el("form", { class: "sb-form" });
@@ -105,16 +111,11 @@
   panel.addEventListener("keydown", (e) => { if (e.key === "Escape") setOpen(false); });
 
   // -- rendering ----------------------------------------------------------------------------
-  function renderMarkdown(text) {
-    const html = window.marked.parse(text, { breaks: true });
-    return window.DOMPurify.sanitize(html, { USE_PROFILES: { html: true } });
-  }
-
   function render(item) {
     const li = el("li", { class: "sb-msg sb-" + item.role });
     if (item.role === "bot" && item.markdown) {
       const body = el("div", { class: "sb-body" });
-      body.innerHTML = renderMarkdown(item.text);  // sanitised by DOMPurify
+      body.innerHTML = window.SupportbotMarkdown.render(item.text);  // sanitised by DOMPurify
       li.append(body);
     } else {
       li.append(el("div", { class: "sb-body" }, item.text));
@@ -132,29 +133,35 @@
       }
       li.append(row);
     }
-    log.append(li);
+    messages.append(li);
     log.scrollTop = log.scrollHeight;
   }
 
-  // "Was this helpful?" under an FAQ answer: two toggle buttons; the server keeps the latest vote
+  // "Was this helpful?" under an FAQ answer: two toggle buttons (aria-pressed; Enter or Space); the
+  // server keeps the latest vote, and "thanks" appears (announced by the log) once it has stored it
+  const unconfirmed = new Map();  // faq id -> what to do when the server confirms the vote on it
   function feedbackRow(item) {
     const row = el("div", { class: "sb-feedback", role: "group", "aria-label": config.strings.helpfulAsk });
-    row.append(el("span", { class: "sb-feedback-ask" }, config.strings.helpfulAsk));
+    row.append(el("span", { class: "sb-feedback-ask", "aria-hidden": "true" }, config.strings.helpfulAsk));
     const choices = [[true, "👍", config.strings.helpful], [false, "👎", config.strings.notHelpful]];
     const buttons = choices.map(([helpful, icon, label]) => {
       const b = el("button", { type: "button", class: "sb-vote", "aria-label": label,
                                "aria-pressed": String(item.vote === helpful) }, icon);
       b.addEventListener("click", () => {
-        item.vote = helpful;
-        save(state);
         for (const other of buttons) other.setAttribute("aria-pressed", String(other === b));
-        thanks.hidden = false;
-        if (joined) socket.emit("feedback", { session_id: state.session, faq_id: item.faq, helpful });
+        thanks.textContent = "";
+        unconfirmed.set(item.faq, (confirmed) => {  // true once this click's vote is the one confirmed
+          if (confirmed !== helpful) return false;  // an earlier click's, overtaken by this one
+          item.vote = helpful;
+          save(state);
+          thanks.textContent = config.strings.thanks;
+          return true;
+        });
+        emit(() => socket.emit("feedback", { session_id: state.session, faq_id: item.faq, helpful }));
       });
       return b;
     });
-    const thanks = el("span", { class: "sb-feedback-thanks" }, config.strings.thanks);
-    thanks.hidden = item.vote === undefined;
+    const thanks = el("span", { class: "sb-feedback-thanks" }, item.vote === undefined ? "" : config.strings.thanks);
     row.append(...buttons, thanks);
     return row;
   }
@@ -183,13 +190,16 @@
     if (on) typingTimer = setTimeout(() => { typing.hidden = true; }, 15000);
   }
 
-  // messages wait until the server has confirmed the conversation (after a reconnect too): sent
-  // earlier, they would reach the new connection before it joined and be refused
+  // messages and votes wait until the server has confirmed the conversation (after a reconnect too):
+  // sent earlier, they would reach the new connection before it joined and be refused
   let joined = false;
   const waiting = [];
+  function emit(send) {
+    if (joined) send();
+    else waiting.push(send);
+  }
   function deliver(text) {
-    if (joined) socket.emit("user_uttered", { message: text, session_id: state.session });
-    else waiting.push(text);
+    emit(() => socket.emit("user_uttered", { message: text, session_id: state.session }));
   }
 
   function say(payload, shown) {
@@ -244,18 +254,18 @@
       state.session = id;
       state.token = confirmed.token || null;  // none for a logged-in customer: their JWT opens it
       if (confirmed.max_message_chars) input.maxLength = confirmed.max_message_chars;
-      if (fresh) { state.history = []; log.replaceChildren(); }
+      if (fresh) { state.history = []; messages.replaceChildren(); }
       save(state);
       showStatus(status.classList.contains("sb-error") ? "" : status.textContent);
       if (fresh && config.greeting) add({ role: "bot", text: config.greeting, markdown: true });
       joined = true;
-      while (waiting.length) deliver(waiting.shift());
+      while (waiting.length) waiting.shift()();
     });
     // the conversation so far, for a device that has none of it (e.g. a logged-in customer's phone)
     socket.on("history", (items) => {
       if (!Array.isArray(items) || !items.length) return;
       state.history = [];
-      log.replaceChildren();
+      messages.replaceChildren();
       for (const item of items) {
         const role = item.from === "customer" ? "user" : item.from === "agent" ? "agent" : "bot";
         add({ role, text: String(item.text || ""), author: item.agent, markdown: role === "bot",
@@ -274,6 +284,10 @@
       showStatus((problem && problem.error) || config.strings.offline, true);
     });
     socket.on("bot_uttered", received);
+    socket.on("feedback_confirm", (vote) => {
+      const done = vote && unconfirmed.get(vote.faq_id);
+      if (done && done(vote.helpful)) unconfirmed.delete(vote.faq_id);
+    });
     socket.on("disconnect", () => { joined = false; showStatus(config.strings.offline, true); });
     socket.on("connect_error", (err) => {
       joined = false;
@@ -282,10 +296,9 @@
     });
   }
 
-  Promise.all([load("socket.io.min.js"), load("marked.umd.js"), load("purify.min.js")]).then(() => {
-    window.DOMPurify.addHook("afterSanitizeAttributes", (node) => {
-      if (node.tagName === "A") { node.setAttribute("target", "_blank"); node.setAttribute("rel", "noopener noreferrer"); }
-    });
+  // markdown.js uses marked and DOMPurify only when it renders, so all four load at once
+  Promise.all([load(vendor + "socket.io.min.js"), load(vendor + "marked.umd.js"), load(vendor + "purify.min.js"),
+               load(new URL("markdown.js", base).href)]).then(() => {
     for (const item of state.history) render(item);  // the conversation so far, after a reload
     connect();
     if (config.open) setOpen(true);
