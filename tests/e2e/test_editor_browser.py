@@ -4,6 +4,7 @@ history's rollback; a CSV import's preview; hostile text stays harmless."""
 
 import pytest
 
+from tests.e2e.a11y import assert_accessible
 from tests.e2e.test_editor import PASSWORD, editor_base, editors, staff_client, wait_serving  # noqa: F401
 from tests.e2e.test_rest_conversations import conversation, say
 
@@ -14,6 +15,8 @@ HOSTILE = "<script>window.__xss = 1</script><img src=x onerror=\"window.__xss = 
 def log_in(browser, servers, name):
     page = browser.new_page()
     page.goto(editor_base(servers) + "/")
+    page.wait_for_selector("form#login:visible")
+    assert_accessible(page, "editor login")
     page.fill("input[name=name]", name)
     page.fill("input[name=password]", PASSWORD)
     page.click("form#login button[type=submit]")
@@ -27,8 +30,10 @@ def open_entry(page, entry_id):
     page.wait_for_selector(f"#edit-title:has-text('{entry_id}')")
 
 
-def published(page):
-    page.wait_for_selector("#build-banner[data-state=serving]", timeout=30_000)
+def published(page, client):
+    """Wait until the version the page just published is serving."""
+    latest = client.get("/versions").json()["versions"][0]["id"]
+    page.wait_for_selector(f"#build-banner[data-version='{latest}'][data-state=serving]", timeout=30_000)
 
 
 @pytest.fixture
@@ -49,8 +54,10 @@ def test_a_missed_question_becomes_an_entry_that_the_next_customer_gets(
     page.fill("input[name=file]", "products.yml")
     page.fill("input[name=question]", "Do teachers in Norway get a discount on refurbished laptops?")
     page.fill("textarea[name=alternates]", "teacher discount refurbished laptop\nNorway educator discount")
-    page.fill("textarea[name=answer]", "Yes: **15 % off** refurbished laptops for teachers.\n\n- show your ID\n- Norway only")
+    page.fill("textarea[name=answer]",
+              "Yes: **15 % off** refurbished laptops for teachers.\n\n- show your ID\n- Norway only")
     page.wait_for_selector("#preview strong:has-text('15 % off')")
+    assert_accessible(page, "editor with an entry open")
     assert page.locator("#preview li").count() == 2  # rendered like the widget renders it
 
     page.fill("#try-form input[name=question]", MISSING)
@@ -60,10 +67,11 @@ def test_a_missed_question_becomes_an_entry_that_the_next_customer_gets(
     assert "teacher-discount" not in live.inner_text()
     assert "answers with teacher-discount" in draft.inner_text() and "thresholds" in draft.inner_text()
     page.screenshot(path=str(screenshot_dir / "editor-try.png"), full_page=True)
+    assert_accessible(page, "editor's try box with both decisions")
 
     page.fill("input[name=message]", "teachers' discount, from the inbox")
     page.click("#publish")
-    published(page)
+    published(page, editors["eddie"])
     replies = say(servers, conversation(), MISSING)
     assert any("15 % off" in (r.get("text") or "") for r in replies), replies
     page.close()
@@ -77,7 +85,7 @@ def test_two_editors_on_one_entry_the_second_sees_the_conflict(servers, editors,
         open_entry(page, "warranty-no-receipt")
     first.fill("textarea[name=answer]", "Eddie: a bank statement works as proof of purchase.")
     first.click("#publish")
-    published(first)
+    published(first, editors["eddie"])
     second.fill("textarea[name=answer]", "Erin: we need the receipt.")
     second.click("#publish")
     second.wait_for_selector("#conflict:has-text('changed since you opened it by eddie')")
@@ -102,18 +110,20 @@ def test_rollback_from_the_history(servers, editors, browser, screenshots, scree
     before = page.input_value("textarea[name=answer]")
     page.fill("textarea[name=answer]", "Manuals are gone, sorry.")
     page.click("#publish")
-    published(page)
+    published(page, editors["eddie"])
     target = eddie.get("/versions").json()["versions"][1]["id"]
     page.click("#tabs button[data-tab=history]")
     page.locator(f"#versions tbody tr[data-id='{target + 1}']").click()
     page.wait_for_selector("#version-changes ins:has-text('Manuals are gone')")
     page.screenshot(path=str(screenshot_dir / "editor-history.png"), full_page=True)
+    assert_accessible(page, "editor's history with a version's changes")
     page.locator(f"#versions tbody tr[data-id='{target}']").click()
     page.once("dialog", lambda d: d.accept())
     page.click("#rollback")
-    published(page)
+    published(page, editors["eddie"])
     assert wait_serving(eddie)["kind"] == "rollback"
-    assert next(e for e in eddie.get("/entries").json()["entries"] if e["id"] == "product-manual")["answer"] == before
+    now = next(e for e in eddie.get("/entries").json()["entries"] if e["id"] == "product-manual")
+    assert now["answer"] == before
     page.close()
 
 
@@ -136,6 +146,7 @@ def test_csv_import_previews_changes_and_errors_before_writing(servers, editors,
     assert "row 3" in page.locator("#csv-plan").inner_text()
     assert page.locator("#csv-apply").is_disabled()  # an error blocks the import
     page.screenshot(path=str(screenshot_dir / "editor-import.png"), full_page=True)
+    assert_accessible(page, "editor's import preview")
     assert len(eddie.get("/versions").json()["versions"]) == versions_before  # nothing written
     page.close()
 

@@ -300,7 +300,11 @@ async function regression() {
 
 // -- build progress and changes on disk -------------------------------------------------------
 
+let shownVersion = 0;
+
 function showBuild(v) {
+  if (v.id < shownVersion) return;  // a late answer about an older version
+  shownVersion = v.id;
   const b = v.build;
   const banner = $("#build-banner");
   const took = b.seconds ? ` after ${b.seconds.toFixed(2)} s` : "";
@@ -311,6 +315,7 @@ function showBuild(v) {
     (b.detail ? ` — ${b.detail}` : "");
   banner.className = "banner" + (b.state === "failed" ? " warn" : "");
   banner.dataset.state = b.state;
+  banner.dataset.version = v.id;
   banner.hidden = false;
 }
 
