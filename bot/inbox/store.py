@@ -7,6 +7,13 @@ the entry that answered), ``clarify`` (options offered: kept to learn which ques
 ambiguous; not shown as a gap unless refused). Votes on answers (``answer_votes``: one per
 conversation and entry, the latest counts) give each entry its helpful / not helpful figures.
 
+An editor acts once on a group of questions (``act``): ``alternates`` (added as alternates of the
+entry ``entry_id``), ``new_entry`` (turned into the new entry ``entry_id``) or ``not_ours``
+(kept as out-of-scope examples, ``bot.kb.out_of_scope``). The action (``inbox_actions``: what,
+who, when, which entry) and the questions it covers (``inbox_handled``) are new tables, so an
+older database gains them on start; acted questions leave the open inbox (``questions``,
+``counts``) but stay for ``handled`` and ``handled_counts`` until purged or forgotten.
+
 Questions are stored with every kind of personal data masked
 (emails, phone, card and IBAN numbers), whatever ``SUPPORTBOT_MASK_AT_REST`` says: editors read
 them, customers' contact data is none of their business.
@@ -16,17 +23,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
+from typing import Any, Iterable
 
 import sqlalchemy as sa
 
 from bot.db import aware, metadata, utcnow
 from bot.handoff.redact import DEFAULT_REGION, KINDS, redact
+from bot.kb.corpus import ID_PATTERN
 
 MISS, NONE_OF_THESE, NOT_HELPFUL, CLARIFY = "miss", "none_of_these", "not_helpful", "clarify"
 PROPOSED = "proposed"  # an agent's reply on a resolved hand-off, suggested as an entry
 KINDS_STORED = (MISS, NONE_OF_THESE, NOT_HELPFUL, CLARIFY, PROPOSED)
 GAPS = (MISS, NONE_OF_THESE, NOT_HELPFUL, PROPOSED)  # what the inbox shows; a clarify becomes one when refused
+ALTERNATES, NEW_ENTRY, NOT_OURS = "alternates", "new_entry", "not_ours"  # what an editor does with a group
+ACTIONS = (ALTERNATES, NEW_ENTRY, NOT_OURS)
 MAX_QUESTION_CHARS = 1000
 MAX_ANSWER_CHARS = 4000  # an agent's message can be this long
 
@@ -54,6 +64,29 @@ answer_votes = sa.Table(
 )
 
 
+inbox_actions = sa.Table(
+    "inbox_actions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("by", sa.String(255), nullable=False),  # the editor's account
+    sa.Column("entry_id", sa.String(255)),  # alternates / new_entry: the entry the questions went to
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
+inbox_handled = sa.Table(  # a question is handled once: its id is the key
+    "inbox_handled", metadata,
+    sa.Column("question_id", sa.Integer, sa.ForeignKey("unanswered.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("action_id", sa.Integer, sa.ForeignKey("inbox_actions.id", ondelete="CASCADE"), nullable=False,
+              index=True),
+)
+_CHUNK = 500  # ids per IN (...) list
+
+
+class InboxActionError(ValueError):
+    """An action cannot be recorded; the message says which input and what to do. Nothing was
+    recorded."""
+
+
 @dataclass(frozen=True)
 class Question:
     id: int
@@ -68,10 +101,22 @@ class Question:
     proposed_by: str | None = None
 
 
+@dataclass(frozen=True)
+class Handled:
+    """A question an editor acted on, with the action (``action_id`` is shared by its group)."""
+
+    question: Question
+    action_id: int
+    action: str
+    by: str
+    entry_id: str | None
+    at: datetime
+
+
 class InboxStore:
     def __init__(self, engine: sa.engine.Engine, region: str = DEFAULT_REGION):
         self.engine, self.region = engine, region
-        metadata.create_all(engine, tables=[unanswered, answer_votes])
+        metadata.create_all(engine, tables=[unanswered, answer_votes, inbox_actions, inbox_handled])
 
     def add(self, conversation_id: str, question: str, kind: str, nearest_entry: str | None = None,
             score: float | None = None, options: Iterable[str] = (), proposed_answer: str | None = None,
@@ -117,9 +162,11 @@ class InboxStore:
                                                      answer_votes.c.faq_id == faq_id))
             conn.execute(answer_votes.insert().values(conversation_id=conversation_id, faq_id=faq_id,
                                                       helpful=helpful, at=utcnow()))
-            conn.execute(unanswered.delete().where(unanswered.c.conversation_id == conversation_id,
-                                                   unanswered.c.kind == NOT_HELPFUL,
-                                                   unanswered.c.nearest_entry == faq_id))
+            gone = sa.select(unanswered.c.id).where(unanswered.c.conversation_id == conversation_id,
+                                                    unanswered.c.kind == NOT_HELPFUL,
+                                                    unanswered.c.nearest_entry == faq_id)
+            conn.execute(inbox_handled.delete().where(inbox_handled.c.question_id.in_(gone)))
+            conn.execute(unanswered.delete().where(unanswered.c.id.in_(gone)))
         if not helpful:
             self.add(conversation_id, question, NOT_HELPFUL, faq_id)
 
@@ -136,16 +183,91 @@ class InboxStore:
         return out
 
     def questions(self, kinds: Iterable[str] = GAPS, limit: int = 100) -> list[Question]:
-        """The newest questions of ``kinds`` first."""
+        """The open inbox: the newest questions of ``kinds`` first, none an editor acted on."""
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(unanswered).where(unanswered.c.kind.in_(list(kinds)))
+            rows = conn.execute(sa.select(unanswered).where(unanswered.c.kind.in_(list(kinds)), _open())
                                 .order_by(unanswered.c.id.desc()).limit(limit)).all()
         return [self._question(r._mapping) for r in rows]
 
     def counts(self) -> dict[str, int]:
+        """Open questions per kind."""
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(unanswered.c.kind, sa.func.count()).group_by(unanswered.c.kind)).all()
+            rows = conn.execute(sa.select(unanswered.c.kind, sa.func.count()).where(_open())
+                                .group_by(unanswered.c.kind)).all()
         return {kind: int(n) for kind, n in rows}
+
+    # -- an editor's actions ---------------------------------------------------------------------
+    def act(self, question_ids: Iterable[int], action: str, by: str, entry_id: str | None = None) -> int:
+        """Record one action on the questions ``question_ids`` (a group, ``bot.inbox.groups``), all
+        or nothing; returns the action's id. ``entry_id`` names the entry for ``alternates`` and
+        ``new_entry`` (checked as an id, not against the FAQ: the caller saved it) and must be None
+        for ``not_ours``. Unknown ids and ids already acted on are an InboxActionError."""
+        ids = _ids(question_ids)
+        _check_action(action, by, entry_id)
+        with self.engine.begin() as conn:
+            found: set[int] = set()
+            done: dict[int, Any] = {}
+            for chunk in _chunks(ids):
+                found.update(conn.execute(sa.select(unanswered.c.id).where(unanswered.c.id.in_(chunk))).scalars())
+                for row in conn.execute(sa.select(inbox_handled.c.question_id, inbox_actions).join(
+                        inbox_actions, inbox_actions.c.id == inbox_handled.c.action_id)
+                        .where(inbox_handled.c.question_id.in_(chunk))):
+                    done[row.question_id] = row
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise InboxActionError(f"question_ids: no question {_listed(missing)} in the inbox (purged, "
+                                       "forgotten or never there); reload the inbox and act on what it shows")
+            if done:
+                first = done[min(done)]
+                raise InboxActionError(
+                    f"question_ids: {_listed(sorted(done))} already handled (e.g. {first.action} by {first.by} "
+                    f"at {aware(first.at):%Y-%m-%d %H:%M} UTC); reload the inbox: nothing was recorded")
+            action_id = int(conn.execute(inbox_actions.insert().values(
+                action=action, by=by, entry_id=entry_id, at=utcnow())).inserted_primary_key[0])
+            try:
+                for chunk in _chunks(ids):
+                    conn.execute(inbox_handled.insert(),
+                                 [{"question_id": i, "action_id": action_id} for i in chunk])
+            except sa.exc.IntegrityError as exc:  # another editor acted on one of them meanwhile
+                raise InboxActionError("question_ids: another editor acted on some of these questions just "
+                                       "now; reload the inbox: nothing was recorded") from exc
+        return action_id
+
+    def covered(self, action_id: int) -> list[Question]:
+        """The questions one action covers, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(unanswered).join(
+                inbox_handled, inbox_handled.c.question_id == unanswered.c.id)
+                .where(inbox_handled.c.action_id == action_id).order_by(unanswered.c.id)).all()
+        return [self._question(r._mapping) for r in rows]
+
+    def undo(self, action_id: int) -> int:
+        """Forget an action: its questions are open again. Returns how many."""
+        with self.engine.begin() as conn:
+            n = conn.execute(inbox_handled.delete().where(inbox_handled.c.action_id == action_id)).rowcount
+            conn.execute(inbox_actions.delete().where(inbox_actions.c.id == action_id))
+        return int(n)
+
+    def handled(self, actions: Iterable[str] = ACTIONS, limit: int = 100) -> list[Handled]:
+        """Questions editors acted on, the latest action first (its questions newest first)."""
+        a = inbox_actions.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(unanswered, a.id.label("action_id"), a.action, a.by, a.entry_id,
+                                          a.at.label("acted_at"))
+                                .join(inbox_handled, inbox_handled.c.question_id == unanswered.c.id)
+                                .join(inbox_actions, a.id == inbox_handled.c.action_id)
+                                .where(a.action.in_(list(actions)))
+                                .order_by(a.id.desc(), unanswered.c.id.desc()).limit(limit)).all()
+        return [Handled(self._question(r._mapping), r.action_id, r.action, r.by, r.entry_id, aware(r.acted_at))
+                for r in rows]
+
+    def handled_counts(self) -> dict[str, int]:
+        """Handled questions per action (they count as answered)."""
+        a = inbox_actions.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(a.action, sa.func.count()).select_from(
+                inbox_handled.join(inbox_actions, a.id == inbox_handled.c.action_id)).group_by(a.action)).all()
+        return {action: int(n) for action, n in rows}
 
     @staticmethod
     def _question(row: sa.RowMapping, kind: str | None = None) -> Question:
@@ -153,3 +275,42 @@ class InboxStore:
                         row["nearest_entry"], row["score"],
                         row["options"].split(",") if row["options"] else [], aware(row["at"]),
                         row.get("proposed_answer"), row.get("proposed_by"))
+
+
+def _open() -> sa.sql.ColumnElement:
+    return ~unanswered.c.id.in_(sa.select(inbox_handled.c.question_id))
+
+
+def _ids(raw: Iterable[int]) -> list[int]:
+    if isinstance(raw, (str, bytes)) or not isinstance(raw, Iterable):
+        raise InboxActionError(f"question_ids: send a list of question ids, got {raw!r}")
+    ids = list(dict.fromkeys(raw))
+    bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, int)]
+    if bad:
+        raise InboxActionError(f"question_ids: ids are whole numbers, got {bad[0]!r}")
+    if not ids:
+        raise InboxActionError("question_ids: empty; an action covers at least one question")
+    return ids
+
+
+def _check_action(action: str, by: str, entry_id: str | None) -> None:
+    if action not in ACTIONS:
+        raise InboxActionError(f"action: must be one of {', '.join(ACTIONS)}, got {action!r}")
+    if not isinstance(by, str) or not by.strip() or len(by) > 255:
+        raise InboxActionError("by: the editor's account name (1 to 255 characters)")
+    if action == NOT_OURS:
+        if entry_id is not None:
+            raise InboxActionError("entry_id: 'not_ours' questions go to no entry; send none")
+    elif not isinstance(entry_id, str) or not ID_PATTERN.match(entry_id) or len(entry_id) > 255:
+        raise InboxActionError(f"entry_id: {action!r} needs the id of the entry the questions went to "
+                               f"(lower-case letters, digits, - or _), got {entry_id!r}")
+
+
+def _listed(ids: list[int]) -> str:
+    shown = ", ".join(map(str, ids[:10]))
+    return shown + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+
+
+def _chunks(ids: list[int]) -> Iterable[list[int]]:
+    for i in range(0, len(ids), _CHUNK):
+        yield ids[i:i + _CHUNK]

@@ -53,8 +53,10 @@ def model_ref(encoder: Encoder, index_dir: Path) -> str:
         return ref
 
 
-def _unchanged(index_dir: Path, corpus_hash: str, encoder: Encoder, weights: dict[str, float]) -> str | None:
-    """The serving version's name if it was built from exactly this corpus, model and weights."""
+def _unchanged(index_dir: Path, corpus_hash: str, encoder: Encoder, weights: dict[str, float],
+               out_of_scope: str = "") -> str | None:
+    """The serving version's name if it was built from exactly this corpus, model, weights and
+    out-of-scope examples."""
     name = serving_name(index_dir)
     if not name:
         return None
@@ -63,19 +65,20 @@ def _unchanged(index_dir: Path, corpus_hash: str, encoder: Encoder, weights: dic
     except (OSError, ValueError):
         return None
     same = (manifest.get("corpus_hash") == corpus_hash and manifest.get("model") == encoder.name
-            and manifest.get("format") == FORMAT_VERSION
+            and manifest.get("format") == FORMAT_VERSION and manifest.get("out_of_scope", "") == out_of_scope
             and all(manifest.get(key, 0.0) == w for key, w in weights.items()))
     return name if same else None
 
 
 def build_index(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: bool = False,
-                progress: bool = False, calibrate: Calibrate | None = None,
+                progress: bool = False, calibrate: Calibrate | None = None, out_of_scope: str = "",
                 **weights: float) -> BuildResult:
     """Embed every phrasing of ``corpus`` and publish a new index version.
 
     ``weights`` are the scoring signals' (``answer_weight=0.5``...; ``bot.kb.evidence``; unset
     ones take their defaults, 0 turns one off). Nothing is switched until the new version is
-    complete on disk, calibrated by ``calibrate`` if given.
+    complete on disk, calibrated by ``calibrate`` if given. ``out_of_scope``: the digest of the
+    out-of-scope examples ``calibrate`` uses (``bot.kb.out_of_scope.digest``), in the manifest.
     """
     if corpus.errors:
         raise KbIndexError("the corpus has errors; fix them first ('supportbot kb validate')")
@@ -90,7 +93,7 @@ def build_index(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: boo
     index_dir.mkdir(parents=True, exist_ok=True)
     corpus_hash = corpus.content_hash()
     if not force:
-        serving = _unchanged(index_dir, corpus_hash, encoder, chosen)
+        serving = _unchanged(index_dir, corpus_hash, encoder, chosen, out_of_scope)
         if serving:
             path = index_dir / "versions" / serving
             return BuildResult(serving, path, json.loads((path / "manifest.json").read_text("utf-8")), True)
@@ -125,6 +128,7 @@ def build_index(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: boo
             "encoded": n_encoded,
             "index_type": type(index).__name__,
             **chosen,
+            "out_of_scope": out_of_scope,
             "built_at": stamp.isoformat(),
             "build_seconds": round(time.perf_counter() - started, 3),
         }

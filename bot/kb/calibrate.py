@@ -20,11 +20,13 @@ from bot.kb.evidence import SIGNALS, computations
 from bot.kb.evidence.base import Phrasings
 from bot.kb.files import write_json_atomic
 from bot.kb.index import IndexVersion, make_faiss_index, score_entries
+from bot.kb.out_of_scope import declining
 
 TOP = 5  # entries kept per sample: enough for up to 3 options plus the runner-up
 MIN_COVERAGE = 0.3  # a "reached" target must still answer this share of in-scope samples
 MAX_OOS_CLARIFY = 0.1  # at most this share of out-of-scope questions get a "did you mean"
 NEAREST = 20  # phrasings a leave-one-out search looks at, as a served search does (search_k)
+BELOW_ANY = -2.0  # a score below every cosine: a declined sample's
 MARGINS = (0.0, 0.01, 0.02, 0.03, 0.04, 0.06, 0.08, 0.1)
 
 
@@ -68,8 +70,7 @@ def leave_one_out(vectors: np.ndarray, owners: np.ndarray, texts: Sequence[str] 
     from (the head cross-fitted, BM25 against documents without it; ``texts`` are the phrasings).
     """
     counts = np.bincount(owners)
-    multi = np.flatnonzero(counts[owners] >= 2)
-    rows = multi if rows is None else np.intersect1d(rows, multi)
+    rows = loo_rows(owners, rows)
     index = make_faiss_index(vectors)
     scores, ids = index.search(np.ascontiguousarray(vectors[rows]), min(NEAREST + 1, len(vectors)))
     phrasings = Phrasings(texts, owners, len(counts), vectors.shape[1])
@@ -83,6 +84,25 @@ def leave_one_out(vectors: np.ndarray, owners: np.ndarray, texts: Sequence[str] 
         for n, (r, sc, ix) in enumerate(zip(rows, scores, ids))
     ]
     return Samples.from_hits(owners[rows].tolist(), hits)
+
+
+def loo_rows(owners: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """The phrasings :func:`leave_one_out` samples, in its order: those of multi-phrasing entries
+    (among ``rows`` if given)."""
+    multi = np.flatnonzero(np.bincount(owners)[owners] >= 2)
+    return multi if rows is None else np.intersect1d(rows, multi)
+
+
+def declined(samples: Samples, vectors: np.ndarray, examples: np.ndarray, skip_self: bool = False) -> Samples:
+    """``samples`` (encoded as ``vectors``) with those an out-of-scope example declines
+    (``bot.kb.out_of_scope``) turned into no hit at all: as served, never answered nor clarified.
+    ``skip_self``: the samples are the examples themselves, each held out of its own decline."""
+    rows = declining(vectors, samples.top_scores[:, 0], examples, skip_self) >= 0
+    if not rows.any():
+        return samples
+    ids, scores = samples.top_ids.copy(), samples.top_scores.copy()
+    ids[rows], scores[rows] = -1, BELOW_ANY  # finite: quantiles over them stay numbers
+    return Samples(samples.labels, ids, scores)
 
 
 def version_leave_one_out(version: IndexVersion, vectors: np.ndarray,

@@ -104,17 +104,23 @@ class Decision:
 
 
 def decide(hits: Sequence[EntryHit], thresholds: Thresholds,
-           overrides: Mapping[str, Mapping[str, float]] | None = None) -> Decision:
+           overrides: Mapping[str, Mapping[str, float]] | None = None,
+           declined_by: str | None = None) -> Decision:
     """Decide from entry hits sorted best first.
 
     Args:
         hits: per-entry scores, best first.
         thresholds: the index version's thresholds.
         overrides: per-entry threshold overrides by entry id (from the corpus).
+        declined_by: the out-of-scope example nearer to the question than any entry, if one is
+            (``IndexVersion.declined_by``): a miss whatever the scores.
     """
     hits = tuple(hits)
     if not hits:
         return Decision(MISS, reason="no entries", thresholds=thresholds)
+    if declined_by is not None:
+        return Decision(MISS, hits, reason=f"nearer to the out-of-scope example {declined_by!r}",
+                        thresholds=thresholds)
     top = hits[0]
     t = thresholds.for_entry((overrides or {}).get(top.entry_id, {}))
     runner_up = hits[1].score if len(hits) > 1 else -1.0

@@ -55,15 +55,23 @@ def read_queries(path: Path, known_ids: set[str] | None = None) -> list[Labelled
 
 def search_queries(version: IndexVersion, encoder: Encoder, texts: Sequence[str], k: int = 20,
                    max_chars: int = 1000):
+    return search_and_decline(version, encoder, texts, k, max_chars)[0]
+
+
+def search_and_decline(version: IndexVersion, encoder: Encoder, texts: Sequence[str], k: int = 20,
+                       max_chars: int = 1000) -> tuple[list, list[str | None]]:
+    """Each text's hits, and the out-of-scope example that declines it (or None)."""
     cleaned = [clean_query(t, max_chars) for t in texts]
-    return version.search(encoder.encode(cleaned, batch_size=128), k, cleaned)
+    vectors = encoder.encode(cleaned, batch_size=128)
+    hits = version.search(vectors, k, cleaned)
+    return hits, version.declined_by(vectors, hits)
 
 
 def evaluate(version: IndexVersion, encoder: Encoder, queries: Sequence[LabelledQuery],
              thresholds: Thresholds | None = None, k: int = 20) -> tuple[dict, list[Decision]]:
-    all_hits = search_queries(version, encoder, [q.text for q in queries], k)
+    all_hits, declined = search_and_decline(version, encoder, [q.text for q in queries], k)
     t = thresholds or version.thresholds
-    decisions = [decide(h, t, version.overrides) for h in all_hits]
+    decisions = [decide(h, t, version.overrides, d) for h, d in zip(all_hits, declined)]
     return metrics([q.expected for q in queries], decisions), decisions
 
 

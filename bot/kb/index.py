@@ -31,6 +31,7 @@ from bot.kb.encoder import Encoder
 from bot.kb.evidence import SIGNALS, computations
 from bot.kb.evidence.base import Phrasings
 from bot.kb.files import write_atomic
+from bot.kb.out_of_scope import load_examples
 
 FORMAT_VERSION = 1
 FLAT_LIMIT = 20_000  # above this many phrasings an HNSW graph replaces exact search
@@ -211,6 +212,11 @@ class IndexVersion:
         self.by_id = {e.id: e for e in self.entries}
         self.overrides = {e.id: e.thresholds for e in self.entries if e.thresholds}
         self.thresholds = load_thresholds(path)
+        try:
+            self.out_of_scope = load_examples(path)  # written by calibration, with the thresholds
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise KbIndexError(f"index version {path} has unreadable out-of-scope examples ({exc}); "
+                               "rerun 'supportbot kb calibrate'") from exc
         self.phrasings = Phrasings(self.texts, self.owners, len(self.entries), self.index.d)
         # every signal's weight (0: off), and the loaded state of those that are on, in SIGNALS order
         self.weights = {s.name: float(self.manifest.get(s.key, 0.0)) for s in SIGNALS}
@@ -242,6 +248,13 @@ class IndexVersion:
     def state(self, signal: str) -> Any:
         """A signal's loaded state (the answers' vectors, the head, BM25), None when it is off."""
         return self.signals[signal][1] if signal in self.signals else None
+
+    def declined_by(self, vectors: np.ndarray, hits: Sequence[Sequence[EntryHit]]) -> list[str | None]:
+        """Per query (``vectors``, their ``hits`` from :meth:`search`), the out-of-scope example
+        that declines it (``bot.kb.out_of_scope``), or None; for ``decide(..., declined_by=)``."""
+        if self.out_of_scope is None:
+            return [None] * len(hits)
+        return self.out_of_scope.declined_by(vectors, [h[0].score if h else -1.0 for h in hits])
 
     def search(self, vectors: np.ndarray, k: int,
                queries: Sequence[str] | None = None) -> list[list[EntryHit]]:

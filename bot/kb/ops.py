@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -19,6 +19,8 @@ from bot.kb.evaluate import QueryFileError, read_queries
 from bot.kb.evidence import SIGNALS
 from bot.kb.index import IndexVersion, KbIndexError, current_path, embed_phrasings, serving_name
 from bot.kb.models import corpus_encoder, fresh_tuned, held_out_rows, prune_models, read_manifest, same_options
+from bot.kb.out_of_scope import OutOfScopeError, digest, save_examples
+from bot.kb.out_of_scope import load as load_out_of_scope
 from bot.settings import Settings
 
 UNCHANGED = "the serving index is unchanged"
@@ -31,16 +33,20 @@ class KbOpsError(RuntimeError):
 def calibrate_version(path: Path, encoder: Encoder, index_dir: Path, *,
                       vectors: np.ndarray | None = None, queries: Path | None = None,
                       target_precision: float = cal.TARGET_PRECISION,
-                      oos_share: float = 0.25) -> tuple[Thresholds, dict]:
-    """Calibrate the version at ``path`` and store its thresholds there."""
+                      oos_share: float = 0.25, out_of_scope: Sequence[str] = ()) -> tuple[Thresholds, dict]:
+    """Calibrate the version at ``path`` and store its thresholds there, with the editors'
+    ``out_of_scope`` examples (``bot.kb.out_of_scope``: samples, and the version's decline rule)."""
     version = IndexVersion(path)
+    examples = list(out_of_scope)
+    ex_vectors = embed_phrasings(index_dir, encoder, examples)[0] if examples \
+        else np.zeros((0, version.index.d), dtype=np.float32)
     if queries is not None:
         labelled = read_queries(queries, set(version.by_id))
         index_of = {e.id: i for i, e in enumerate(version.entries)}
         q_vectors = encoder.encode([q.text for q in labelled], batch_size=128)
-        samples = cal.query_samples(
+        samples = cal.declined(cal.query_samples(
             version, q_vectors, [index_of[q.expected] if q.expected else -1 for q in labelled],
-            [q.text for q in labelled])
+            [q.text for q in labelled]), q_vectors, ex_vectors)
         source = f"calibrated on {queries.name}, target precision {target_precision}"
     else:
         if vectors is None:
@@ -48,28 +54,42 @@ def calibrate_version(path: Path, encoder: Encoder, index_dir: Path, *,
         oos_texts = cal.generic_oos_questions()
         oos_vectors, _ = embed_phrasings(index_dir, encoder, oos_texts)
         rows = held_out_rows(version)  # a tuned model: only the phrasings it never trained on
-        samples = cal.version_leave_one_out(version, vectors, rows) + cal.query_samples(
-            version, oos_vectors, [-1] * len(oos_texts), oos_texts)
+        samples = (cal.declined(cal.version_leave_one_out(version, vectors, rows),
+                                vectors[cal.loo_rows(version.owners, rows)], ex_vectors)
+                   + cal.declined(cal.query_samples(version, oos_vectors, [-1] * len(oos_texts), oos_texts),
+                                  oos_vectors, ex_vectors)
+                   + cal.declined(cal.query_samples(version, ex_vectors, [-1] * len(examples), examples),
+                                  ex_vectors, ex_vectors, skip_self=True))
         which = "phrasings held out of tuning" if rows is not None else "leave-one-out"
-        source = f"calibrated on the corpus ({which} + generic out-of-scope), " \
-                 f"target precision {target_precision}"
+        source = f"calibrated on the corpus ({which} + generic out-of-scope + {len(examples)} from the " \
+                 f"out-of-scope file), target precision {target_precision}"
     thresholds, report = cal.choose_thresholds(samples, target_precision, oos_share,
                                                base=version.thresholds, source=source)
+    report["out_of_scope_examples"] = len(examples)
+    save_examples(path, examples, ex_vectors)  # before the thresholds: their rewrite reloads the server
     cal.save(path, thresholds, report)
     return thresholds, report
 
 
 def build(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: bool = False,
           progress: bool = False, calibrate: bool = True, target_precision: float = cal.TARGET_PRECISION,
-          oos_share: float = 0.25, **weights: float) -> BuildResult:
+          oos_share: float = 0.25, out_of_scope: Sequence[str] = (), **weights: float) -> BuildResult:
     """Build a new version (``weights``: the scoring signals', ``bot.kb.evidence``) and, unless
-    told not to, calibrate it before it starts serving."""
+    told not to, calibrate it (with the ``out_of_scope`` examples) before it starts serving."""
     def hook(path: Path, vectors: np.ndarray, owners: np.ndarray) -> None:
-        calibrate_version(path, encoder, index_dir, vectors=vectors,
-                          target_precision=target_precision, oos_share=oos_share)
+        calibrate_version(path, encoder, index_dir, vectors=vectors, target_precision=target_precision,
+                          oos_share=oos_share, out_of_scope=out_of_scope)
 
     return build_index(corpus, index_dir, encoder, force=force, progress=progress,
-                       calibrate=hook if calibrate else None, **weights)
+                       calibrate=hook if calibrate else None, out_of_scope=digest(out_of_scope), **weights)
+
+
+def read_out_of_scope(settings: Settings, consequence: str = UNCHANGED) -> list[str]:
+    """The examples of SUPPORTBOT_OUT_OF_SCOPE (none when the file is missing)."""
+    try:
+        return load_out_of_scope(settings.out_of_scope_path)
+    except OutOfScopeError as exc:
+        raise KbOpsError(f"{exc}\n{consequence}") from exc
 
 
 def load_current(index_dir: Path) -> IndexVersion:
@@ -125,7 +145,7 @@ def build_corpus(settings: Settings, corpus: Corpus, index: Path, *, force: bool
     try:
         chosen, note = corpus_encoder(corpus, index, encoder or base_encoder(settings))
         result = build(corpus, index, chosen, force=force, progress=progress, calibrate=calibrate,
-                       **scoring(settings, **overrides))
+                       out_of_scope=read_out_of_scope(settings), **scoring(settings, **overrides))
     except (KbIndexError, EncoderError, ValueError) as exc:
         raise KbOpsError(f"{exc}\nthe build stopped; {UNCHANGED}") from exc
     return Built(result, time.perf_counter() - started, [note] if note else [])

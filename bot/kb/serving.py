@@ -176,7 +176,7 @@ class KnowledgeBase:
                           version.name, 0.0, empty=True)
         vector = self._encode(encoder, query)
         hits = version.search(vector, self.search_k, [query])[0]
-        decision = decide(hits, version.thresholds, version.overrides)
+        decision = decide(hits, version.thresholds, version.overrides, version.declined_by(vector, [hits])[0])
         return Answer(decision, version.name, time.perf_counter() - started)
 
     def prefetch(self, text: str | None) -> None:

@@ -1,6 +1,7 @@
 """How long what customers said is kept, and erasing it on request, across every store:
 conversations (Rasa's ``events`` table), hand-offs with their messages and transitions, the
-customer feed, the webhook outbox and the editors' inbox of unanswered questions.
+customer feed, the webhook outbox and the editors' inbox of unanswered questions (with what
+editors did with them).
 ``supportbot purge`` and ``supportbot forget`` print what these return. SQLite or PostgreSQL
 alike (plain SQLAlchemy Core, no Rasa import).
 
@@ -28,7 +29,7 @@ from bot.events.outbox import outbox
 from bot.handoff.customer_input import is_email
 from bot.handoff.states import FINAL
 from bot.handoff.store import handoffs, messages, transitions
-from bot.inbox.store import answer_votes, unanswered
+from bot.inbox.store import answer_votes, inbox_actions, inbox_handled, unanswered
 from bot.settings import Settings
 
 # Rasa's SQL tracker store table (rasa.core.tracker_store.SQLTrackerStore.SQLEvent), the columns we
@@ -91,7 +92,7 @@ class Retention:
         self.tracker = tracker
         self.handoff_engine = handoff_engine
         metadata.create_all(handoff_engine, tables=[handoffs, transitions, messages, feed, outbox, unanswered,
-                                                    answer_votes])
+                                                    answer_votes, inbox_actions, inbox_handled])
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Retention:
@@ -120,7 +121,8 @@ class Retention:
             done.feed_messages += conn.execute(feed.delete().where(feed.c.at < cutoff)).rowcount
             done.webhook_deliveries += conn.execute(outbox.delete().where(
                 outbox.c.delivered_at < cutoff)).rowcount
-            done.inbox_questions += conn.execute(unanswered.delete().where(unanswered.c.at < cutoff)).rowcount
+            done.inbox_questions += _delete_questions(conn, sa.select(unanswered.c.id).where(
+                unanswered.c.at < cutoff))
             done.inbox_questions += conn.execute(answer_votes.delete().where(
                 answer_votes.c.at < cutoff)).rowcount
         return done
@@ -186,8 +188,8 @@ class Retention:
                 self._delete_handoffs(conn, hids, done)
                 done.feed_messages += conn.execute(feed.delete().where(
                     feed.c.conversation_id.in_(chunk))).rowcount
-                done.inbox_questions += conn.execute(unanswered.delete().where(
-                    unanswered.c.conversation_id.in_(chunk))).rowcount
+                done.inbox_questions += _delete_questions(conn, sa.select(unanswered.c.id).where(
+                    unanswered.c.conversation_id.in_(chunk)))
                 done.inbox_questions += conn.execute(answer_votes.delete().where(
                     answer_votes.c.conversation_id.in_(chunk))).rowcount
         return done
@@ -229,6 +231,14 @@ def _transaction(engine: sa.engine.Engine, dry_run: bool) -> Iterator[sa.engine.
             tx.rollback()
         else:
             tx.commit()
+
+
+def _delete_questions(conn: sa.engine.Connection, ids: sa.sql.Select) -> int:
+    """Inbox questions with the record of what editors did with them (an action left with no
+    question goes too)."""
+    conn.execute(inbox_handled.delete().where(inbox_handled.c.question_id.in_(ids)))
+    conn.execute(inbox_actions.delete().where(~inbox_actions.c.id.in_(sa.select(inbox_handled.c.action_id))))
+    return int(conn.execute(unanswered.delete().where(unanswered.c.id.in_(ids))).rowcount)
 
 
 def _chunks(items: Iterable[Any]) -> Iterable[list[Any]]:

@@ -25,8 +25,12 @@ from tests.unit.test_handoff_store import (  # noqa: F401 (collected here with t
     test_webhook_outbox_is_idempotent_per_key_and_receiver,
 )
 from tests.unit.test_inbox import (  # noqa: F401
+    test_actions_are_checked_and_recorded_all_or_nothing,
+    test_an_action_takes_its_questions_out_of_the_open_inbox_and_keeps_them_as_handled,
     test_misses_and_refused_options_are_collected_masked_answers_are_not,
+    test_not_ours_keeps_the_questions_as_out_of_scope_examples_or_nothing,
     test_purge_and_forget_include_the_inbox,
+    test_purge_and_forget_take_the_record_of_actions_with_their_questions,
     test_turns_that_are_not_content_gaps_are_left_out,
 )
 from tests.unit.test_retention import (  # noqa: F401
