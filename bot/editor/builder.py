@@ -26,6 +26,8 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 TUNE_AFTER_QUIET_S = 30.0  # re-tune once nobody has published for this long
+# what a version is switched in with from the one it replaces, until its own calibration is done
+CARRIED = ("thresholds.json", "calibration.json", "out_of_scope.json", "out_of_scope.npy")
 
 
 class Builder:
@@ -128,7 +130,8 @@ class Builder:
 
     def build(self, version_id: int) -> None:
         from bot.kb.build import build_index
-        from bot.kb.ops import calibrate_version, scoring
+        from bot.kb.ops import calibrate_version, read_out_of_scope, scoring
+        from bot.kb.out_of_scope import digest
 
         started = time.perf_counter()
         self.versions.set_build(version_id, BUILDING, "indexing the FAQ")
@@ -136,6 +139,7 @@ class Builder:
         wanted = self.versions.get(version_id)
         try:
             corpus = load_corpus(self.settings.corpus_path)
+            examples = read_out_of_scope(self.settings)
             encoder = self.encoder_for(corpus)
             previous = serving_name(index)
             chosen = scoring(self.settings)
@@ -143,13 +147,13 @@ class Builder:
 
             def carry_thresholds(path: Path, vectors: object, owners: object) -> None:
                 if previous:  # serve at once with the thresholds in force; calibrated right after
-                    for name in ("thresholds.json", "calibration.json"):
+                    for name in CARRIED:
                         source = index / "versions" / previous / name
                         if source.exists():
                             shutil.copyfile(source, path / name)
 
             result = build_index(corpus, index, encoder, calibrate=carry_thresholds,
-                                 **chosen)  # type: ignore[arg-type]  # the weights only
+                                 out_of_scope=digest(examples), **chosen)  # type: ignore[arg-type]  # the weights only
             self.notify()
             served = time.perf_counter() - started
             note = "" if corpus.content_hash() == wanted.corpus_hash else \
@@ -157,7 +161,8 @@ class Builder:
             if not result.up_to_date:
                 self.versions.set_build(version_id, BUILDING, f"serving {result.name}; calibrating{note}",
                                         index_version=result.name, seconds=served)
-                calibrate_version(result.path, encoder, index, target_precision=target)
+                calibrate_version(result.path, encoder, index, target_precision=target,
+                                  out_of_scope=examples)
                 self.notify()
             self.versions.set_build(version_id, SERVING,
                                     f"serving {result.name}, calibrated ({encoder.name}){note}",

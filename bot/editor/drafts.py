@@ -62,7 +62,8 @@ class Drafts:
     def draft(self, corpus: Corpus) -> Side:
         """The version a publish of ``corpus`` would serve (built once per distinct corpus)."""
         from bot.kb.build import build_index
-        from bot.kb.ops import calibrate_version, scoring
+        from bot.kb.ops import calibrate_version, read_out_of_scope, scoring
+        from bot.kb.out_of_scope import digest
 
         key = corpus.content_hash()
         with self._lock:
@@ -76,12 +77,14 @@ class Drafts:
             encoder = self.encoder_for(corpus)
             chosen = scoring(self.settings)
             target = chosen.pop("target_precision")
+            examples = read_out_of_scope(self.settings)
 
             def calibrate(path: Path, vectors: Any, owners: Any) -> None:
-                calibrate_version(path, encoder, self.folder, vectors=vectors, target_precision=target)
+                calibrate_version(path, encoder, self.folder, vectors=vectors, target_precision=target,
+                                  out_of_scope=examples)
 
             result = build_index(corpus, self.folder, encoder, calibrate=calibrate,
-                                 **chosen)  # type: ignore[arg-type]  # the weights only
+                                 out_of_scope=digest(examples), **chosen)  # type: ignore[arg-type]  # the weights only
             side = Side(IndexVersion(result.path), encoder)
             self._built[key] = side
             if len(self._built) > KEEP_DRAFTS:
