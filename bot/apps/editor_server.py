@@ -95,6 +95,7 @@ def serve(settings: Settings) -> int:
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.blueprint(blueprint(EditorApp(
         lambda: staff, lambda: service, published=builder.submit, drafts=lambda: drafts,
+        inbox=lambda: inbox, out_of_scope=settings.out_of_scope_path,
         recent=lambda: [q.question for q in inbox.questions(KINDS_STORED, RECENT_QUESTIONS)],
         figures=lambda: entry_figures(db),
         session_hours=lambda: settings.agent_session_hours, trusted_proxies=lambda: settings.proxy_list,

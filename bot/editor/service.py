@@ -175,6 +175,16 @@ class EditorService:
             return self.versions.add(author, message.strip() or _describe(changes), kind, corpus.entries,
                                      fingerprints(texts), corpus.content_hash())
 
+    def rebuild(self, author: str, message: str) -> Version:
+        """A version with the FAQ as it is, to be built again (e.g. new out-of-scope examples)."""
+        with self._exclusive():
+            disk = self.read()
+            self._notice_disk(disk)
+            if disk.corpus.errors:
+                raise Invalid(disk.corpus.issues)
+            return self.versions.add(author, message, PUBLISH, disk.corpus.entries, fingerprints(disk.texts),
+                                     disk.corpus.content_hash())
+
     def rollback(self, version_id: int, author: str) -> Version:
         """Make the FAQ what it was at ``version_id`` again: a new version."""
         target = {e.id: e for e in self.versions.entries(version_id)}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from pathlib import Path
 from typing import Any, Callable
 
 from sanic import Blueprint, response
@@ -18,8 +19,11 @@ from sanic.request import Request
 from bot.editor.changes import Change, ChangeError, entry_json, parse_changes
 from bot.editor.csv_io import export_csv, plan_import
 from bot.editor.drafts import Drafts
+from bot.editor.inbox import groups_json
 from bot.editor.service import DEFAULT_FILE, Conflict, EditorService, Invalid, issue_json
 from bot.editor.versions import IMPORT, VersionNotFound
+from bot.inbox.actions import not_ours
+from bot.inbox.store import ALTERNATES, NEW_ENTRY, InboxActionError, InboxStore
 from bot.staff.accounts import ADMIN, AGENT, EDITOR, StaffStore
 from bot.staff.auth import SECURITY_HEADERS, add_login_routes, error, ok, staff_route
 from bot.web.assets import asset
@@ -37,11 +41,13 @@ class EditorApp:
     def __init__(self, staff: Callable[[], StaffStore], service: Callable[[], EditorService], *,
                  published: Callable[[int], None], session_hours: Callable[[], float],
                  trusted_proxies: Callable[[], list[str]],
-                 drafts: Callable[[], Drafts], recent: Callable[[], list[str]] = list,
+                 drafts: Callable[[], Drafts], inbox: Callable[[], InboxStore], out_of_scope: Path,
+                 recent: Callable[[], list[str]] = list,
                  figures: Callable[[], dict[str, dict[str, int]]] = dict,
                  serving: Callable[[], dict[str, Any]] = dict):
         self.staff, self.service, self.published = staff, service, published  # published: build it
         self.drafts, self.recent = drafts, recent  # recent: customers' latest questions
+        self.inbox, self.out_of_scope = inbox, out_of_scope  # the file "not ours" questions go to
         self.session_hours, self.trusted_proxies = session_hours, trusted_proxies
         self.figures = figures  # per entry id: answered, clarify offers, votes, misses nearby
         self.serving = serving  # the index version serving now
@@ -51,6 +57,25 @@ def _body(request: Request) -> dict[str, Any]:
     if not isinstance(request.json, dict):
         raise ChangeError("send a JSON object")
     return request.json
+
+
+def _question_ids(raw: Any) -> list[int]:
+    whole = all(isinstance(i, int) and not isinstance(i, bool) for i in raw) if isinstance(raw, list) else False
+    if not raw or not whole:
+        raise ChangeError("question_ids: a non-empty list of the group's question ids (whole numbers)")
+    return raw
+
+
+def _inbox_action(raw: Any, changes: list[Change]) -> tuple[list[int], str] | None:
+    """A publish's optional ``inbox``: the group it answers (``{"question_ids": [...], "action":
+    "alternates" | "new_entry"}``), for exactly one saved entry."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or raw.get("action") not in (ALTERNATES, NEW_ENTRY):
+        raise ChangeError("inbox: send {question_ids, action} with action 'alternates' or 'new_entry'")
+    if len(changes) != 1 or changes[0].op != "save":
+        raise ChangeError("inbox: a group is answered by saving exactly one entry")
+    return _question_ids(raw.get("question_ids")), raw["action"]
 
 
 def _changes(body: dict[str, Any]) -> list[Change]:
@@ -78,6 +103,8 @@ def blueprint(app: EditorApp) -> Blueprint:
                     return error(str(exc), 400)
                 except VersionNotFound as exc:
                     return error(str(exc), 404)
+                except InboxActionError as exc:
+                    return error(str(exc), 409)
                 except Conflict as exc:
                     return response.json({"error": "someone else changed this meanwhile: " + str(exc),
                                           "conflicts": exc.conflicts}, status=409, headers=SECURITY_HEADERS)
@@ -175,9 +202,33 @@ def blueprint(app: EditorApp) -> Blueprint:
         message = body.get("message") or ""
         if not isinstance(message, str) or len(message) > MAX_MESSAGE_CHARS:
             raise ChangeError(f"message: text of at most {MAX_MESSAGE_CHARS} characters")
+        group = _inbox_action(body.get("inbox"), changes)
         version = app.service().publish(changes, request.ctx.agent, message)
         app.published(version.id)
-        return response.json({"version": version.to_json()}, status=202, headers=SECURITY_HEADERS)
+        answer: dict[str, Any] = {"version": version.to_json()}
+        if group is not None:
+            try:
+                answer["inbox_action"] = app.inbox().act(group[0], group[1], request.ctx.agent, changes[0].id)
+            except InboxActionError as exc:  # published all the same: say why the group stays
+                answer["inbox_error"] = str(exc)
+        return response.json(answer, status=202, headers=SECURITY_HEADERS)
+
+    @bp.route("/api/inbox", methods=["GET"])
+    @route(csrf=False)
+    async def inbox(request: Request) -> response.HTTPResponse:
+        return ok(await _off_loop(lambda: groups_json(app.inbox(), app.drafts().live())))
+
+    @bp.route("/api/inbox/not-ours", methods=["POST"])
+    @route(WRITERS)
+    async def not_our_questions(request: Request) -> response.HTTPResponse:
+        """The group's questions become out-of-scope examples; the FAQ is rebuilt to decline them."""
+        ids = _question_ids(_body(request).get("question_ids"))
+        action, added = not_ours(app.inbox(), app.out_of_scope, ids, request.ctx.agent)
+        version = app.service().rebuild(request.ctx.agent, f"not ours: {len(ids)} question(s) from the inbox "
+                                                           f"as out-of-scope examples ({len(added)} new)")
+        app.published(version.id)
+        return response.json({"inbox_action": action, "added": added, "version": version.to_json()},
+                             status=202, headers=SECURITY_HEADERS)
 
     @bp.route("/api/export", methods=["GET"])
     @route(csrf=False)

@@ -20,6 +20,7 @@ def e2e_settings(tmp_path_factory, root) -> Settings:
     work = tmp_path_factory.mktemp("e2e")
     shutil.copytree(root / "data" / "faq", work / "faq")
     return Settings(root=root, corpus=work / "faq", index_dir=work / "kb_index",
+                    out_of_scope=work / "out_of_scope.yml",
                     tracker_db=str(work / "tracker.db"), handoff_db=str(work / "handoff.db"),
                     rasa_port=E2E_PORT, action_port=E2E_PORT + 50, editor_port=E2E_PORT + 52,
                     # a receiver that is down for the whole run: chat and console must not care

@@ -8,7 +8,7 @@ from tests.e2e.a11y import assert_accessible
 from tests.e2e.test_editor import PASSWORD, editor_base, editors, staff_client, wait_serving  # noqa: F401
 from tests.e2e.test_rest_conversations import conversation, say
 
-MISSING = "Do you sell refurbished laptops with a student discount for teachers in Norway?"
+MISSING = "Can I book a tour of your warehouse with my school class?"
 HOSTILE = "<script>window.__xss = 1</script><img src=x onerror=\"window.__xss = 2\"> Sure!"
 
 
@@ -49,13 +49,20 @@ def test_a_missed_question_becomes_an_entry_that_the_next_customer_gets(
     assert not any("15 % off" in (r.get("text") or "") for r in replies)
     page = log_in(browser, servers, "eddie")
     screenshots.append(page)
-    page.click("#new-entry")
-    page.fill("input[name=id]", "teacher-discount")
-    page.fill("input[name=file]", "products.yml")
-    page.fill("input[name=question]", "Do teachers in Norway get a discount on refurbished laptops?")
-    page.fill("textarea[name=alternates]", "teacher discount refurbished laptop\nNorway educator discount")
+    page.click("#tabs button[data-tab=inbox]")
+    group = page.locator("#groups > li", has_text=MISSING)
+    group.wait_for(timeout=30_000)  # the miss is in the inbox, grouped
+    assert "miss" in group.inner_text()
+    page.screenshot(path=str(screenshot_dir / "editor-inbox.png"), full_page=True)
+    assert_accessible(page, "editor's inbox")
+    group.locator("button", has_text="New entry").click()
+    page.wait_for_selector("#from-inbox:has-text('leave the inbox')")
+    assert page.input_value("input[name=question]") == MISSING  # prefilled from the group
+    page.fill("input[name=id]", "warehouse-tours")
+    page.fill("input[name=file]", "contact.yml")
+    page.fill("textarea[name=alternates]", "Do you offer visits to your warehouse?\nwarehouse tour for a class")
     page.fill("textarea[name=answer]",
-              "Yes: **15 % off** refurbished laptops for teachers.\n\n- show your ID\n- Norway only")
+              "Yes: **15 % off** nothing, but tours are free.\n\n- book a week ahead\n- max 20 people")
     page.wait_for_selector("#preview strong:has-text('15 % off')")
     assert_accessible(page, "editor with an entry open")
     assert page.locator("#preview li").count() == 2  # rendered like the widget renders it
@@ -64,16 +71,19 @@ def test_a_missed_question_becomes_an_entry_that_the_next_customer_gets(
     page.click("#try-form button[type=submit]")
     page.wait_for_selector("#try-result .decision >> nth=1", timeout=30_000)
     live, draft = page.locator("#try-result .decision").all()
-    assert "teacher-discount" not in live.inner_text()
-    assert "answers with teacher-discount" in draft.inner_text() and "thresholds" in draft.inner_text()
+    assert "warehouse-tours" not in live.inner_text()
+    assert "answers with warehouse-tours" in draft.inner_text() and "thresholds" in draft.inner_text()
     page.screenshot(path=str(screenshot_dir / "editor-try.png"), full_page=True)
     assert_accessible(page, "editor's try box with both decisions")
 
-    page.fill("input[name=message]", "teachers' discount, from the inbox")
+    page.fill("input[name=message]", "warehouse tours, from the inbox")
     page.click("#publish")
     published(page, editors["eddie"])
     replies = say(servers, conversation(), MISSING)
-    assert any("15 % off" in (r.get("text") or "") for r in replies), replies
+    assert any("tours are free" in (r.get("text") or "") for r in replies), replies
+    page.click("#tabs button[data-tab=inbox]")
+    page.wait_for_selector("#inbox-counts:has-text('new entry')")
+    assert page.locator("#groups > li", has_text=MISSING).count() == 0  # acted on: it left the inbox
     page.close()
 
 

@@ -13,6 +13,7 @@ let original = null;      // the entry as opened (null: a new one)
 let overBase = null;      // after a conflict: publish on top of their revision
 let selectedVersion = null;
 let validateTimer = null;
+let pendingGroup = null;  // the inbox group the open edit answers: {question_ids, action}
 
 async function api(path, options = {}) {
   const headers = { "Content-Type": "application/json" };
@@ -41,7 +42,7 @@ function renderMarkdown(text) {
 function showLogin() {
   me = null;
   $("#login").hidden = false;
-  for (const id of ["#entries-view", "#history-view", "#csv-view", "#logout", "#tabs"]) $(id).hidden = true;
+  for (const id of ["#entries-view", "#history-view", "#csv-view", "#inbox-view", "#logout", "#tabs"]) $(id).hidden = true;
   $("#whoami").textContent = "";
 }
 
@@ -124,8 +125,11 @@ function dirty() {
 
 function draftKey() { return DRAFT_KEY + (original ? original.id : "(new)"); }
 
-function openEntry(e) {
-  original = e; overBase = null;
+function openEntry(e, group) {
+  original = e; overBase = null; pendingGroup = group || null;
+  $("#from-inbox").hidden = !pendingGroup;
+  $("#from-inbox").textContent = pendingGroup
+    ? `From the inbox: publishing this answers ${pendingGroup.question_ids.length} question(s); they leave the inbox.` : "";
   $("#edit-panel").hidden = false;
   $("#edit-title").textContent = e ? "Edit " + e.id : "New entry";
   $("#delete").hidden = !e || !canPublish;
@@ -207,10 +211,11 @@ function showConflict(conflict) {
   box.hidden = false;
 }
 
-async function publishChanges(changes, message) {
+async function publishChanges(changes, message, group) {
   $("#edit-error").textContent = "";
   try {
-    const data = await post("/publish", { changes, message });
+    const data = await post("/publish", { changes, message, ...(group ? { inbox: group } : {}) });
+    if (data.inbox_error) $("#edit-error").textContent = "Published, but the inbox group stays: " + data.inbox_error;
     showBuild(data.version);
     return data.version;
   } catch (err) {
@@ -223,8 +228,9 @@ async function publishChanges(changes, message) {
 
 async function publish() {
   const change = currentChange();
-  const version = await publishChanges([change], $("#entry-form").elements.message.value);
+  const version = await publishChanges([change], $("#entry-form").elements.message.value, pendingGroup);
   if (!version) return;
+  pendingGroup = null;
   localStorage.removeItem(draftKey());
   await loadEntries();
   const now = entries.find((e) => e.id === change.id);
@@ -347,6 +353,8 @@ function showTab(name) {
   $("#entries-view").hidden = name !== "entries";
   $("#history-view").hidden = name !== "history";
   $("#csv-view").hidden = name !== "csv";
+  $("#inbox-view").hidden = name !== "inbox";
+  if (name === "inbox") loadInbox();
   if (name === "history") loadHistory();
 }
 
@@ -405,6 +413,81 @@ async function rollback() {
   } catch (err) {
     $("#history-error").textContent = err.message;
   }
+}
+
+// -- inbox -----------------------------------------------------------------------------------
+
+async function loadInbox() {
+  const list = $("#groups");
+  list.replaceChildren(el("li", "Grouping the questions…"));
+  try {
+    const data = await api("/inbox");
+    const handled = Object.entries(data.handled).map(([k, n]) => `${n} ${k.replace("_", " ")}`).join(", ");
+    $("#inbox-counts").textContent = `(${data.open} open${handled ? "; handled: " + handled : ""})`;
+    list.replaceChildren(...data.groups.map(groupItem));
+    $("#inbox-empty").hidden = data.groups.length > 0;
+  } catch (err) {
+    list.replaceChildren();
+    $("#inbox-error").textContent = err.message;
+  }
+}
+
+function groupItem(g) {
+  const li = el("li");
+  const kinds = Object.entries(g.kinds).map(([k, n]) => `${n} ${k.replace(/_/g, " ")}`).join(", ");
+  li.append(el("h3", `“${g.examples[0]}”`),
+            el("p", `${g.count} question(s) from ${g.customers} customer(s) · ${kinds} · first ${new Date(g.first_seen).toLocaleString()}, last ${new Date(g.last_seen).toLocaleString()}`));
+  const examples = el("ul", null, "examples");
+  for (const x of g.examples) examples.append(el("li", x));
+  li.append(examples);
+  for (const p of g.proposed) li.append(el("p", `${p.by} answered: ${p.answer}`));
+  const near = el("p", "Nearest entries: " + (g.nearest.map((n) => `${n.id} (${n.score.toFixed(2)})`).join(", ") || "none"));
+  li.append(near);
+  const row = el("div", null, "row actions");
+  if (canPublish) {
+    for (const n of g.nearest.slice(0, 2)) {
+      const add = el("button", `Add as alternates of ${n.id}`);
+      add.type = "button";
+      add.addEventListener("click", () => {
+        const e = entries.find((x) => x.id === n.id);
+        if (!e) return;
+        showTab("entries");
+        openEntry(e, { question_ids: g.question_ids, action: "alternates" });
+        const alts = $("#entry-form").elements.alternates;
+        const have = new Set([e.question, ...e.alternates].map((x) => x.toLowerCase()));
+        alts.value = [...e.alternates, ...g.examples.filter((x) => !have.has(x.toLowerCase()))].join("\n");
+        remember(); scheduleValidate();
+      });
+      row.append(add);
+    }
+    const fresh = el("button", "New entry");
+    fresh.type = "button";
+    fresh.addEventListener("click", () => {
+      showTab("entries");
+      openEntry(null, { question_ids: g.question_ids, action: "new_entry" });
+      const f = $("#entry-form").elements;
+      f.question.value = g.examples[0];
+      f.alternates.value = g.examples.slice(1).join("\n");
+      f.answer.value = g.proposed.length ? g.proposed[0].answer : "";
+      preview(); remember();
+    });
+    const notOurs = el("button", "Not ours");
+    notOurs.type = "button";
+    notOurs.title = "Keep these as out-of-scope examples: the bot learns to decline them";
+    notOurs.addEventListener("click", async () => {
+      if (!window.confirm(`Mark ${g.count} question(s) as not for this FAQ? The bot will decline questions like them.`)) return;
+      try {
+        const data = await post("/inbox/not-ours", { question_ids: g.question_ids });
+        showBuild(data.version);
+        await loadInbox();
+      } catch (err) {
+        $("#inbox-error").textContent = err.message;
+      }
+    });
+    row.append(fresh, notOurs);
+  }
+  li.append(row);
+  return li;
 }
 
 // -- CSV import ------------------------------------------------------------------------------
