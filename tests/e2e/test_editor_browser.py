@@ -5,7 +5,7 @@ history's rollback; a CSV import's preview; hostile text stays harmless."""
 import pytest
 
 from tests.e2e.a11y import assert_accessible
-from tests.e2e.test_editor import PASSWORD, editor_base, editors, staff_client, wait_serving  # noqa: F401
+from tests.e2e.test_editor_api import PASSWORD, editor_base, editors, staff_client, wait_serving  # noqa: F401
 from tests.e2e.test_rest_conversations import conversation, say
 
 MISSING = "Can I book a tour of your warehouse with my school class?"
