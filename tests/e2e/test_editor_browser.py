@@ -13,7 +13,7 @@ HOSTILE = "<script>window.__xss = 1</script><img src=x onerror=\"window.__xss = 
 
 
 def log_in(browser, servers, name):
-    page = browser.new_page()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(editor_base(servers) + "/")
     page.wait_for_selector("form#login:visible")
     assert_accessible(page, "editor login")
@@ -53,7 +53,7 @@ def test_a_missed_question_becomes_an_entry_that_the_next_customer_gets(
     group = page.locator("#groups > li", has_text=MISSING)
     group.wait_for(timeout=30_000)  # the miss is in the inbox, grouped
     assert "miss" in group.inner_text()
-    page.screenshot(path=str(screenshot_dir / "editor-inbox.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir / "editor-inbox.png"))
     assert_accessible(page, "editor's inbox")
     group.locator("button", has_text="New entry").click()
     page.wait_for_selector("#from-inbox:has-text('leave the inbox')")
@@ -73,7 +73,8 @@ def test_a_missed_question_becomes_an_entry_that_the_next_customer_gets(
     live, draft = page.locator("#try-result .decision").all()
     assert "warehouse-tours" not in live.inner_text()
     assert "answers with warehouse-tours" in draft.inner_text() and "thresholds" in draft.inner_text()
-    page.screenshot(path=str(screenshot_dir / "editor-try.png"), full_page=True)
+    page.locator("#try").scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir / "editor-try.png"))
     assert_accessible(page, "editor's try box with both decisions")
 
     page.fill("input[name=message]", "warehouse tours, from the inbox")
@@ -100,7 +101,7 @@ def test_two_editors_on_one_entry_the_second_sees_the_conflict(servers, editors,
     second.click("#publish")
     second.wait_for_selector("#conflict:has-text('changed since you opened it by eddie')")
     assert "Eddie: a bank statement" in second.locator("#conflict").inner_text()
-    second.screenshot(path=str(screenshot_dir / "editor-conflict.png"), full_page=True)
+    second.screenshot(path=str(screenshot_dir / "editor-conflict.png"))
     second.reload()  # the unpublished edit survives a reload
     second.wait_for_selector("#whoami:has-text('erin')")
     open_entry(second, "warranty-no-receipt")
@@ -125,7 +126,7 @@ def test_rollback_from_the_history(servers, editors, browser, screenshots, scree
     page.click("#tabs button[data-tab=history]")
     page.locator(f"#versions tbody tr[data-id='{target + 1}']").click()
     page.wait_for_selector("#version-changes ins:has-text('Manuals are gone')")
-    page.screenshot(path=str(screenshot_dir / "editor-history.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir / "editor-history.png"))
     assert_accessible(page, "editor's history with a version's changes")
     page.locator(f"#versions tbody tr[data-id='{target}']").click()
     page.once("dialog", lambda d: d.accept())
@@ -155,7 +156,7 @@ def test_csv_import_previews_changes_and_errors_before_writing(servers, editors,
     page.wait_for_selector("#csv-plan:has-text('1 to add')")
     assert "row 3" in page.locator("#csv-plan").inner_text()
     assert page.locator("#csv-apply").is_disabled()  # an error blocks the import
-    page.screenshot(path=str(screenshot_dir / "editor-import.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir / "editor-import.png"))
     assert_accessible(page, "editor's import preview")
     assert len(eddie.get("/versions").json()["versions"]) == versions_before  # nothing written
     page.close()

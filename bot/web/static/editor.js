@@ -84,8 +84,8 @@ function renderList() {
     tr.tabIndex = 0;
     if (original && original.id === e.id) tr.className = "selected";
     const first = el("td", e.question);
-    first.append(el("small", e.id + (e.tags.length ? " · " + e.tags.join(", ") : "")));
-    tr.append(first, el("td", e.file), el("td", f.answered || 0), el("td", f.clarify_offers || 0),
+    first.append(el("small", `${e.id} · ${e.file}` + (e.tags.length ? " · " + e.tags.join(", ") : "")));
+    tr.append(first, el("td", f.answered || 0), el("td", f.clarify_offers || 0),
               el("td", `${f.helpful || 0} / ${f.not_helpful || 0}`), el("td", f.misses_near || 0));
     tr.addEventListener("click", () => openEntry(e));
     tr.addEventListener("keydown", (ev) => { if (ev.key === "Enter") openEntry(e); });
