@@ -185,8 +185,9 @@ def misplaced(corpus: Corpus, vectors: np.ndarray, owners: np.ndarray, texts: li
     """
     _check(near_duplicate, margin, answer_weight)
     p = placement(vectors, owners, neighbours or Neighbours.search(vectors, k), answers, answer_weight)
-    flagged = np.flatnonzero((p.other - p.own > margin) & (p.other_cosine < near_duplicate)
-                             & (p.own_id >= 0))
+    comparable = (p.own_id >= 0) & (p.other_id >= 0)
+    gap = np.subtract(p.other, p.own, out=np.full(len(owners), -np.inf, dtype=np.float32), where=comparable)
+    flagged = np.flatnonzero((gap > margin) & (p.other_cosine < near_duplicate))
     found = {int(a): int(p.other_id[a]) for a in flagged}
     describe = _Describe(corpus, owners, texts, p, answers is not None and answer_weight > 0)
     issues = []

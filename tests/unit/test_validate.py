@@ -17,6 +17,8 @@ from bot.kb.validate import (
 )
 from tests.helpers import write
 
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # no NaN from -inf - -inf
+
 CLEAN = """\
 faqs:
   - id: refund-time
@@ -117,6 +119,14 @@ def test_single_phrasing_entries_are_skipped_but_can_be_the_closer_entry(tmp_pat
     # though each is closer to the other; gift-wrap's alternate belongs with opening-hours.
     assert [i.entry_id for i in issues] == ["gift-wrap"]
     assert "move it to entry 'opening-hours'" in issues[0].message
+
+
+def test_tiny_corpora_give_no_misplaced_warning(tmp_path):
+    one = corpus_of(tmp_path, "faqs:\n  - id: a\n    question: Q one\n    answer: A\n", "one.yml")
+    assert embedding_issues(one, FakeEncoder()) == []
+    two = corpus_of(tmp_path, "faqs:\n  - id: a\n    question: Q one\n    answer: A\n"
+                              "  - id: b\n    question: zz top\n    answer: B\n", "two.yml")
+    assert misplaced_issues(two) == []
 
 
 MUTUAL = """\
