@@ -18,7 +18,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     _paths(v)
     v.add_argument("--near-duplicate", type=float, default=0.92, metavar="COSINE",
                    help="warn when phrasings of two entries are this similar (default 0.92)")
-    v.add_argument("--no-embed", action="store_true", help="skip the near-duplicate check")
+    v.add_argument("--misplaced-margin", type=float, default=0.2, metavar="SCORE",
+                   help="warn when another entry scores a phrasing this much above its own entry "
+                        "(default 0.2)")
+    v.add_argument("--no-embed", action="store_true",
+                   help="skip the checks that need the encoder (near-duplicates, misplaced phrasings)")
     v.set_defaults(handler=cmd_validate)
 
     b = kb.add_parser("build", help="embed the corpus and publish a new index version")
@@ -140,14 +144,18 @@ def _version_encoder(version, settings: Settings):
 
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     from bot.kb.corpus import load_corpus
-    from bot.kb.index import embed_phrasings, phrasing_table
-    from bot.kb.validate import near_duplicates
+    from bot.kb.validate import check_options, embedding_issues
 
+    options = {"near_duplicate": args.near_duplicate, "misplaced_margin": args.misplaced_margin,
+               "answer_weight": settings.answer_weight}
+    try:
+        check_options(**options)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
     corpus = load_corpus(_corpus_path(args, settings), strict=False)
     if not corpus.errors and corpus.entries and not args.no_embed:
-        texts, owners = phrasing_table(corpus.entries)
-        vectors, _ = embed_phrasings(_index(args, settings), encoder(settings), texts)
-        corpus.issues.extend(near_duplicates(corpus, vectors, owners, texts, args.near_duplicate))
+        corpus.issues.extend(embedding_issues(corpus, encoder(settings), index_dir=_index(args, settings),
+                                              **options))
     for issue in corpus.issues:
         print(issue, file=sys.stderr)
     n_phr = sum(len(e.phrasings) for e in corpus.entries)
