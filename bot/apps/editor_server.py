@@ -69,6 +69,7 @@ def serve(settings: Settings) -> int:
     from bot.handoff.redact import install_log_redaction
     from bot.inbox.figures import entry_figures
     from bot.inbox.store import KINDS_STORED, InboxStore
+    from bot.kb.validate import embedding_issues
     from bot.staff.accounts import StaffStore
     from bot.web.editor import EditorApp, blueprint
 
@@ -98,6 +99,9 @@ def serve(settings: Settings) -> int:
         inbox=lambda: inbox, out_of_scope=settings.out_of_scope_path,
         recent=lambda: [q.question for q in inbox.questions(KINDS_STORED, RECENT_QUESTIONS)],
         figures=lambda: entry_figures(db),
+        embedding_check=lambda corpus: embedding_issues(corpus, builder.encoder_for(corpus),
+                                                        index_dir=settings.index_path,
+                                                        answer_weight=settings.answer_weight),
         session_hours=lambda: settings.agent_session_hours, trusted_proxies=lambda: settings.proxy_list,
         serving=lambda: serving(settings.index_path))))
     builder.start()

@@ -44,6 +44,7 @@ class Builder:
         self._thread: threading.Thread | None = None
         self._last_publish = 0.0
         self._tune_due = False
+        self.tune_after_quiet = TUNE_AFTER_QUIET_S
 
     # -- the queue --------------------------------------------------------------------------------
 
@@ -119,7 +120,6 @@ class Builder:
         except Exception:  # noqa: BLE001 - no serving version, or an unreadable one: the base model
             serving = None
         if serving is not None and serving.is_dir():
-            self._tune_due = self.tune is not None
             return self._load(serving)
         return self.base
 
@@ -164,6 +164,7 @@ class Builder:
                 calibrate_version(result.path, encoder, index, target_precision=target,
                                   out_of_scope=examples)
                 self.notify()
+            self._tune_due = self.tune is not None and fresh_tuned(index, corpus, self.base.name) is None
             self.versions.set_build(version_id, SERVING,
                                     f"serving {result.name}, calibrated ({encoder.name}){note}",
                                     index_version=result.name, seconds=served)
@@ -175,7 +176,8 @@ class Builder:
     # -- re-tuning --------------------------------------------------------------------------------
 
     def _maybe_tune(self) -> bool:
-        quiet = time.monotonic() - self._last_publish >= TUNE_AFTER_QUIET_S
+        """Re-tune once publishing has been quiet, if the last build's phrasings have no tuned model."""
+        quiet = time.monotonic() - self._last_publish >= self.tune_after_quiet
         if not self._tune_due or self.tune is None or not quiet:
             return False
         self._tune_due = False

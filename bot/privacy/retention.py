@@ -29,6 +29,7 @@ from bot.events.outbox import outbox
 from bot.handoff.customer_input import is_email
 from bot.handoff.states import FINAL
 from bot.handoff.store import handoffs, messages, transitions
+from bot.inbox.figures import faq_answers
 from bot.inbox.store import answer_votes, inbox_actions, inbox_handled, unanswered
 from bot.settings import Settings
 
@@ -92,7 +93,7 @@ class Retention:
         self.tracker = tracker
         self.handoff_engine = handoff_engine
         metadata.create_all(handoff_engine, tables=[handoffs, transitions, messages, feed, outbox, unanswered,
-                                                    answer_votes, inbox_actions, inbox_handled])
+                                                    answer_votes, inbox_actions, inbox_handled, faq_answers])
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Retention:
@@ -125,6 +126,7 @@ class Retention:
                 unanswered.c.at < cutoff))
             done.inbox_questions += conn.execute(answer_votes.delete().where(
                 answer_votes.c.at < cutoff)).rowcount
+            done.inbox_questions += conn.execute(faq_answers.delete().where(faq_answers.c.at < cutoff)).rowcount
         return done
 
     def _purge_tracker(self, conn: sa.engine.Connection, cutoff: float, done: Deleted) -> None:
@@ -192,6 +194,8 @@ class Retention:
                     unanswered.c.conversation_id.in_(chunk)))
                 done.inbox_questions += conn.execute(answer_votes.delete().where(
                     answer_votes.c.conversation_id.in_(chunk))).rowcount
+                done.inbox_questions += conn.execute(faq_answers.delete().where(
+                    faq_answers.c.conversation_id.in_(chunk))).rowcount
         return done
 
     # -- shared ---------------------------------------------------------------------------------

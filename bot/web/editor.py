@@ -24,6 +24,7 @@ from bot.editor.service import DEFAULT_FILE, Conflict, EditorService, Invalid, i
 from bot.editor.versions import IMPORT, VersionNotFound
 from bot.inbox.actions import not_ours
 from bot.inbox.store import ALTERNATES, NEW_ENTRY, InboxActionError, InboxStore
+from bot.kb.corpus import Corpus, Issue
 from bot.staff.accounts import ADMIN, AGENT, EDITOR, StaffStore
 from bot.staff.auth import SECURITY_HEADERS, add_login_routes, error, ok, staff_route
 from bot.web.assets import asset
@@ -43,11 +44,13 @@ class EditorApp:
                  trusted_proxies: Callable[[], list[str]],
                  drafts: Callable[[], Drafts], inbox: Callable[[], InboxStore], out_of_scope: Path,
                  recent: Callable[[], list[str]] = list,
+                 embedding_check: Callable[[Corpus], list[Issue]] = lambda corpus: [],
                  figures: Callable[[], dict[str, dict[str, int]]] = dict,
                  serving: Callable[[], dict[str, Any]] = dict):
         self.staff, self.service, self.published = staff, service, published  # published: build it
         self.drafts, self.recent = drafts, recent  # recent: customers' latest questions
         self.inbox, self.out_of_scope = inbox, out_of_scope  # the file "not ours" questions go to
+        self.embedding_check = embedding_check  # kb validate's checks that need the encoder
         self.session_hours, self.trusted_proxies = session_hours, trusted_proxies
         self.figures = figures  # per entry id: answered, clarify offers, votes, misses nearby
         self.serving = serving  # the index version serving now
@@ -169,7 +172,11 @@ def blueprint(app: EditorApp) -> Blueprint:
         except Invalid as exc:
             return ok({"issues": [issue_json(i) for i in exc.issues], "conflicts": []})
         ids = {c.id for c in changes}
-        issues = [i for i in corpus.issues if i.entry_id in ids or i.entry_id is None]
+        issues = list(corpus.issues)
+        if not corpus.errors:
+            issues += await _off_loop(app.embedding_check, corpus)
+        issues = [i for i in issues if i.entry_id in ids or i.entry_id is None
+                  or any(f"'{entry_id}'" in i.message for entry_id in ids)]  # "... entry 'x' ..."
         return ok({"issues": [issue_json(i) for i in issues], "conflicts": service.conflicts(changes, disk)})
 
     def draft_corpus(changes: list[Change]) -> Any:

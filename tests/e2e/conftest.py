@@ -25,7 +25,7 @@ def e2e_settings(tmp_path_factory, root) -> Settings:
                     rasa_port=E2E_PORT, action_port=E2E_PORT + 50, editor_port=E2E_PORT + 52,
                     # a receiver that is down for the whole run: chat and console must not care
                     handoff_webhooks="http://127.0.0.1:9/unreachable", handoff_webhook_secret="e2e-secret",
-                    reload_interval=0.5,
+                    reload_interval=0.5, tune_on_run=False,  # no minute-long re-tuning between tests
                     # the shop embedding the widget; this machine plays the HTTPS proxy
                     allowed_origins="http://shop.test", trusted_proxies="127.0.0.1",
                     jwt_key=JWT_KEY)

@@ -184,3 +184,40 @@ def test_a_failed_build_says_why_and_the_previous_version_serves(tmp_path, servi
     failed = service.versions.get(v2.id)
     assert failed.build_state == "failed" and "previous version keeps serving" in failed.build_detail
     assert current_path(settings.index_path).name == serving and v1.id < v2.id
+
+
+class TunedFake(FakeEncoder):
+    name = "tuned-fake"
+
+    def __init__(self, path):
+        super().__init__()
+        self.ref = str(path)
+
+
+def test_after_new_phrasings_the_builder_retunes_when_quiet_and_rebuilds_with_the_tuned_model(
+        tmp_path, service, faq):
+    from bot.kb.models import MANIFEST, tuned_path
+
+    settings = Settings(root=tmp_path, corpus=faq, index_dir=tmp_path / "idx")
+    tuned = []
+
+    def tune(corpus):  # what training leaves behind: a model folder named for these phrasings
+        path = tuned_path(settings.index_path, corpus, FakeEncoder.name)
+        path.mkdir(parents=True)
+        (path / MANIFEST).write_text("{}")
+        tuned.append(path)
+
+    builder = Builder(settings, service.versions, base=FakeEncoder(), tune=tune)
+    builder._load = lambda path: TunedFake(path)
+    builder.tune_after_quiet = 0.0
+    e = entry(service, "refund-time")
+    v = service.publish([Change(SAVE, e.id, replace(e, alternates=e.alternates + ("money back when",)),
+                                revision(e))], "eve", "")
+    builder.submit(v.id)
+    assert builder.run_pending()
+    assert IndexVersion(current_path(settings.index_path)).model == FakeEncoder.name
+    assert builder._maybe_tune() and len(tuned) == 1  # quiet: tuned once
+    assert builder.run_pending()  # and rebuilt with it
+    assert IndexVersion(current_path(settings.index_path)).model == "tuned-fake"
+    assert service.versions.get(v.id).build_state == SERVING
+    assert not builder._maybe_tune()  # the tuned model fits: nothing more to do

@@ -238,3 +238,17 @@ def test_the_cli_purges_and_forgets_across_the_configured_stores(tmp_path, capsy
     with pytest.raises(SystemExit):
         main(["forget"], settings)  # --sender or --email is required
     assert "one of the arguments --sender --email is required" in capsys.readouterr().err
+
+
+def test_forget_and_purge_take_each_entrys_answer_records(store):
+    from bot.inbox.figures import entry_figures, faq_answers, record_answer
+
+    for sender in ("probe-1", "probe-2"):
+        record_answer(store.engine, sender, "refund-time")
+    retention = Retention(store.engine, store.engine)
+    assert retention.forget_sender("probe-1").inbox_questions == 1
+    assert entry_figures(store.engine)["refund-time"]["answered"] == 1
+    with store.engine.begin() as conn:
+        conn.execute(faq_answers.update().values(at=utcnow() - 100 * timedelta(days=1)))
+    assert retention.purge(timedelta(days=90)).inbox_questions == 1
+    assert "refund-time" not in entry_figures(store.engine)
