@@ -64,6 +64,7 @@ def serve(settings: Settings) -> int:
     from bot.db import engine
     from bot.editor.builder import Builder
     from bot.editor.drafts import Drafts
+    from bot.editor.inbox import InboxGroups
     from bot.editor.service import EditorService
     from bot.editor.versions import VersionStore
     from bot.handoff.redact import install_log_redaction
@@ -91,12 +92,13 @@ def serve(settings: Settings) -> int:
                       tune=tune if settings.tune_on_run else None)
     drafts = Drafts(settings, builder.encoder_for, builder.encoder_of)
     inbox = InboxStore(db, settings.phone_region)
+    groups = InboxGroups(inbox, settings.index_path)
     app = Sanic("supportbot_editor")
     app.config.REQUEST_MAX_SIZE = MAX_UPLOAD_BYTES
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.blueprint(blueprint(EditorApp(
         lambda: staff, lambda: service, published=builder.submit, drafts=lambda: drafts,
-        inbox=lambda: inbox, out_of_scope=settings.out_of_scope_path,
+        inbox=lambda: inbox, out_of_scope=settings.out_of_scope_path, groups=lambda: groups,
         recent=lambda: [q.question for q in inbox.questions(KINDS_STORED, RECENT_QUESTIONS)],
         figures=lambda: entry_figures(db),
         embedding_check=lambda corpus: embedding_issues(corpus, builder.encoder_for(corpus),

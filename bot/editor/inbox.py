@@ -3,24 +3,46 @@ encoder (``bot.inbox.groups``), each group with its nearest entries, and what ac
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bot.editor.drafts import Side
 from bot.inbox.groups import group_questions
-from bot.inbox.store import GAPS, InboxStore
+from bot.inbox.store import GAPS, InboxStore, Question
+from bot.kb.index import embed_phrasings
 
-MAX_QUESTIONS = 2000  # the newest open questions grouped per request (about 2 s on 2 cores)
+MAX_QUESTIONS = 2000  # the newest open questions grouped (clustering is quadratic: ~1 s for 2000)
 NEAREST = 3
 
 
-def groups_json(store: InboxStore, live: Side, limit: int = MAX_QUESTIONS) -> dict[str, Any]:
-    questions = store.questions(GAPS, limit)
+class InboxGroups:
+    """The groups, computed again only when the open questions or the serving version changed;
+    texts are encoded through the index's embedding cache, so only new questions cost an encoding."""
 
+    def __init__(self, store: InboxStore, index_dir: Path, limit: int = MAX_QUESTIONS):
+        self.store, self.index_dir, self.limit = store, index_dir, limit
+        self._lock = threading.Lock()
+        self._last: tuple[tuple, dict[str, Any]] | None = None
+
+    def get(self, live: Side) -> dict[str, Any]:
+        with self._lock:
+            questions = self.store.questions(GAPS, self.limit)
+            key = (live.version.name, tuple(q.id for q in questions))
+            if self._last is None or self._last[0] != key:
+                self._last = (key, groups_json(self.store, live, questions, self.index_dir))
+            return self._last[1]
+
+
+def groups_json(store: InboxStore, live: Side, questions: list[Question],
+                index_dir: Path | None = None) -> dict[str, Any]:
     def encode(texts: list[str]) -> np.ndarray:
-        return live.encoder.encode(texts, batch_size=64)
+        if index_dir is None:
+            return live.encoder.encode(texts, batch_size=64)
+        return embed_phrasings(index_dir, live.encoder, texts)[0]
 
     def nearest(text: str, vector: np.ndarray) -> list[tuple[str, float]]:
         hits = live.version.search(vector.reshape(1, -1), 20, [text])[0]

@@ -19,7 +19,7 @@ from sanic.request import Request
 from bot.editor.changes import Change, ChangeError, entry_json, parse_changes
 from bot.editor.csv_io import export_csv, plan_import
 from bot.editor.drafts import Drafts
-from bot.editor.inbox import groups_json
+from bot.editor.inbox import InboxGroups
 from bot.editor.service import DEFAULT_FILE, Conflict, EditorService, Invalid, issue_json
 from bot.editor.versions import IMPORT, VersionNotFound
 from bot.inbox.actions import not_ours
@@ -44,6 +44,7 @@ class EditorApp:
                  trusted_proxies: Callable[[], list[str]],
                  drafts: Callable[[], Drafts], inbox: Callable[[], InboxStore], out_of_scope: Path,
                  recent: Callable[[], list[str]] = list,
+                 groups: Callable[[], InboxGroups],
                  embedding_check: Callable[[Corpus], list[Issue]] = lambda corpus: [],
                  figures: Callable[[], dict[str, dict[str, int]]] = dict,
                  serving: Callable[[], dict[str, Any]] = dict):
@@ -51,6 +52,7 @@ class EditorApp:
         self.drafts, self.recent = drafts, recent  # recent: customers' latest questions
         self.inbox, self.out_of_scope = inbox, out_of_scope  # the file "not ours" questions go to
         self.embedding_check = embedding_check  # kb validate's checks that need the encoder
+        self.groups = groups  # the inbox's groups, remembered until the questions change
         self.session_hours, self.trusted_proxies = session_hours, trusted_proxies
         self.figures = figures  # per entry id: answered, clarify offers, votes, misses nearby
         self.serving = serving  # the index version serving now
@@ -223,7 +225,7 @@ def blueprint(app: EditorApp) -> Blueprint:
     @bp.route("/api/inbox", methods=["GET"])
     @route(csrf=False)
     async def inbox(request: Request) -> response.HTTPResponse:
-        return ok(await _off_loop(lambda: groups_json(app.inbox(), app.drafts().live())))
+        return ok(await _off_loop(lambda: app.groups().get(app.drafts().live())))
 
     @bp.route("/api/inbox/not-ours", methods=["POST"])
     @route(WRITERS)

@@ -191,3 +191,15 @@ def test_not_ours_turns_a_group_into_out_of_scope_examples_and_rebuilds(servers,
     assert not any(question in g["examples"] for g in eddie.get("/inbox").json()["groups"])
     r = eddie.post("/inbox/not-ours", json={"question_ids": group["question_ids"]})
     assert r.status_code == 409  # already handled: says so
+
+
+def test_validation_names_an_alternate_closer_to_another_entry(servers, editors):
+    agent = editors["agnes"]  # validating is reading: agents may
+    e = entry(agent, "gift-cards")
+    stray = "Do you deliver to Australia?"
+    r = agent.post("/validate", json={"changes": [saved(e, alternates=e["alternates"] + [stray])]})
+    assert r.status_code == 200, r.text
+    messages = [i["message"] for i in r.json()["issues"]]
+    assert any("'shipping-international'" in m and stray in m for m in messages), messages
+    r = agent.post("/validate", json={"changes": [saved(e, question="")]})
+    assert r.status_code == 400 and "question" in r.json()["error"]

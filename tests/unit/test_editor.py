@@ -221,3 +221,24 @@ def test_after_new_phrasings_the_builder_retunes_when_quiet_and_rebuilds_with_th
     assert IndexVersion(current_path(settings.index_path)).model == "tuned-fake"
     assert service.versions.get(v.id).build_state == SERVING
     assert not builder._maybe_tune()  # the tuned model fits: nothing more to do
+
+
+def test_inbox_groups_are_remembered_until_a_question_arrives(tmp_path, faq):
+    from bot.editor.drafts import Side
+    from bot.editor.inbox import InboxGroups
+    from bot.inbox.store import MISS, InboxStore
+    from bot.kb.build import build_index
+
+    encoder = FakeEncoder()
+    build_index(load_corpus(faq), tmp_path / "idx", encoder, lexical_weight=0)
+    live = Side(IndexVersion(current_path(tmp_path / "idx")), encoder)
+    store = InboxStore(sqlite_engine(f"sqlite:///{tmp_path / 'inbox.db'}"))
+    for n, text in enumerate(["where is my parcel", "where is my parcel now", "do you sell cars"]):
+        store.add(f"c{n}", text, MISS, "order-tracking")
+    groups = InboxGroups(store, tmp_path / "idx")
+    first = groups.get(live)
+    assert groups.get(live) is first  # nothing new: not grouped again
+    assert {len(g["question_ids"]) for g in first["groups"]} == {1, 2} and first["open"] == 3
+    assert first["groups"][0]["nearest"][0]["id"]
+    store.add("c9", "do you sell bikes", MISS)
+    assert groups.get(live) is not first and groups.get(live)["open"] == 4
