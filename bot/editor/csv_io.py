@@ -114,10 +114,14 @@ def plan_import(text: str | bytes, current: Sequence[FaqEntry], *, default_file:
     rows = [(n, *_row(n, header, cells, first_row, plan)) for n, header, cells in records]
     taken = set(by_id) | set(first_row)
     seen = set(first_row)  # a row with errors still keeps its entry from being deleted
+    # a row without an id is the entry with the same question, if one exists and no row names it
+    by_question = {_same_text(e.question): e.id for e in current if e.id not in first_row}
     for n, values, ok in rows:
         if not ok:
             continue
-        entry_id = values["id"] or _slug(values["question"], taken)
+        entry_id = values["id"] or by_question.pop(_same_text(values["question"]), None) \
+            or _slug(values["question"], taken)
+        seen.add(entry_id)
         plan.rows[entry_id] = n
         old = by_id.get(entry_id)
         name = values["file"]
@@ -147,6 +151,10 @@ def plan_import(text: str | bytes, current: Sequence[FaqEntry], *, default_file:
     if plan.changes:
         _check_result(applied(current, plan.changes), plan)
     return plan
+
+
+def _same_text(text: str) -> str:
+    return " ".join(text.lower().split())
 
 
 def _canonical(entry: FaqEntry) -> FaqEntry:

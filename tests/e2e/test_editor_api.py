@@ -203,3 +203,54 @@ def test_validation_names_an_alternate_closer_to_another_entry(servers, editors)
     assert any("'shipping-international'" in m and stray in m for m in messages), messages
     r = agent.post("/validate", json={"changes": [saved(e, question="")]})
     assert r.status_code == 400 and "question" in r.json()["error"]
+
+
+def test_a_deleted_entry_is_gone_for_customers_and_a_stale_delete_is_a_conflict(servers, editors):
+    eddie, erin = editors["eddie"], editors["erin"]
+    e = entry(eddie, "contact-careers")
+    question = e["question"]
+    assert any(e["answer"][:30] in (r.get("text") or "") for r in say(servers, conversation(), question))
+    stale = {"op": "delete", "id": e["id"], "base": e["revision"]}
+    assert eddie.post("/publish", json={"changes": [saved(e, answer="Changed first.")]}).status_code == 202
+    r = erin.post("/publish", json={"changes": [stale]})
+    assert r.status_code == 409 and r.json()["conflicts"][0]["theirs"]["answer"] == "Changed first."
+    now = entry(erin, e["id"])
+    r = erin.post("/publish", json={"changes": [{"op": "delete", "id": e["id"], "base": now["revision"]}]})
+    assert r.status_code == 202
+    wait_serving(erin)
+    assert all(x["id"] != e["id"] for x in erin.get("/entries").json()["entries"])
+    assert "id: contact-careers" not in (servers.settings.corpus_path / e["file"]).read_text()
+    assert not any("Changed first." in (r.get("text") or "") for r in say(servers, conversation(), question))
+
+
+def test_the_regression_view_lists_the_eval_queries_a_draft_would_answer_differently(servers, editors):
+    agent = editors["agnes"]
+    e = entry(agent, "refund-time")
+    r = agent.post("/regression", json={"changes": [{"op": "delete", "id": e["id"], "base": e["revision"]}]})
+    assert r.status_code == 200, r.text
+    changed = r.json()["changed"]
+    lost = [c for c in changed if c["expected"] == "refund-time"]
+    assert lost and all(c["live"]["entry_id"] == "refund-time" or "refund-time" in c["live"]["options"]
+                        for c in lost)
+    assert all(c["draft"]["entry_id"] != "refund-time" and "refund-time" not in c["draft"]["options"]
+               for c in lost)
+
+
+def test_a_csv_import_publishes_one_version_and_only_for_editors(servers, editors):
+    eddie, agent = editors["eddie"], editors["agnes"]
+    csv_text = ('question,alternates,answer,tags\r\n'
+                '"Do you ship to the Moon?","Moon delivery?\nlunar shipping","Not yet, sorry.",shipping\r\n')
+    r = agent.post("/import", json={"csv": csv_text, "apply": True})
+    assert r.status_code == 403
+    preview = eddie.post("/import", json={"csv": csv_text}).json()["plan"]
+    assert preview["ok"] and len(preview["added"]) == 1 and not preview["updated"]
+    r = eddie.post("/import", json={"csv": csv_text, "apply": True})
+    assert r.status_code == 202, r.text
+    assert r.json()["version"]["kind"] == "import"
+    wait_serving(eddie)
+    [added] = preview["added"]
+    assert entry(eddie, added)["alternates"] == ["Moon delivery?", "lunar shipping"]
+    r = eddie.post("/import", json={"csv": csv_text, "apply": True})
+    assert r.status_code == 422 and "changes nothing" in r.json()["error"]
+    r = eddie.post("/import", json={"csv": "question,answer,colour\r\nx,y,red\r\n"})
+    assert not r.json()["plan"]["ok"] and "colour" in r.json()["plan"]["errors"][0]["message"]

@@ -162,16 +162,33 @@ def test_csv_import_previews_changes_and_errors_before_writing(servers, editors,
     page.close()
 
 
-def test_hostile_answers_are_harmless_in_the_editor(servers, editors, browser, screenshots):  # noqa: F811
+def test_hostile_text_is_harmless_in_the_editor(servers, editors, browser, screenshots):  # noqa: F811
+    eddie = editors["eddie"]
+    say(servers, conversation(), HOSTILE + " zebra crossing")  # a miss: into the inbox as typed
+    r = eddie.post("/publish", json={"changes": [{"op": "save", "id": "hostile-entry", "base": None, "entry": {
+        "question": HOSTILE, "alternates": [HOSTILE + " again"], "answer": HOSTILE, "tags": ["<b>tag</b>"],
+        "file": "contact.yml"}}]})
+    assert r.status_code == 202, r.text
+    wait_serving(eddie)
     page = log_in(browser, servers, "eddie")
     screenshots.append(page)
     dialogs = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.click("#new-entry")
-    page.fill("input[name=question]", HOSTILE)
-    page.fill("textarea[name=answer]", HOSTILE)
-    page.wait_for_timeout(500)
-    assert page.locator("#preview script").count() == 0
-    assert page.locator("#preview img[onerror]").count() == 0
+    row = page.locator("#entries tbody tr", has_text="hostile-entry")
+    row.wait_for()
+    assert HOSTILE in row.inner_text()  # shown literally
+    row.click()
+    page.wait_for_selector("#preview:has-text('Sure!')")
+    assert page.locator("#preview script, #preview img[onerror]").count() == 0
+    page.click("#tabs button[data-tab=inbox]")
+    page.locator("#groups > li", has_text="zebra crossing").wait_for(timeout=30_000)
+    page.click("#tabs button[data-tab=history]")
+    page.locator("#versions tbody tr").first.click()
+    page.wait_for_selector("#version-changes ins")
+    # text stays text everywhere; only the answer preview renders Markdown, sanitised like the widget
+    assert page.locator("#entries img, #groups img, #history-view img, script:not([src])").count() == 0
+    handlers = page.evaluate("""() => [...document.querySelectorAll('*')].filter(
+        (n) => [...n.attributes].some((a) => a.name.startsWith('on'))).length""")
+    assert handlers == 0
     assert page.evaluate("window.__xss") is None and dialogs == []
     page.close()

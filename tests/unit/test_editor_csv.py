@@ -148,9 +148,20 @@ def test_new_ids_from_questions_are_unique_and_valid():
     current = [FaqEntry(id="how-do-i-pay", question="How do I pay?", answer="A", file="f.yml")]
     text = "question,answer\nHow do I pay?,B\nhow do I PAY?,C\n¿Qué? ✅,D\n!!!,E\n" + "word " * 30 + ",F\n"
     plan = plan_import(text, current, default_file="f.yml")
-    assert plan.added == ["how-do-i-pay-2", "how-do-i-pay-3", "que", "entry",
-                          "word-word-word-word-word-word-word-word-word"]
-    assert plan.ok and {w.row for w in plan.warnings} == {2, 3}
+    assert plan.updated == ["how-do-i-pay"]  # a row without an id is the entry with its question
+    assert plan.added == ["how-do-i-pay-2", "que", "entry", "word-word-word-word-word-word-word-word-word"]
+    assert plan.ok and {w.row for w in plan.warnings} == {3}
+
+
+def test_importing_a_file_without_ids_twice_changes_nothing_the_second_time():
+    current = [FaqEntry(id="pay", question="How do I pay?", answer="A", file="f.yml")]
+    text = "question,answer\nHow do I pay?,A\nDo you ship to the Moon?,Not yet.\n"
+    first = plan_import(text, current, default_file="f.yml")
+    assert first.unchanged == ["pay"] and first.added == ["do-you-ship-to-the-moon"]
+    again = plan_import(text, applied(current, first.changes), default_file="f.yml")
+    assert again.changes == [] and sorted(again.unchanged) == ["do-you-ship-to-the-moon", "pay"]
+    kept = plan_import(text, applied(current, first.changes), default_file="f.yml", delete_missing=True)
+    assert kept.deleted == []  # matched by question: not missing
 
 
 def test_files_are_kept_moved_or_defaulted():
