@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from bot.editor.recipe import Recipe
 from bot.editor.versions import BUILDING, FAILED, QUEUED, SERVING, SUPERSEDED, VersionStore
 from bot.kb.corpus import Corpus, load_corpus
 from bot.kb.encoder import Encoder, SentenceTransformerEncoder, load_encoder
@@ -129,21 +130,15 @@ class Builder:
         return self._load(path) if path is not None and version.model != self.base.name else self.base
 
     def build(self, version_id: int) -> None:
-        from bot.kb.build import build_index
-        from bot.kb.ops import calibrate_version, read_out_of_scope, scoring
-        from bot.kb.out_of_scope import digest
-
         started = time.perf_counter()
         self.versions.set_build(version_id, BUILDING, "indexing the FAQ")
         index = self.settings.index_path
         wanted = self.versions.get(version_id)
         try:
             corpus = load_corpus(self.settings.corpus_path)
-            examples = read_out_of_scope(self.settings)
+            recipe = Recipe.from_settings(self.settings)
             encoder = self.encoder_for(corpus)
             previous = serving_name(index)
-            chosen = scoring(self.settings)
-            target = chosen.pop("target_precision")
 
             def carry_thresholds(path: Path, vectors: object, owners: object) -> None:
                 if previous:  # serve at once with the thresholds in force; calibrated right after
@@ -152,8 +147,7 @@ class Builder:
                         if source.exists():
                             shutil.copyfile(source, path / name)
 
-            result = build_index(corpus, index, encoder, calibrate=carry_thresholds,
-                                 out_of_scope=digest(examples), **chosen)  # type: ignore[arg-type]  # the weights only
+            result = recipe.build(corpus, index, encoder, carry_thresholds)
             self.notify()
             served = time.perf_counter() - started
             note = "" if corpus.content_hash() == wanted.corpus_hash else \
@@ -161,8 +155,7 @@ class Builder:
             if not result.up_to_date:
                 self.versions.set_build(version_id, BUILDING, f"serving {result.name}; calibrating{note}",
                                         index_version=result.name, seconds=served)
-                calibrate_version(result.path, encoder, index, target_precision=target,
-                                  out_of_scope=examples)
+                recipe.calibrate(result.path, encoder, index)
                 self.notify()
             self._tune_due = self.tune is not None and fresh_tuned(index, corpus, self.base.name) is None
             self.versions.set_build(version_id, SERVING,

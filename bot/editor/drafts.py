@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from bot.editor.recipe import Recipe
 from bot.kb.corpus import Corpus
 from bot.kb.decision import Decision, decide
 from bot.kb.encoder import Encoder
@@ -61,10 +62,6 @@ class Drafts:
 
     def draft(self, corpus: Corpus) -> Side:
         """The version a publish of ``corpus`` would serve (built once per distinct corpus)."""
-        from bot.kb.build import build_index
-        from bot.kb.ops import calibrate_version, read_out_of_scope, scoring
-        from bot.kb.out_of_scope import digest
-
         key = corpus.content_hash()
         with self._lock:
             if key in self._built:
@@ -75,16 +72,12 @@ class Drafts:
             if not cache.exists():
                 cache.symlink_to(Path("..") / "cache", target_is_directory=True)
             encoder = self.encoder_for(corpus)
-            chosen = scoring(self.settings)
-            target = chosen.pop("target_precision")
-            examples = read_out_of_scope(self.settings)
+            recipe = Recipe.from_settings(self.settings)
 
             def calibrate(path: Path, vectors: Any, owners: Any) -> None:
-                calibrate_version(path, encoder, self.folder, vectors=vectors, target_precision=target,
-                                  out_of_scope=examples)
+                recipe.calibrate(path, encoder, self.folder, vectors)
 
-            result = build_index(corpus, self.folder, encoder, calibrate=calibrate,
-                                 out_of_scope=digest(examples), **chosen)  # type: ignore[arg-type]  # the weights only
+            result = recipe.build(corpus, self.folder, encoder, calibrate)
             side = Side(IndexVersion(result.path), encoder)
             self._built[key] = side
             if len(self._built) > KEEP_DRAFTS:
