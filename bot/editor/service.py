@@ -72,6 +72,7 @@ class EditorService:
         self.lock_file = lock_file
         self.serving_hash = serving_hash  # the corpus hash of the index version serving now
         self._lock = threading.Lock()
+        self._parsed: tuple[dict[str, str], Corpus] | None = None  # the last read's fingerprints, corpus
 
     @contextlib.contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -85,8 +86,13 @@ class EditorService:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def read(self) -> Disk:
+        """The files now; parsed again only when one changed (the page asks every few seconds)."""
         texts = read_folder(self.folder)
-        return Disk(texts, load_texts(texts))
+        files = fingerprints(texts)
+        parsed = self._parsed
+        if parsed is None or parsed[0] != files:
+            parsed = self._parsed = (files, load_texts(texts))
+        return Disk(texts, parsed[1])
 
     # -- what is there ---------------------------------------------------------------------------
 

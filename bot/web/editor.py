@@ -25,6 +25,7 @@ from bot.editor.versions import IMPORT, VersionNotFound
 from bot.inbox.actions import not_ours
 from bot.inbox.store import ALTERNATES, NEW_ENTRY, InboxActionError, InboxStore
 from bot.kb.corpus import Corpus, Issue
+from bot.kb.index import KbIndexError
 from bot.staff.accounts import ADMIN, AGENT, EDITOR, StaffStore
 from bot.staff.auth import SECURITY_HEADERS, add_login_routes, error, ok, staff_route
 from bot.web.assets import asset
@@ -110,6 +111,8 @@ def blueprint(app: EditorApp) -> Blueprint:
                     return error(str(exc), 404)
                 except InboxActionError as exc:
                     return error(str(exc), 409)
+                except KbIndexError as exc:  # no index serving yet, or a broken one
+                    return error(f"the FAQ index cannot be searched: {exc}", 503)
                 except Conflict as exc:
                     return response.json({"error": "someone else changed this meanwhile: " + str(exc),
                                           "conflicts": exc.conflicts}, status=409, headers=SECURITY_HEADERS)
