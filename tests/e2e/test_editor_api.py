@@ -254,3 +254,17 @@ def test_a_csv_import_publishes_one_version_and_only_for_editors(servers, editor
     assert r.status_code == 422 and "changes nothing" in r.json()["error"]
     r = eddie.post("/import", json={"csv": "question,answer,colour\r\nx,y,red\r\n"})
     assert not r.json()["plan"]["ok"] and "colour" in r.json()["plan"]["errors"][0]["message"]
+
+
+def test_a_change_made_on_disk_is_shown_and_never_overwritten(servers, editors):
+    eddie = editors["eddie"]
+    e = entry(eddie, "contact-feedback")
+    path = servers.settings.corpus_path / e["file"]
+    first_line = e["answer"].splitlines()[0]
+    path.write_text(path.read_text().replace(first_line, "Pulled from git: write to feedback@example.com."))
+    status = eddie.get("/status").json()
+    assert status["changed_on_disk"] and e["file"] in status["changed_on_disk"]["message"]
+    assert eddie.get("/versions").json()["versions"][0]["kind"] == "disk"
+    r = eddie.post("/publish", json={"changes": [saved(e, answer="My stale edit.")]})
+    assert r.status_code == 409 and "Pulled from git" in r.json()["conflicts"][0]["theirs"]["answer"]
+    assert "Pulled from git" in path.read_text()
