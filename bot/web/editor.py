@@ -66,8 +66,7 @@ def _body(request: Request) -> dict[str, Any]:
 
 
 def _question_ids(raw: Any) -> list[int]:
-    whole = all(isinstance(i, int) and not isinstance(i, bool) for i in raw) if isinstance(raw, list) else False
-    if not raw or not whole:
+    if not isinstance(raw, list) or not raw or any(isinstance(i, bool) or not isinstance(i, int) for i in raw):
         raise ChangeError("question_ids: a non-empty list of the group's question ids (whole numbers)")
     return raw
 
