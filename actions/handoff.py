@@ -1,4 +1,5 @@
-"""Hand-off actions: offer a person, hand off (live or as a ticket), follow up, take a rating."""
+"""Hand-off actions: offer a person, hand off (live or as a ticket), follow up, take a rating (of the
+person, or of the bot alone when it asked: ``actions.closing``)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot import wire
 from bot.conversation import triggers
+from bot.conversation.closing import ASKED, LOW_RATINGS, RATED, RATING_SLOT
 from bot.handoff import messages as say
 from bot.handoff.customer_input import email_in, is_email
 from bot.handoff.customer_input import rating as valid_rating
 from bot.handoff.states import RESOLVED, AlreadyRated
-from bot.runtime import handoffs
+from bot.inbox.ratings import record_bot_rating
+from bot.runtime import handoffs, inbox
 
 log = logging.getLogger(__name__)
 Events = list[dict[str, Any]]
@@ -110,7 +113,8 @@ class ActionHandoffFollowup(Action):
             dispatcher.utter_message(text=say.BACK_RESOLVED, buttons=say.rating_buttons())
         else:
             dispatcher.utter_message(text=say.BACK)
-        return [SlotSet("faq_miss_count", 0), SlotSet("handoff_offered", False)]
+        # a rating from now on is for the person, even if the bot had asked for one before
+        return [SlotSet("faq_miss_count", 0), SlotSet("handoff_offered", False), SlotSet(RATING_SLOT, None)]
 
 
 RATING_RE = re.compile(r"^\D*?([1-5])(?!\d)\s*(?:stars?)?[\s,.:;!-]*(.*)$", re.S)
@@ -131,6 +135,15 @@ class ActionRate(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         entity = next(iter(entity_values(tracker, "rating")), None)
         rating, comment = parse_rating((tracker.latest_message or {}).get("text") or "", entity)
+        asked = tracker.get_slot(RATING_SLOT)
+        if asked == ASKED and rating is not None:  # the bot asked after handling the conversation alone
+            record_bot_rating(inbox(), tracker.sender_id, tracker.events, rating)
+            dispatcher.utter_message(response="utter_bot_rating_low" if rating in LOW_RATINGS
+                                     else "utter_bot_rating_thanks")
+            return [SlotSet(RATING_SLOT, RATED)]
+        if asked == RATED:
+            dispatcher.utter_message(text=say.RATING_ALREADY)
+            return []
         service = handoffs()
         h = service.store.latest_for(tracker.sender_id)
         if rating is None or h is None or h.state != RESOLVED:

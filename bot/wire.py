@@ -2,8 +2,9 @@
 
 Every message pushed to a customer outside their own request is a :class:`CustomerPush`; its
 ``custom`` part is one of the shapes below. A bot message answering from an FAQ entry carries
-``faq: {"id": <entry>}`` on its last paragraph (socket.io), which the widget's helpful / not
-helpful control sends back in a ``feedback`` event. A hand-off's status rides on the bot's own reply as
+``faq: {"id": <entry>}`` on its last paragraph (socket.io and REST, :func:`text_paragraphs`), which the
+widget's helpful / not helpful control sends back in a ``feedback`` event (REST clients: ``POST
+/webhooks/rest/feedback``). A hand-off's status rides on the bot's own reply as
 ``custom`` = :class:`HandoffStatus` (``{"handoff": ...}``).
 """
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from bot.handoff.packet import TranscriptLine
 
 __all__ = ["CustomerPush", "HandoffStatus", "handoff_status", "agent_message", "state_change", "bot_message",
-           "message_problem", "HistoryItem", "history"]
+           "message_problem", "HistoryItem", "history", "text_paragraphs"]
 MAX_SENDER_CHARS = 255  # the tracker store's column
 
 
@@ -67,6 +68,18 @@ def bot_message(conversation_id: str, message: dict[str, Any]) -> CustomerPush:
     push: CustomerPush = {"recipient_id": conversation_id}
     push.update({k: v for k, v in message.items() if v and k != "recipient_id"})  # type: ignore[typeddict-item]
     return push
+
+
+def text_paragraphs(text: str, kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+    """A bot text message as the channels send it, one message per paragraph (as Rasa does), the last
+    paragraph of an FAQ answer carrying ``faq: {"id": ...}`` so the customer can vote on it.
+    ``kwargs``: what Rasa passes to ``send_text_message`` (the message's metadata among them)."""
+    parts = text.strip().split("\n\n")
+    answered = kwargs.get("faq_id") if kwargs.get("faq_decision") in ("answer", "chosen") else None
+    messages: list[dict[str, Any]] = [{"text": part} for part in parts]
+    if answered:
+        messages[-1]["faq"] = {"id": answered}
+    return messages
 
 
 # One line of a conversation, sent to a client that has none of it (the ``history`` event).

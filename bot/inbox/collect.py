@@ -46,14 +46,3 @@ def _record(store: InboxStore, conversation_id: str, text: str | None, intent: s
         store.add(conversation_id, text, CLARIFY, options[0] if options else None,
                   result.slots.get("last_faq_score"), options)
 
-
-def question_answered_by(events: list[dict], faq_id: str) -> str | None:
-    """The customer's message that the latest answer from entry ``faq_id`` replied to (a clicked
-    "did you mean" option counts as the question it clarified), or None if no such answer."""
-    asked, found = None, None
-    for e in events:
-        if e.get("event") == "user" and not str(e.get("text") or "").startswith("/"):
-            asked = e.get("text")
-        elif e.get("event") == "bot" and (e.get("metadata") or {}).get("faq_id") == faq_id:
-            found = asked
-    return found

@@ -3,9 +3,11 @@ not answer well, with its conversation, what happened and the nearest entry.
 
 Kinds: ``miss`` (no entry fitted), ``none_of_these`` (the customer refused every option of a
 "did you mean"), ``not_helpful`` (the customer voted an answer not helpful: ``nearest_entry`` is
-the entry that answered), ``clarify`` (options offered: kept to learn which questions are
-ambiguous; not shown as a gap unless refused). Votes on answers (``answer_votes``: one per
-conversation and entry, the latest counts) give each entry its helpful / not helpful figures.
+the entry that answered), ``low_rating`` (the customer rated a conversation the bot handled alone 1
+or 2: each question it answered, ``nearest_entry`` the entry that did, ``bot.inbox.ratings``),
+``clarify`` (options offered: kept to learn which questions are ambiguous; not shown as a gap
+unless refused). Votes on answers (``answer_votes``: one per conversation and entry, the latest
+counts) give each entry its helpful / not helpful figures.
 
 An editor acts once on a group of questions (``act``): ``alternates`` (added as alternates of the
 entry ``entry_id``), ``new_entry`` (turned into the new entry ``entry_id``) or ``not_ours``
@@ -33,8 +35,10 @@ from bot.kb.corpus import ID_PATTERN
 
 MISS, NONE_OF_THESE, NOT_HELPFUL, CLARIFY = "miss", "none_of_these", "not_helpful", "clarify"
 PROPOSED = "proposed"  # an agent's reply on a resolved hand-off, suggested as an entry
-KINDS_STORED = (MISS, NONE_OF_THESE, NOT_HELPFUL, CLARIFY, PROPOSED)
-GAPS = (MISS, NONE_OF_THESE, NOT_HELPFUL, PROPOSED)  # what the inbox shows; a clarify becomes one when refused
+LOW_RATING = "low_rating"  # answered in a bot-only conversation the customer rated 1 or 2
+KINDS_STORED = (MISS, NONE_OF_THESE, NOT_HELPFUL, CLARIFY, PROPOSED, LOW_RATING)
+# what the inbox shows; a clarify becomes one when refused
+GAPS = (MISS, NONE_OF_THESE, NOT_HELPFUL, PROPOSED, LOW_RATING)
 ALTERNATES, NEW_ENTRY, NOT_OURS = "alternates", "new_entry", "not_ours"  # what an editor does with a group
 ACTIONS = (ALTERNATES, NEW_ENTRY, NOT_OURS)
 MAX_QUESTION_CHARS = 1000

@@ -5,7 +5,8 @@ gets no reply at all and a request for a person is lost. Installed by the launch
 catches the failure instead (not a rejection: the action server's 400 is raised as before) and
 
 - when the action server could not be reached (connection refused or dropped, a timeout), runs
-  the hand-off actions (every action of ``actions.handoff``) here, in the Rasa process, with
+  the hand-off actions (every action of ``actions.handoff``) and goodbye / thanks
+  (``actions.closing``) here, in the Rasa process, with
   rasa_sdk's ``ActionExecutor``: the same code on the same request body. They need only the
   hand-off database, which this process already uses (console, relay); nothing here loads the
   encoder or the FAQ index. So a request for a person is stored with its transcript and the
@@ -30,7 +31,7 @@ from typing import Any, Callable
 
 log = logging.getLogger(__name__)
 
-LOCAL_MODULES = ("actions.handoff",)
+LOCAL_MODULES = ("actions.handoff", "actions.closing")
 UNAVAILABLE = "utter_faq_unavailable"
 
 

@@ -534,6 +534,8 @@ def test_a_vote_on_an_answer_needs_the_conversation_and_an_answer_from_that_entr
         customer.client.emit("feedback", {**vote, "faq_id": "never-answered"})
         assert customer.errors.get(timeout=10)["field"] == "faq_id"
         customer.client.emit("feedback", {**vote, "helpful": "no"})
+        assert customer.errors.get(timeout=10)["field"] == "helpful"  # the field to fix, as over REST
+        customer.client.emit("feedback", "not an object")
         assert customer.errors.get(timeout=10)["field"] == "body"
         customer.client.emit("feedback", vote)
         assert confirmed.get(timeout=10) == {"faq_id": entry, "helpful": False}

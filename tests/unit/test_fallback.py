@@ -84,6 +84,11 @@ def test_frustration_still_gets_the_offer_of_a_person(domain, handoff_db):
     assert SlotSet("handoff_offered", True) in events
 
 
+def test_goodbye_still_says_goodbye(domain, handoff_db):
+    events = run_action("action_goodbye", domain, tracker_of(domain, "c5", "bye", "goodbye"))
+    assert [e.text for e in events if isinstance(e, BotUttered)] == ["Thanks for visiting Brightcart. Goodbye!"]
+
+
 def test_a_faq_question_gets_an_honest_cannot_look_up_now(domain, handoff_db):
     events = run_action("action_answer_faq", domain,
                         tracker_of(domain, "c3", "how long do refunds take?", "ask_question"))

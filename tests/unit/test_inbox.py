@@ -132,7 +132,7 @@ def test_grouping_nothing_or_one_question():
 
 
 def test_votes_count_per_entry_and_a_not_helpful_one_is_a_gap_until_changed(inbox):
-    from bot.inbox.collect import question_answered_by
+    from bot.conversation.answered import question_answered_by
     from bot.inbox.store import NOT_HELPFUL
 
     events = [{"event": "user", "text": "my money back?"}, {"event": "bot", "text": "Which one?"},

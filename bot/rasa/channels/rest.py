@@ -5,7 +5,11 @@ Drop-in for ``rest:`` in ``credentials.yml`` (same URL, ``/webhooks/rest/webhook
 - ``POST /webhooks/rest/conversations`` issues a conversation: ``201 {"sender": ID, "token": T}``;
 - ``POST /webhooks/rest/webhook {"sender": ID, "message": ...}`` with ``Authorization: Bearer T``
   (each reply starts with any agent or status messages that arrived since the last request);
-- ``GET /webhooks/rest/poll?sender=ID`` with the same header returns those without a message.
+- ``GET /webhooks/rest/poll?sender=ID`` with the same header returns those without a message;
+- ``POST /webhooks/rest/feedback {"sender": ID, "faq_id": ENTRY, "helpful": true|false}`` with the
+  same header votes on an answer: the last paragraph of an FAQ answer carries ``faq: {"id": ENTRY}``
+  (``bot.inbox.votes`` checks it as socket.io's ``feedback`` event: 404 when that entry did not
+  answer in the conversation, a vote counts against the conversation's message rate).
 
 A message is a JSON object with a non-empty string ``sender`` (at most 255 characters, the tracker
 store's limit) and a string ``message``; anything else is a 400 naming the field, before Rasa sees
@@ -24,13 +28,18 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from bot.access.conversations import AccessDenied, bearer, check, new_conversation
+from bot.inbox.votes import VoteRefused, cast, parse_vote
+from bot.rasa.channels.stored import stored_events
 from bot.rasa.prefetch import prefetch
-from bot.runtime import delivery, message_limits, settings
-from bot.wire import message_problem
+from bot.runtime import delivery, inbox, message_limits, settings
+from bot.wire import message_problem, text_paragraphs
 
 
-def refused(field: str, message: str, status: int = 400) -> response.HTTPResponse:
-    return response.json({"error": message, "field": field}, status=status)
+def refused(field: str, message: str, status: int = 400, retry_after: int = 0) -> response.HTTPResponse:
+    res = response.json({"error": message, "field": field}, status=status)
+    if retry_after:
+        res.headers["Retry-After"] = str(retry_after)
+    return res
 
 
 def unauthorized(request: Request, sender: str) -> response.HTTPResponse | None:
@@ -49,6 +58,25 @@ def _body(request: Request) -> Any:
         return None
 
 
+class AnswerCollector(CollectingOutputChannel):
+    """Rasa's collector for one REST request (or its stream), with each FAQ answer's entry on its
+    last paragraph (``bot.wire.text_paragraphs``), as socket.io sends it, so a client can vote."""
+
+    def __init__(self, inner: CollectingOutputChannel):
+        self.inner, self.messages = inner, inner.messages
+
+    @classmethod
+    def name(cls) -> str:
+        return CollectingOutputChannel.name()
+
+    async def _persist_message(self, message: dict[str, Any]) -> None:
+        await self.inner._persist_message(message)
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        for message in text_paragraphs(text, kwargs):
+            await self._persist_message({"recipient_id": recipient_id, **message})
+
+
 class SupportRest(RestInput):
     @classmethod
     def name(cls) -> str:
@@ -59,6 +87,7 @@ class SupportRest(RestInput):
             await prefetch(message.text)
             if isinstance(message.output_channel, CollectingOutputChannel):
                 message.output_channel.messages.extend(delivery().take(message.sender_id))
+                message.output_channel = AnswerCollector(message.output_channel)
             await on_new_message(message)
 
         bp = super().blueprint(with_feed)
@@ -77,10 +106,7 @@ class SupportRest(RestInput):
                 return denied
             limit = message_limits().refusal(body["sender"], body["message"], body.get("metadata"))
             if limit is not None:
-                res = refused(limit.field, limit.message, limit.status)
-                if limit.retry_after:
-                    res.headers["Retry-After"] = str(limit.retry_after)
-                return res
+                return refused(limit.field, limit.message, limit.status, limit.retry_after)
             return None
 
         @bp.route("/conversations", methods=["POST"])
@@ -94,5 +120,20 @@ class SupportRest(RestInput):
             if not sender:
                 return refused("sender", "add ?sender=<conversation id>")
             return unauthorized(request, sender) or response.json(delivery().take(sender))
+
+        @bp.route("/feedback", methods=["POST"])
+        async def feedback(request: Request) -> response.HTTPResponse:
+            try:
+                vote = parse_vote(_body(request))
+            except VoteRefused as exc:
+                return refused(exc.field, str(exc), exc.status)
+            denied = unauthorized(request, vote.conversation_id)
+            if denied is not None:
+                return denied
+            try:
+                await cast(vote, inbox(), message_limits(), lambda sender: stored_events(request.app, sender))
+            except VoteRefused as exc:
+                return refused(exc.field, str(exc), exc.status, exc.retry_after)
+            return response.json({"faq_id": vote.faq_id, "helpful": vote.helpful})
 
         return bp

@@ -34,12 +34,13 @@ from socketio.exceptions import ConnectionRefusedError
 
 from bot.access.conversations import AccessDenied, Issued, check, new_conversation, user_conversation
 from bot.handoff.packet import transcript_from_events
-from bot.inbox.collect import question_answered_by
+from bot.inbox.votes import VoteRefused, cast, parse_vote
 from bot.rasa.channels.origins import socketio_origin_check
+from bot.rasa.channels.stored import stored_events
 from bot.rasa.launcher import MAX_BODY_BYTES
 from bot.rasa.prefetch import prefetch
 from bot.runtime import delivery, inbox, message_limits, settings
-from bot.wire import MAX_SENDER_CHARS, CustomerPush, history, message_problem
+from bot.wire import MAX_SENDER_CHARS, CustomerPush, history, message_problem, text_paragraphs
 
 
 def room_pusher(sio: AsyncServer, event: str, namespace: str) -> Callable[[str, CustomerPush], Awaitable[bool]]:
@@ -56,12 +57,7 @@ class FixedSocketIOOutput(SocketIOOutput):
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         """As Rasa's (one message per paragraph), the last paragraph of an FAQ answer carrying
         ``faq: {"id": ...}`` so the widget can ask whether it helped."""
-        parts = text.strip().split("\n\n")
-        answered = kwargs.get("faq_id") if kwargs.get("faq_decision") in ("answer", "chosen") else None
-        for n, part in enumerate(parts):
-            message: dict[str, Any] = {"text": part}
-            if answered and n == len(parts) - 1:
-                message["faq"] = {"id": answered}
+        for message in text_paragraphs(text, kwargs):
             await self._send_message(recipient_id, message)
 
     async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
@@ -92,16 +88,11 @@ class SupportSocketIO(SocketIOInput):
         async def refuse(sid: str, field: str, message: str) -> None:
             await sio.emit("error", {"error": message, "field": field}, room=sid, namespace=namespace)
 
-        async def stored_events(conversation_id: str) -> list[dict[str, Any]]:
-            """Every session's events of the conversation, as stored."""
-            rasa_agent = getattr(getattr(server.get("app"), "ctx", None), "agent", None)
-            if rasa_agent is None or rasa_agent.tracker_store is None:
-                return []
-            tracker = await rasa_agent.tracker_store.retrieve_full_tracker(conversation_id)
-            return [e.as_dict() for e in tracker.events] if tracker else []
+        async def events(conversation_id: str) -> list[dict[str, Any]]:
+            return await stored_events(server.get("app"), conversation_id)
 
         async def transcript(conversation_id: str) -> list[Any]:
-            return history(transcript_from_events(await stored_events(conversation_id)))
+            return history(transcript_from_events(await events(conversation_id)))
 
         @sio.on("connect", namespace=self.namespace)
         async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
@@ -159,22 +150,17 @@ class SupportSocketIO(SocketIOInput):
 
         @sio.on("feedback", namespace=self.namespace)
         async def feedback(sid: str, data: Any = None) -> None:
-            """``{"session_id", "faq_id", "helpful": true|false}``: the customer's vote on an answer."""
-            if not isinstance(data, dict) or not isinstance(data.get("faq_id"), str) \
-                    or not isinstance(data.get("helpful"), bool):
-                return await refuse(sid, "body", 'send {"session_id": "<id>", "faq_id": "<entry>", '
-                                                 '"helpful": true or false}')
-            joined = (await sio.get_session(sid, namespace=namespace)).get("conversation")
-            if not joined or data.get("session_id") != joined:
-                return await refuse(sid, "session_id", "this socket has not joined that conversation")
-            limit = message_limits().refusal(joined, "")  # a vote counts as a message against the rate
-            if limit is not None:
-                return await refuse(sid, limit.field, limit.message)
-            question = question_answered_by(await stored_events(joined), data["faq_id"])
-            if question is None:
-                return await refuse(sid, "faq_id", "no answer from that entry in this conversation")
-            inbox().vote(joined, data["faq_id"], question, data["helpful"])
-            await sio.emit("feedback_confirm", {"faq_id": data["faq_id"], "helpful": data["helpful"]},
+            """``{"session_id", "faq_id", "helpful": true|false}``: the customer's vote on an answer
+            (checked by ``bot.inbox.votes``, as REST's)."""
+            try:
+                vote = parse_vote(data, "session_id")
+                joined = (await sio.get_session(sid, namespace=namespace)).get("conversation")
+                if not joined or vote.conversation_id != joined:
+                    raise VoteRefused("session_id", "this socket has not joined that conversation")
+                await cast(vote, inbox(), message_limits(), events)
+            except VoteRefused as exc:
+                return await refuse(sid, exc.field, str(exc))
+            await sio.emit("feedback_confirm", {"faq_id": vote.faq_id, "helpful": vote.helpful},
                            room=sid, namespace=namespace)
             return None
 
