@@ -11,6 +11,8 @@ from bot.kb.ops import build
 from bot.settings import Settings
 
 # Several checkouts can run their end-to-end tests at once on one machine: each picks its own ports.
+# From SUPPORTBOT_E2E_PORT (P): Rasa P, action server P+50, editor P+54; the fault test's own bot
+# P+2, P+52, P+56; a lone action server P+51. No two may meet.
 JWT_KEY = "the shop's key for signing its customers' tokens"  # noqa: S105 - a test key
 E2E_PORT = int(os.environ.get("SUPPORTBOT_E2E_PORT", "15005"))
 
@@ -22,7 +24,7 @@ def e2e_settings(tmp_path_factory, root) -> Settings:
     return Settings(root=root, corpus=work / "faq", index_dir=work / "kb_index",
                     out_of_scope=work / "out_of_scope.yml",
                     tracker_db=str(work / "tracker.db"), handoff_db=str(work / "handoff.db"),
-                    rasa_port=E2E_PORT, action_port=E2E_PORT + 50, editor_port=E2E_PORT + 52,
+                    rasa_port=E2E_PORT, action_port=E2E_PORT + 50, editor_port=E2E_PORT + 54,
                     # a receiver that is down for the whole run: chat and console must not care
                     handoff_webhooks="http://127.0.0.1:9/unreachable", handoff_webhook_secret="e2e-secret",
                     reload_interval=0.5, tune_on_run=False,  # no minute-long re-tuning between tests

@@ -55,7 +55,7 @@ def bot(e2e_settings, real_encoder, tmp_path_factory):
     """A bot of its own and its watcher; yields (servers, hand-off store, watcher errors)."""
     work = tmp_path_factory.mktemp("faults")
     settings = replace(e2e_settings, index_dir=work / "kb_index", tracker_db=str(work / "tracker.db"),
-                       handoff_db=str(work / "handoff.db"),  # ports: SUPPORTBOT_E2E_PORT + 2, + 52, + 54
+                       handoff_db=str(work / "handoff.db"),  # ports: SUPPORTBOT_E2E_PORT + 2, + 52, + 56
                        rasa_port=e2e_settings.rasa_port + 2, action_port=e2e_settings.action_port + 2,
                        editor_port=e2e_settings.editor_port + 2)
     build(load_corpus(settings.corpus_path), settings.index_path, real_encoder)
