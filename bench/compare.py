@@ -44,12 +44,21 @@ def resident_mb(pid: int) -> float:
     return float("nan")
 
 
+class TreeServers(Servers):
+    """``Servers`` of a checkout, which may predate the FAQ editor (then it runs without one)."""
+
+    def start_editor(self, timeout: float = 120) -> None:
+        if (self.settings.root / "bot" / "apps" / "editor_server.py").exists():
+            super().start_editor(timeout)
+
+
 def measure(tree: Path, index_dir: Path, work: Path, texts: list[str], tag: str) -> dict:
-    settings = Settings(root=tree, index_dir=index_dir, rasa_port=25005, action_port=25055,
-                        tracker_db=str(work / f"{tag}-tracker.db"), handoff_db=str(work / f"{tag}-handoff.db"),
+    settings = Settings(root=tree, index_dir=index_dir, rasa_port=25005, action_port=25055, editor_port=25057,
+                        out_of_scope=work / "out_of_scope.yml", tracker_db=str(work / f"{tag}-tracker.db"),
+                        handoff_db=str(work / f"{tag}-handoff.db"),
                         messages_per_minute=10**9)  # synthetic customers write faster than people
     train_if_needed(settings)
-    with Servers(settings, log_dir=work / f"logs-{tag}") as servers, httpx.Client(timeout=30) as client:
+    with TreeServers(settings, log_dir=work / f"logs-{tag}") as servers, httpx.Client(timeout=30) as client:
         senders = [f"cmp-{tag}-{k}" for k in range(20)]
         for n, text in enumerate(unique_messages(texts, 60 * len(texts), 20)):  # warm-up
             client.post(servers.rest_url, json={"sender": senders[n], "message": text},

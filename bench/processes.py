@@ -23,7 +23,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PORTS = {"SUPPORTBOT_RASA_PORT": "25105", "SUPPORTBOT_ACTION_PORT": "25155"}
+PORTS = {"SUPPORTBOT_RASA_PORT": "25105", "SUPPORTBOT_ACTION_PORT": "25155", "SUPPORTBOT_EDITOR_PORT": "25157"}
 
 
 def rss_mb(pid: int) -> float:
@@ -49,7 +49,7 @@ def role(pid: int) -> str:
     cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     text = " ".join(c.decode() for c in cmd)
     for name, marker in (("rasa", "run --model"), ("actions", "bot.cli actions"),
-                         ("worker", "bot.cli worker"),
+                         ("worker", "bot.cli worker"), ("editor", "bot.cli editor"),
                          ("multiprocessing's resource tracker", "resource_tracker")):
         if marker in text:
             return name
@@ -74,7 +74,8 @@ def measure(timeout: float = 900) -> dict:
     shutil.copytree(ROOT / "data" / "faq", work / "faq")
     env = {**os.environ, **PORTS, "SUPPORTBOT_ROOT": str(ROOT), "SUPPORTBOT_CORPUS": str(work / "faq"),
            "SUPPORTBOT_INDEX_DIR": str(work / "kb_index"), "SUPPORTBOT_TRACKER_DB": str(work / "t.db"),
-           "SUPPORTBOT_HANDOFF_DB": str(work / "h.db"), "HF_HUB_OFFLINE": "1"}
+           "SUPPORTBOT_HANDOFF_DB": str(work / "h.db"), "SUPPORTBOT_OUT_OF_SCOPE": str(work / "oos.yml"),
+           "HF_HUB_OFFLINE": "1"}
     log = open(work / "run.log", "wb")  # noqa: SIM115
     started = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=ROOT, env=env, stdout=log,

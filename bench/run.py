@@ -266,8 +266,11 @@ def freshness_entry(version: IndexVersion, encoder) -> FaqEntry:
 
 def bench_turns(index_dir: Path, faq_dir: Path, texts: list[str], fresh: FaqEntry) -> dict:
     # synthetic customers write far faster than people: no per-conversation rate limit here
-    settings = Settings(root=ROOT, index_dir=index_dir, rasa_port=25005, action_port=25055,
-                        tracker_db=str(index_dir.parent / "bench-tracker.db"), messages_per_minute=10**9)
+    # ports of its own (the editor's too: `make run` may hold 5057), databases in the bench's folder
+    settings = Settings(root=ROOT, index_dir=index_dir, rasa_port=25005, action_port=25055, editor_port=25057,
+                        tracker_db=str(index_dir.parent / "bench-tracker.db"),
+                        handoff_db=str(index_dir.parent / "bench-handoff.db"),
+                        out_of_scope=index_dir.parent / "out_of_scope.yml", messages_per_minute=10**9)
     train_if_needed(settings)
     out = {}
     with Servers(settings, log_dir=index_dir.parent / "logs") as servers, httpx.Client() as client:
