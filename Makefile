@@ -36,8 +36,8 @@ clinc: install  ## build and evaluate the CLINC150 corpus from ../shared/dataset
 bench: install  ## run the benchmarks (latency, load, freshness, scale, quality) and write docs/benchmarks.md
 	@$(BIN)/python bench/run.py && $(BIN)/python bench/quality.py && $(BIN)/python bench/inbox.py
 
-quality: install  ## answer-quality ablation (tuned encoder, head, answer text, BM25) on public data
-	@$(BIN)/python bench/lexical.py && $(BIN)/python bench/quality.py
+quality: install  ## answer-quality ablation on public data, and whether the promised precision holds (issue 18)
+	@$(BIN)/python bench/lexical.py && $(BIN)/python bench/quality.py && $(BIN)/python bench/real_traffic.py
 
 tune: install  ## adapt the encoder to the FAQ and rebuild the index with it
 	@$(BIN)/supportbot kb tune
