@@ -59,6 +59,7 @@ class Protocol:
     sets: dict[str, str]  # query set -> what its out-of-scope queries are
     placeholder_answers: bool = True  # build with --answer-weight 0
     quick: bool = True  # part of --quick
+    default: bool = True  # part of a run without --only (else: --all)
     source: str = ""  # data and licence, for the docs
 
 
@@ -74,7 +75,7 @@ PROTOCOLS = [
     Protocol("clinc150-heldout-full", "CLINC150, same split, entries with all 100 training utterances",
              lambda: splits.clinc150_held_out(None),
              {"test": "test queries of the 50 held-out intents", "oos_test": "CLINC150's own oos_test"},
-             quick=False, source="CLINC150 (Larson et al. 2019, CC BY 3.0)"),
+             quick=False, default=False, source="CLINC150 (Larson et al. 2019, CC BY 3.0)"),
     *[Protocol(f"nlu-{key}", f"nlu-evaluation-corpora {name}: training split as entries, `None` out of scope",
                partial(splits.nlu_corpus, key), {"test": "`None` test sentences"},
                source="nlu-evaluation-corpora (Braun et al. 2017, CC BY-SA 3.0)")
@@ -185,7 +186,10 @@ def child(name: str, work: Path, out: Path, tune: bool) -> int:
     started = time.perf_counter()
     result = run_protocol(BY_NAME[name], work, tune)
     result["seconds"] = round(time.perf_counter() - started, 1)
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["peak_rss_mb"] = round(usage.ru_maxrss / 1024)
+    result["cpu_seconds"] = round(usage.ru_utime + usage.ru_stime, 1)
+    result["load_average"] = [round(x, 1) for x in os.getloadavg()]  # the machine is shared: context
     out.write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
@@ -211,6 +215,12 @@ def fmt(value, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def cost_cells(r: dict) -> tuple[str, str]:
+    """Wall time (and CPU time) of a protocol's process, and its peak memory."""
+    cpu = f" ({r['cpu_seconds']:.0f} s CPU)" if "cpu_seconds" in r else ""
+    return f"{r.get('wall_seconds', 0):.0f} s{cpu}", f"{r.get('peak_rss_mb', '–')} MB"
+
+
 def table(results: dict) -> list[str]:
     lines = ["| protocol | out of scope | promised | answered precision | calibration error | coverage | "
              "in-scope acc. | OOS recall | MRR | recall@1 | queries (in / out) | time | peak memory |",
@@ -219,7 +229,7 @@ def table(results: dict) -> list[str]:
         r = results.get(p.name)
         if r is None:
             continue
-        cost = f"{r.get('wall_seconds', r.get('seconds', 0)):.0f} s", f"{r.get('peak_rss_mb', '–')} MB"
+        cost = cost_cells(r)
         if r.get("failure"):
             lines.append(f"| {p.name} | | {fmt(r.get('target_precision'), 2)} | **fails**: {r['failure']} "
                          f"| | | | | | | | {cost[0]} | {cost[1]} |")
@@ -249,8 +259,9 @@ def section(results: dict) -> str:
              "at (`SUPPORTBOT_TARGET_PRECISION`); **calibration error** = |promised − measured answered "
              f"precision| (goal ≤ {GOAL_ERROR}, with OOS recall ≥ {GOAL_OOS_RECALL} on the held-out-intent "
              "splits). MRR and recall@1 rank the right entry among all (whatever the decision), over "
-             "in-scope queries. Time = the protocol's wall time (build, tune, eval) on 2 shared cores; peak "
-             "memory = its process's peak RSS.", "", *table(results), ""]
+             "in-scope queries. Time = the protocol's wall time (build, tune, eval) and, in brackets, its "
+             "process's CPU time, on 2 cores shared with other work (load averages in "
+             "`bench/real_traffic.json`); peak memory = that process's peak RSS.", "", *table(results), ""]
     lines += ["Protocols (`bench/splits.py`; random choices seeded 7):", ""]
     for p in PROTOCOLS:
         r = results.get(p.name)
@@ -263,7 +274,11 @@ def section(results: dict) -> str:
                     f"{cal['samples_in_scope']} in-scope / {cal['samples_out_of_scope']} out-of-scope samples; "
                     f"thresholds {json.dumps({k: v for k, v in cal['thresholds'].items() if k != 'source'})})."
                     if cal else "")
-        lines.append(f"- **{p.name}**: {p.title}.{size}{believed} {p.source}".rstrip())
+        failed = "".join(f" `{s['command'].split(' --')[0]}` failed: {s['error']}." for s in r["steps"]
+                         if s.get("error") and not r.get("failure"))
+        if failed:
+            failed += " The figures are of the index the commands before it built."
+        lines.append(f"- **{p.name}**: {p.title}.{size}{believed}{failed} {p.source}".rstrip())
         cmds = [s["command"] for s in r["steps"]] + [s["command"] for s in r["sets"].values()]
         lines.append("  Commands: " + "; ".join(f"`{c}`" for c in cmds) + ".")
     lines += ["", "Reproduce: `.venv/bin/python bench/real_traffic.py --only <protocol> --work $WORK` writes "
@@ -288,7 +303,7 @@ def summary(results: dict) -> str:
                        f"{s['promised']}, error {fmt(s['calibration_error'])})  coverage {fmt(s['coverage'])}"
                        f"  in-scope {fmt(s['in_scope_accuracy'])}  oos {fmt(s['oos_recall'])}  mrr "
                        f"{fmt(s['mrr'])}  r@1 {fmt(s['recall_at_1'])}  n {s['n']}")
-        out.append(f"{'':22s} {r.get('wall_seconds', 0):.0f} s, peak {r.get('peak_rss_mb', '–')} MB")
+        out.append(f"{'':22s} " + ", peak ".join(cost_cells(r)) + f", load average {r.get('load_average')}")
     return "\n".join(out)
 
 
@@ -306,16 +321,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="smoke run: build only, no tuning, no full-data "
                    "CLINC150; prints the figures, writes nothing")
     p.add_argument("--only", help=f"comma-separated protocols of {','.join(BY_NAME)}")
+    p.add_argument("--all", action="store_true", help="also the protocols a default run leaves out "
+                   f"({', '.join(q.name for q in PROTOCOLS if not q.default)}: longer)")
     p.add_argument("--work", type=Path, help="a new folder for the run's files (kept); default: a temporary "
                    "folder deleted at the end")
+    p.add_argument("--report", action="store_true", help=f"only rewrite the docs section from {STORE.name}")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--no-tune", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
         return child(args.child, args.work, args.out, tune=not args.no_tune)
+    if args.report:
+        return write_report(json.loads(STORE.read_text()))
     names = [n.strip() for n in args.only.split(",")] if args.only else \
-        [q.name for q in PROTOCOLS if q.quick or not args.quick]
+        [q.name for q in PROTOCOLS if (q.quick or not args.quick) and (q.default or args.all)]
     unknown = [n for n in names if n not in BY_NAME]
     if unknown:
         print(f"error: unknown protocol(s) {unknown}; choose from {', '.join(BY_NAME)}", file=sys.stderr)
@@ -339,6 +359,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         print("\n".join(table(results)))
         return 0
+    return write_report(results)
+
+
+def write_report(results: dict) -> int:
     from bench.quality import write_section
 
     write_section(section(results), SECTION)

@@ -154,3 +154,17 @@ def test_the_report_shows_a_failure_as_the_row_s_result():
     text = real_traffic.section(results)
     assert "| stackfaq-single | | 0.95 | **fails**: no in-scope samples |" in text
     assert text.startswith("<!-- real-traffic:start -->") and text.endswith("<!-- real-traffic:end -->")
+
+
+def test_a_failed_tune_is_said_next_to_the_figures_of_the_built_index():
+    figures = real_traffic.row({"answered_precision": 0.9, "coverage": 0.8, "in_scope_accuracy": 0.7,
+                                "oos_recall": None, "mrr": 0.85, "recall_at_1": 0.8, "n": 10,
+                                "n_in_scope": 10, "n_out_of_scope": 0}, promised=0.95)
+    results = {"stackfaq-single": {
+        "target_precision": 0.95, "wall_seconds": 3, "cpu_seconds": 2, "peak_rss_mb": 900,
+        "steps": [{"command": "supportbot kb build --corpus c", "error": None},
+                  {"command": "supportbot kb tune --corpus c", "error": "tuning needs two entries"}],
+        "sets": {"test": {"command": "supportbot kb eval", **figures}}}}
+    text = real_traffic.section(results)
+    assert "| stackfaq-single | none (every query has an entry) | 0.95 | 0.900 | 0.050 | 0.800 |" in text
+    assert "`supportbot kb tune` failed: tuning needs two entries." in text
