@@ -158,17 +158,18 @@ def run_protocol(protocol: Protocol, work: Path, tune: bool = True) -> dict:
     weights = ["--answer-weight", "0"] if protocol.placeholder_answers else []
     paths = ["--corpus", str(files["corpus"]), "--index", str(index)]
     steps = [["kb", "build", *paths, *weights]] + ([["kb", "tune", *paths, *weights]] if tune else [])
-    out: dict = {**meta, "target_precision": settings.target_precision,
-                 "weights": {k: getattr(settings, k) for k in WEIGHTS},
-                 "steps": [], "sets": {}}
+    out: dict = {**meta, "target_precision": settings.target_precision, "steps": [], "sets": {}}
     for argv in steps:
         result = supportbot(argv, settings)
         out["steps"].append({"command": command(argv, work), "rc": result["rc"], "seconds": result["seconds"],
                              "error": result["error"]})
     if serving_name(index) is None:
-        out["failure"] = next(s["error"] for s in out["steps"] if s["error"])
+        out["failure"] = next((s["error"] for s in out["steps"] if s["error"]), "no index was built")
         return out
-    calibration = current_path(index) / "calibration.json"
+    served = current_path(index)
+    manifest = json.loads((served / "manifest.json").read_text("utf-8"))
+    out["served"] = {"model": manifest.get("model"), **{k: manifest.get(k) for k in WEIGHTS}}
+    calibration = served / "calibration.json"
     out["calibration"] = json.loads(calibration.read_text("utf-8")) if calibration.is_file() else None
     for name in protocol.sets:
         argv = ["kb", "eval", "--index", str(index), "--queries", str(files[name]), "--json"]
