@@ -269,6 +269,10 @@ def section(results: dict) -> str:
         if r is None:
             continue
         size = (f" {r['entries']} entries, {r['phrasings']} phrasings." if "entries" in r else "")
+        served = r.get("served")
+        if served:
+            size += (f" Served by {served['model']} with answer / head / BM25 weights "
+                     f"{served['answer_weight']:g} / {served['head_weight']:g} / {served['lexical_weight']:g}.")
         cal = r.get("calibration") or {}
         believed = (f" Calibration believed precision {cal['estimated_precision']} "
                     f"({'target reached' if cal.get('target_reached') else 'target not reached'}; "
