@@ -49,3 +49,20 @@ def test_figures_per_kind_and_the_ratio_to_stock_rasa():
     assert ("| answer edit | stock Rasa | 160.0 s | 150.0 s | 8.0 s | 1 / 1 components | train 900 MB | 200× |"
             in text)
     assert "editor 1000 MB" in text
+
+
+def test_a_checkout_that_predates_the_editor_is_compared_without_one(tmp_path, monkeypatch):
+    import compare
+
+    from bot.settings import Settings
+
+    started = []
+    monkeypatch.setattr(compare.Servers, "start_editor", lambda self, timeout=120: started.append(self))
+    old = compare.TreeServers(Settings(root=tmp_path))
+    old.start_editor()
+    assert started == []
+    (tmp_path / "bot" / "apps").mkdir(parents=True)
+    (tmp_path / "bot" / "apps" / "editor_server.py").write_text("")
+    new = compare.TreeServers(Settings(root=tmp_path))
+    new.start_editor()
+    assert started == [new]
