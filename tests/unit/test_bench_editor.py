@@ -39,13 +39,30 @@ def test_figures_per_kind_and_the_ratio_to_stock_rasa():
     summary = bench.summary(rounds)
     assert summary["edit"]["served_s"]["p50"] == 0.8 and summary["edit"]["served_s"]["max"] == 1.0
     assert "reloaded_s" not in summary["alternate"]  # no log line: left out, not zero
-    stock = {"changes": [{"kind": "edit", "train_s": 150.0, "load_s": 8.0, "served_s": 160.0, "total_s": 159.0,
-                          "trained": ["DIETClassifier"], "cached": ["WhitespaceTokenizer"],
+    stock = {"changes": [{"kind": "edit", "train_s": 150.0, "load_s": 8.0, "served_s": 160.0,
+                          "total_s": 159.0, "trained": ["DIETClassifier"], "cached": ["WhitespaceTokenizer"],
                           "train_peak_mb": 900.0}]}
     lines = bench.report({"machine": "test", "rounds": 3, "load_start": "1", "load_ours": "1", "date": "today",
                           "summary": summary, "stock": stock, "peak_mb": {"editor": 1000.0}})
     text = "\n".join(lines)
     assert "| answer edit | 800 ms | 960 ms | 1000 ms | ≤ 1 s |" in text
-    row = "| answer edit | stock Rasa | 160.0 s | 150.0 s | 8.0 s | 1 / 1 components | train 900 MB | 200× |"
-    assert row in text
+    assert ("| answer edit | stock Rasa | 160.0 s | 150.0 s | 8.0 s | 1 / 1 components | train 900 MB | 200× |"
+            in text)
     assert "editor 1000 MB" in text
+
+
+def test_a_checkout_that_predates_the_editor_is_compared_without_one(tmp_path, monkeypatch):
+    import compare
+
+    from bot.settings import Settings
+
+    started = []
+    monkeypatch.setattr(compare.Servers, "start_editor", lambda self, timeout=120: started.append(self))
+    old = compare.TreeServers(Settings(root=tmp_path))
+    old.start_editor()
+    assert started == []
+    (tmp_path / "bot" / "apps").mkdir(parents=True)
+    (tmp_path / "bot" / "apps" / "editor_server.py").write_text("")
+    new = compare.TreeServers(Settings(root=tmp_path))
+    new.start_editor()
+    assert started == [new]
