@@ -263,6 +263,9 @@ def section(results: dict) -> str:
              "in-scope queries. Time = the protocol's wall time (build, tune, eval) and, in brackets, its "
              "process's CPU time, on 2 cores shared with other work (load averages in "
              "`bench/real_traffic.json`); peak memory = that process's peak RSS.", "", *table(results), ""]
+    missing = [p.name for p in PROTOCOLS if p.name not in results]
+    if missing:
+        lines += [f"Not measured in this run: {', '.join(missing)} (`--only` them, or `--all`).", ""]
     lines += ["Protocols (`bench/splits.py`; random choices seeded 7):", ""]
     for p in PROTOCOLS:
         r = results.get(p.name)
