@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from importlib import resources
+from typing import Iterable
 
-from sanic import response
+from sanic import Blueprint, response
+from sanic.request import Request
 
 TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
          ".html": "text/html; charset=utf-8"}
@@ -15,3 +17,26 @@ def asset(path: str, headers: dict[str, str] | None = None) -> response.HTTPResp
     body = resources.files("bot.web").joinpath(f"static/{path}").read_bytes()
     content_type = TYPES[path[path.rindex("."):]]
     return response.raw(body, content_type=content_type, headers=headers)
+
+
+def page_routes(bp: Blueprint, page: str, files: Iterable[str], headers: dict[str, str],
+                vendor: Iterable[str] = ()) -> None:
+    """A staff page's ``/`` (its HTML), ``/static/<name>`` and ``/static/vendor/<name>``: only the
+    files named, with ``headers``; anything else is a JSON 404."""
+    allowed, libraries = set(files), set(vendor)
+
+    def not_found() -> response.HTTPResponse:
+        return response.json({"error": "not found"}, status=404, headers=headers)
+
+    @bp.route("/", methods=["GET"])
+    async def index(request: Request) -> response.HTTPResponse:
+        return asset(page, headers)
+
+    @bp.route("/static/<name>", methods=["GET"])
+    async def static(request: Request, name: str) -> response.HTTPResponse:
+        return asset(name, headers) if name in allowed else not_found()
+
+    if libraries:
+        @bp.route("/static/vendor/<name>", methods=["GET"])
+        async def vendored(request: Request, name: str) -> response.HTTPResponse:
+            return asset("vendor/" + name, headers) if name in libraries else not_found()

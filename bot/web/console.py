@@ -31,7 +31,7 @@ from bot.handoff.store import Handoff
 from bot.runtime import handoffs, inbox, staff
 from bot.staff.accounts import ADMIN, AGENT
 from bot.staff.auth import SECURITY_HEADERS, add_login_routes, error, ok, staff_route
-from bot.web.assets import asset
+from bot.web.assets import page_routes
 
 MAX_MESSAGE_CHARS = 4000
 STATIC = {"console.js", "console.css"}
@@ -83,15 +83,7 @@ def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
                      session_hours=lambda: handoffs().settings.agent_session_hours,
                      trusted_proxies=lambda: handoffs().settings.proxy_list)
 
-    @bp.route("/", methods=["GET"])
-    async def page(request: Request) -> response.HTTPResponse:
-        return asset("console.html", SECURITY_HEADERS)
-
-    @bp.route("/static/<name>", methods=["GET"])
-    async def static(request: Request, name: str) -> response.HTTPResponse:
-        if name not in STATIC:
-            return error("not found", 404)
-        return asset(name, SECURITY_HEADERS)
+    page_routes(bp, "console.html", STATIC, SECURITY_HEADERS)
 
     @bp.route("/api/queue", methods=["GET"])
     @agent_route(csrf=False)

@@ -28,7 +28,7 @@ from bot.kb.corpus import Corpus, Issue
 from bot.kb.index import KbIndexError
 from bot.staff.accounts import ADMIN, AGENT, EDITOR, StaffStore
 from bot.staff.auth import SECURITY_HEADERS, add_login_routes, error, ok, staff_route
-from bot.web.assets import asset
+from bot.web.assets import page_routes
 
 READERS = (AGENT, EDITOR, ADMIN)
 WRITERS = (EDITOR, ADMIN)
@@ -129,21 +129,7 @@ def blueprint(app: EditorApp) -> Blueprint:
     add_login_routes(bp, app.staff, cookie_path="/editor", roles=READERS,
                      session_hours=app.session_hours, trusted_proxies=app.trusted_proxies)
 
-    @bp.route("/", methods=["GET"])
-    async def page(request: Request) -> response.HTTPResponse:
-        return asset("editor.html", SECURITY_HEADERS)
-
-    @bp.route("/static/<name>", methods=["GET"])
-    async def static(request: Request, name: str) -> response.HTTPResponse:
-        if name not in STATIC:
-            return error("not found", 404)
-        return asset(name, SECURITY_HEADERS)
-
-    @bp.route("/static/vendor/<name>", methods=["GET"])
-    async def vendor(request: Request, name: str) -> response.HTTPResponse:
-        if name not in VENDOR:
-            return error("not found", 404)
-        return asset("vendor/" + name, SECURITY_HEADERS)
+    page_routes(bp, "editor.html", STATIC, SECURITY_HEADERS, VENDOR)
 
     @bp.route("/health", methods=["GET"])
     async def health(request: Request) -> response.HTTPResponse:
