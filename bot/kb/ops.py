@@ -182,19 +182,24 @@ def read_calibration(path: Path) -> dict:
 
 
 def needs_tuning(settings: Settings) -> bool:
-    """Whether no tuned model fits the FAQ's phrasings with today's default options."""
-    from bot.kb.tune import TuneOptions  # options only: training itself is imported on use
+    """Whether no tuned model fits the FAQ's phrasings with today's default options (never for a
+    FAQ tuning cannot learn from: ``bot.kb.tune.untunable``)."""
+    from bot.kb.tune import TuneOptions, untunable  # training itself is imported on use
 
-    tuned = fresh_tuned(settings.index_path, load_corpus(settings.corpus_path), model_name(settings.model))
+    corpus = load_corpus(settings.corpus_path)
+    if untunable(corpus):
+        return False
+    tuned = fresh_tuned(settings.index_path, corpus, model_name(settings.model))
     return tuned is None or not same_options(read_manifest(tuned).get("options", {}), TuneOptions())
 
 
 @dataclass
 class Tuned:
-    path: Path
+    path: Path | None  # None when skipped
     manifest: dict
     up_to_date: bool
     built: Built | None  # None with build=False
+    skipped: str = ""  # why nothing was tuned (a FAQ with one question per entry)
 
 
 def tune_corpus(settings: Settings, corpus: Corpus, index: Path, options: Any = None, *,
@@ -202,20 +207,28 @@ def tune_corpus(settings: Settings, corpus: Corpus, index: Path, options: Any = 
                 say: Callable[[str], None] = lambda _: None, **overrides: float | None) -> Tuned:
     """Adapt the encoder to the corpus (``bot.kb.tune``), then rebuild the index with it.
     ``say`` hears what training did as soon as it is done."""
-    from bot.kb.tune import TuneError, TuneOptions, tune
+    from bot.kb.tune import TuneError, TuneOptions, tune, untunable
 
-    try:
-        result = tune(corpus, index, settings.model, options or TuneOptions(), force=force,
-                      progress=progress, log=say)
-    except TuneError as exc:
-        raise KbOpsError(str(exc)) from exc
+    reason = "" if corpus.errors else untunable(corpus)
+    if reason:  # nothing to learn from: the base model serves, built as asked
+        say(f"not tuned: {reason}")
+        result = None
+    else:
+        try:
+            result = tune(corpus, index, settings.model, options or TuneOptions(), force=force,
+                          progress=progress, log=say)
+        except TuneError as exc:
+            raise KbOpsError(str(exc)) from exc
+    path, manifest, up_to_date = (result.path, result.manifest, result.up_to_date) if result \
+        else (None, {}, False)
     if not build:
-        return Tuned(result.path, result.manifest, result.up_to_date, None)
+        return Tuned(path, manifest, up_to_date, None, reason or "")
     # a retrained model keeps its name: force the rebuild so the new weights serve
-    built = build_corpus(settings, corpus, index, force=not result.up_to_date, progress=progress,
-                         **overrides)  # type: ignore[arg-type]  # weights and target precision only
-    prune_models(index, keep={result.path.name})
-    return Tuned(result.path, result.manifest, result.up_to_date, built)
+    built = build_corpus(settings, corpus, index, force=result is not None and not up_to_date,
+                         progress=progress, **overrides)  # type: ignore[arg-type]  # weights, target only
+    if path is not None:
+        prune_models(index, keep={path.name})
+    return Tuned(path, manifest, up_to_date, built, reason or "")
 
 
 @dataclass
@@ -246,7 +259,12 @@ def prepare_index(settings: Settings, progress: bool = False,
         return out
     out.problems += [str(issue) for issue in corpus.warnings] + out.built.warnings
     say(out.built.summary())
-    if settings.tune_on_run and needs_tuning(settings):
+    from bot.kb.tune import untunable
+
+    reason = untunable(corpus)
+    if settings.tune_on_run and reason:
+        say(f"not adapting the encoder to the FAQ: {reason}")
+    if settings.tune_on_run and not reason and needs_tuning(settings):
         say("adapting the encoder to the FAQ's phrasings (kb tune, about a minute; "
             "SUPPORTBOT_TUNE_ON_RUN=false skips this)")
         try:

@@ -77,14 +77,19 @@ def describe(which: str, counts: dict[str, int]) -> str:
 
 
 def caveat(report: dict) -> str | None:
-    """A warning when the thresholds rest mostly on stand-in questions, saying what would do better."""
+    """A warning when the thresholds rest mostly on stand-in questions: what they estimate, and
+    what would make the estimate a better one."""
     counts = report.get("in_scope") or {}
     sentences, phrasings = counts.get("answer_sentences", 0), counts.get("phrasings", 0)
     if sentences <= phrasings:
         return None
+    reached = "" if report.get("target_reached") else \
+        ", not reached: the thresholds with the best F0.5 were kept"
     return (f"the thresholds rest on {sentences} sentences of answers standing in for customers' "
-            f"questions (and {phrasings} phrasings of entries with alternates): an estimate on the "
-            "careful side; alternates, or questions labelled in the inbox, make it a better one")
+            f"questions (and {phrasings} phrasings of entries with alternates); on them the estimated "
+            f"precision is {report.get('estimated_precision')} (target {report.get('target_precision')}"
+            f"{reached}). Answer sentences are harder to place than customers' questions, so this errs "
+            "on the careful side; alternates (customers' questions from the inbox) make it a better one")
 
 
 def samples(version: IndexVersion, vectors: np.ndarray, q_vectors: np.ndarray, labels: np.ndarray,

@@ -87,6 +87,7 @@ def test_a_single_question_faq_builds_and_says_what_its_thresholds_rest_on(tmp_p
     assert source.startswith("calibrated on the corpus") and "leave-one-out" not in source
     assert source in out  # kb build prints what the thresholds rest on...
     assert f"the thresholds rest on {n} sentences of answers standing in for customers' questions" in err
+    assert f"estimated precision is {report['estimated_precision']} (target 0.95" in err
     t = report["thresholds"]
     assert 0.3 <= t["clarify"] <= t["answer"] <= 0.95 and 0 <= t["margin"] <= 0.1
     # ...and the thresholds work: the entries' own questions are answered, nonsense is not
@@ -152,3 +153,35 @@ def test_no_alternates_and_no_sentence_in_any_answer_is_a_clear_error(tmp_path, 
     assert "no in-scope samples to calibrate on" in err and "--no-calibrate" in err
     assert cli.main(["kb", "build", "--corpus", str(faq), "--index", str(tmp_path / "idx"),
                      "--no-calibrate"]) == 0
+
+
+def test_kb_tune_on_a_single_question_faq_says_why_and_builds_with_the_base_model(tmp_path, fake_cli,
+                                                                                  monkeypatch, capsys):
+    """The old code stopped with exit 1: 'tuning needs at least two entries with two or more phrasings'."""
+    from bot.kb import ops
+
+    monkeypatch.setattr(ops, "base_encoder", lambda settings: FakeEncoder())
+    faq, idx = write(tmp_path / "faq" / "f.yml", SINGLE), tmp_path / "idx"
+    assert cli.main(["kb", "tune", "--corpus", str(faq), "--index", str(idx)]) == 0
+    out = capsys.readouterr().out
+    assert "not tuned: tuning needs at least two entries with two or more phrasings" in out
+    assert "0 of 5 entries have alternates, so the base model serves" in out
+    assert "built index" in out and "as stand-in questions" in out
+    assert IndexVersion(current_path(idx)).model == FakeEncoder.name and not (idx / "models").exists()
+
+
+def test_supportbot_run_does_not_try_to_tune_a_single_question_faq(tmp_path, monkeypatch):
+    from bot.kb import ops
+    from bot.settings import Settings
+
+    monkeypatch.setattr(ops, "base_encoder", lambda settings: FakeEncoder())
+    monkeypatch.setattr(ops, "tune_corpus", lambda *a, **k: pytest.fail("tuning was tried"))
+    write(tmp_path / "faq" / "f.yml", SINGLE)
+    settings = Settings(root=tmp_path, corpus=tmp_path / "faq", index_dir=tmp_path / "idx")
+    assert not ops.needs_tuning(settings)
+    said: list[str] = []
+    prepared = ops.prepare_index(settings, say=said.append)
+    assert prepared.fatal is None and prepared.tuned is None
+    assert len(prepared.problems) == 1 and "the thresholds rest on 9 sentences" in prepared.problems[0]
+    assert any(s.startswith("not adapting the encoder to the FAQ: tuning needs") for s in said)
+    assert any("as stand-in questions" in s for s in said)  # the build's summary
