@@ -194,7 +194,7 @@ def cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(str(exc)) from exc
     tuned = _ops(ops.tune_corpus, settings, corpus, _index(args, settings), options, force=args.force,
                  build=not args.no_build, progress=sys.stderr.isatty(), say=print, **_overrides(args))
-    if tuned.up_to_date:
+    if tuned.up_to_date and tuned.path is not None:
         print(f"the tuned model {tuned.path.name} already fits these phrasings (trained "
               f"{tuned.manifest['trained_at']}); --force trains again")
     if tuned.built is not None:

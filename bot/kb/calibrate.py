@@ -138,7 +138,10 @@ def choose_thresholds(samples: Samples, target_precision: float = TARGET_PRECISI
     oos = samples.labels < 0
     n_in, n_oos = int((~oos).sum()), int(oos.sum())
     if n_in == 0:
-        raise ValueError("no in-scope samples: entries need two or more phrasings to calibrate")
+        raise ValueError("no in-scope samples to calibrate on: give some entries alternates (two or "
+                         "more phrasings) or answers of at least one sentence of three words, "
+                         "calibrate on labelled questions ('kb calibrate --queries'), or build with "
+                         "--no-calibrate to keep the default thresholds")
     weight = np.where(oos, (oos_share / (1 - oos_share)) * n_in / n_oos if n_oos else 0.0, 1.0)
     s1 = samples.top_scores[:, 0]
     s2 = np.where(np.isfinite(samples.top_scores[:, 1]), samples.top_scores[:, 1], -1.0)

@@ -3,6 +3,7 @@ that return results and raise ``KbOpsError`` with what to fix; they never print.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,13 +12,21 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from bot.kb import calibrate as cal
+from bot.kb import stand_ins
 from bot.kb.build import BuildResult, build_index
 from bot.kb.corpus import Corpus, CorpusError, load_corpus
 from bot.kb.decision import Thresholds
 from bot.kb.encoder import Encoder, EncoderError, load_encoder, model_name
 from bot.kb.evaluate import QueryFileError, read_queries
 from bot.kb.evidence import SIGNALS
-from bot.kb.index import IndexVersion, KbIndexError, current_path, embed_phrasings, serving_name
+from bot.kb.index import (
+    IndexVersion,
+    KbIndexError,
+    current_path,
+    embed_phrasings,
+    load_thresholds,
+    serving_name,
+)
 from bot.kb.models import corpus_encoder, fresh_tuned, held_out_rows, prune_models, read_manifest, same_options
 from bot.kb.out_of_scope import OutOfScopeError, digest, save_examples
 from bot.kb.out_of_scope import load as load_out_of_scope
@@ -40,6 +49,7 @@ def calibrate_version(path: Path, encoder: Encoder, index_dir: Path, *,
     examples = list(out_of_scope)
     ex_vectors = embed_phrasings(index_dir, encoder, examples)[0] if examples \
         else np.zeros((0, version.index.d), dtype=np.float32)
+    in_scope: dict[str, int] = {}
     if queries is not None:
         labelled = read_queries(queries, set(version.by_id))
         index_of = {e.id: i for i, e in enumerate(version.entries)}
@@ -54,18 +64,25 @@ def calibrate_version(path: Path, encoder: Encoder, index_dir: Path, *,
         oos_texts = cal.generic_oos_questions()
         oos_vectors, _ = embed_phrasings(index_dir, encoder, oos_texts)
         rows = held_out_rows(version)  # a tuned model: only the phrasings it never trained on
-        samples = (cal.declined(cal.version_leave_one_out(version, vectors, rows),
-                                vectors[cal.loo_rows(version.owners, rows)], ex_vectors)
+        loo = cal.loo_rows(version.owners, rows)
+        stand_in, in_scope = stand_ins.version_samples(  # entries with one phrasing: their answers
+            version, vectors, lambda texts: embed_phrasings(index_dir, encoder, texts)[0], ex_vectors)
+        samples = (cal.declined(cal.version_leave_one_out(version, vectors, rows), vectors[loo], ex_vectors)
+                   + stand_in
                    + cal.declined(cal.query_samples(version, oos_vectors, [-1] * len(oos_texts), oos_texts),
                                   oos_vectors, ex_vectors)
                    + cal.declined(cal.query_samples(version, ex_vectors, [-1] * len(examples), examples),
                                   ex_vectors, ex_vectors, skip_self=True))
         which = "phrasings held out of tuning" if rows is not None else "leave-one-out"
-        source = f"calibrated on the corpus ({which} + generic out-of-scope + {len(examples)} from the " \
-                 f"out-of-scope file), target precision {target_precision}"
+        in_scope = {"phrasings": len(loo), "entries_with_alternates": len(np.unique(version.owners[loo])),
+                    **in_scope}
+        source = f"calibrated on the corpus ({stand_ins.describe(which, in_scope)} + generic out-of-scope" \
+                 f" + {len(examples)} from the out-of-scope file), target precision {target_precision}"
     thresholds, report = cal.choose_thresholds(samples, target_precision, oos_share,
                                                base=version.thresholds, source=source)
     report["out_of_scope_examples"] = len(examples)
+    if in_scope:
+        report["in_scope"] = in_scope  # what the thresholds rest on (stand_ins.caveat reads it)
     save_examples(path, examples, ex_vectors)  # before the thresholds: their rewrite reloads the server
     cal.save(path, thresholds, report)
     return thresholds, report
@@ -120,9 +137,11 @@ class Built:
         m = self.result.manifest
         if self.result.up_to_date:
             return f"index {self.result.name} is up to date ({m['entries']} entries); nothing to do"
+        t = load_thresholds(self.result.path)
         return (f"built index {self.result.name}: {m['entries']} entries, {m['phrasings']} phrasings "
                 f"({m['encoded']} newly encoded), {m['index_type']}, {self.seconds:.1f} s, "
-                f"model {m['model']}; now serving")
+                f"model {m['model']}; now serving\nthresholds: answer {t.answer}, margin {t.margin}, "
+                f"clarify {t.clarify}; {t.source}")
 
 
 def scoring(settings: Settings, target_precision: float | None = None,
@@ -148,23 +167,39 @@ def build_corpus(settings: Settings, corpus: Corpus, index: Path, *, force: bool
                        out_of_scope=read_out_of_scope(settings), **scoring(settings, **overrides))
     except (KbIndexError, EncoderError, ValueError) as exc:
         raise KbOpsError(f"{exc}\nthe build stopped; {UNCHANGED}") from exc
-    return Built(result, time.perf_counter() - started, [note] if note else [])
+    notes = [note] if note else []
+    if not result.up_to_date:
+        notes += [c for c in [stand_ins.caveat(read_calibration(result.path))] if c]
+    return Built(result, time.perf_counter() - started, notes)
+
+
+def read_calibration(path: Path) -> dict:
+    """The calibration report stored with a version ({} when it was not calibrated)."""
+    try:
+        return json.loads((path / "calibration.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def needs_tuning(settings: Settings) -> bool:
-    """Whether no tuned model fits the FAQ's phrasings with today's default options."""
-    from bot.kb.tune import TuneOptions  # options only: training itself is imported on use
+    """Whether no tuned model fits the FAQ's phrasings with today's default options (never for a
+    FAQ tuning cannot learn from: ``bot.kb.tune.untunable``)."""
+    from bot.kb.tune import TuneOptions, untunable  # training itself is imported on use
 
-    tuned = fresh_tuned(settings.index_path, load_corpus(settings.corpus_path), model_name(settings.model))
+    corpus = load_corpus(settings.corpus_path)
+    if untunable(corpus):
+        return False
+    tuned = fresh_tuned(settings.index_path, corpus, model_name(settings.model))
     return tuned is None or not same_options(read_manifest(tuned).get("options", {}), TuneOptions())
 
 
 @dataclass
 class Tuned:
-    path: Path
+    path: Path | None  # None when skipped
     manifest: dict
     up_to_date: bool
     built: Built | None  # None with build=False
+    skipped: str = ""  # why nothing was tuned (a FAQ with one question per entry)
 
 
 def tune_corpus(settings: Settings, corpus: Corpus, index: Path, options: Any = None, *,
@@ -172,20 +207,28 @@ def tune_corpus(settings: Settings, corpus: Corpus, index: Path, options: Any = 
                 say: Callable[[str], None] = lambda _: None, **overrides: float | None) -> Tuned:
     """Adapt the encoder to the corpus (``bot.kb.tune``), then rebuild the index with it.
     ``say`` hears what training did as soon as it is done."""
-    from bot.kb.tune import TuneError, TuneOptions, tune
+    from bot.kb.tune import TuneError, TuneOptions, tune, untunable
 
-    try:
-        result = tune(corpus, index, settings.model, options or TuneOptions(), force=force,
-                      progress=progress, log=say)
-    except TuneError as exc:
-        raise KbOpsError(str(exc)) from exc
+    reason = "" if corpus.errors else untunable(corpus)
+    if reason:  # nothing to learn from: the base model serves, built as asked
+        say(f"not tuned: {reason}")
+        result = None
+    else:
+        try:
+            result = tune(corpus, index, settings.model, options or TuneOptions(), force=force,
+                          progress=progress, log=say)
+        except TuneError as exc:
+            raise KbOpsError(str(exc)) from exc
+    path, manifest, up_to_date = (result.path, result.manifest, result.up_to_date) if result \
+        else (None, {}, False)
     if not build:
-        return Tuned(result.path, result.manifest, result.up_to_date, None)
+        return Tuned(path, manifest, up_to_date, None, reason or "")
     # a retrained model keeps its name: force the rebuild so the new weights serve
-    built = build_corpus(settings, corpus, index, force=not result.up_to_date, progress=progress,
-                         **overrides)  # type: ignore[arg-type]  # weights and target precision only
-    prune_models(index, keep={result.path.name})
-    return Tuned(result.path, result.manifest, result.up_to_date, built)
+    built = build_corpus(settings, corpus, index, force=result is not None and not up_to_date,
+                         progress=progress, **overrides)  # type: ignore[arg-type]  # weights, target only
+    if path is not None:
+        prune_models(index, keep={path.name})
+    return Tuned(path, manifest, up_to_date, built, reason or "")
 
 
 @dataclass
@@ -216,7 +259,12 @@ def prepare_index(settings: Settings, progress: bool = False,
         return out
     out.problems += [str(issue) for issue in corpus.warnings] + out.built.warnings
     say(out.built.summary())
-    if settings.tune_on_run and needs_tuning(settings):
+    from bot.kb.tune import untunable
+
+    reason = untunable(corpus)
+    if settings.tune_on_run and reason:
+        say(f"not adapting the encoder to the FAQ: {reason}")
+    if settings.tune_on_run and not reason and needs_tuning(settings):
         say("adapting the encoder to the FAQ's phrasings (kb tune, about a minute; "
             "SUPPORTBOT_TUNE_ON_RUN=false skips this)")
         try:

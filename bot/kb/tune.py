@@ -75,6 +75,21 @@ def held_out_phrasings(entries: Sequence[FaqEntry], seed: int) -> dict[str, str]
             for e in entries if len(e.phrasings) >= HOLD_OUT_MIN}
 
 
+def untunable(corpus: Corpus) -> str | None:
+    """Why ``corpus`` gives tuning nothing to learn from, or None.
+
+    Tuning pulls an entry's phrasings together: a FAQ with one question per entry has no pairs.
+    Pairs of a question and sentences of its answer were tried on StackFAQ and gained nothing
+    (MRR 0.947 tuned, 0.948 untuned; docs/benchmarks.md), so such a FAQ keeps the base model."""
+    trainable = sum(1 for e in corpus.entries if len(e.phrasings) >= 2)
+    if trainable >= 2:
+        return None
+    return (f"tuning needs at least two entries with two or more phrasings (a question plus "
+            f"alternates); {trainable} of {len(corpus.entries)} entries have alternates, so the base "
+            "model serves as it is (alternates, e.g. customers' questions from the inbox, make tuning "
+            "possible)")
+
+
 def training_batches(entries: Sequence[Sequence[str]], batch_size: int,
                      rng: random.Random) -> list[tuple[list[str], list[str]]]:
     """One epoch of (anchors, positives) batches; each phrasing is an anchor once per epoch.
@@ -115,10 +130,10 @@ def tune(corpus: Corpus, index_dir: Path, base_model: str = "", options: TuneOpt
     """
     if corpus.errors:
         raise TuneError("the corpus has errors; fix them first ('supportbot kb validate')")
+    reason = untunable(corpus)
+    if reason:
+        raise TuneError(reason)
     trainable = [e for e in corpus.entries if len(e.phrasings) >= 2]
-    if len(trainable) < 2:
-        raise TuneError("tuning needs at least two entries with two or more phrasings "
-                        "(a question plus alternates)")
     base_name = model_name(base_model)
     target = tuned_path(index_dir, corpus, base_name)
     existing = read_manifest(target)

@@ -75,7 +75,9 @@ def test_cli_build_search_eval_and_a_failed_build_keeps_serving(tmp_path, fake_c
     assert cli.main(["kb", "build", *args]) == 0
     serving = current_name(idx)
     assert cli.main(["kb", "search", "--index", str(idx), "forgot my password", "--json"]) == 0
-    out = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    built, searched = capsys.readouterr().out.split("\n{", 1)  # the build's lines, then the JSON
+    assert "thresholds: answer" in built and "leave-one-out of 8 phrasings of 3 entries" in built
+    out = json.loads("{" + searched)
     assert out["hits"][0]["entry_id"] == "password-reset"
     queries = write(tmp_path / "q.csv", "query,expected_id\nforgot my password,password-reset\n"
                                         "zebra violin,\n")

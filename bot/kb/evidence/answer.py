@@ -46,3 +46,14 @@ class AnswerEvidence:
     def held_out(self, state: np.ndarray, vectors: np.ndarray, phrasings: Phrasings,
                  rows: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(vectors[rows]) @ state.T
+
+    def for_stand_ins(self, state: np.ndarray, scores: list[Any], labels: np.ndarray, vectors: np.ndarray,
+                      phrasings: Phrasings) -> list[Any]:
+        """A sentence of an answer matches that answer far better than a customer's question does:
+        its own entry's answer score becomes its phrasings' mean cosine with the answer instead
+        (what a message close to the entry's question would get)."""
+        own = np.zeros(len(state))
+        np.add.at(own, phrasings.owners, np.einsum("ij,ij->i", vectors, state[phrasings.owners]))
+        own /= np.maximum(np.bincount(phrasings.owners, minlength=len(state)), 1)
+        return [{**row, int(label): float(own[label])} if int(label) in row else row
+                for row, label in zip(scores, labels)]

@@ -57,3 +57,10 @@ class Evidence(Protocol):
     def held_out(self, state: Any, vectors: np.ndarray, phrasings: Phrasings, rows: np.ndarray) -> np.ndarray:
         """Scores of the phrasings ``rows`` as if they were unseen customer messages (calibration)."""
         ...
+
+    def for_stand_ins(self, state: Any, scores: list[Any], labels: np.ndarray, vectors: np.ndarray,
+                      phrasings: Phrasings) -> list[Any]:
+        """``scores`` (from :meth:`scores`) of calibration's stand-in questions, sentences of the
+        answers of entries ``labels`` (``bot.kb.stand_ins``), with whatever the signal learnt from
+        that very answer left out (``vectors``: the phrasings' vectors)."""
+        ...

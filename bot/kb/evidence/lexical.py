@@ -100,3 +100,7 @@ class LexicalEvidence:
     def held_out(self, state: Lexical, vectors: np.ndarray, phrasings: Phrasings,
                  rows: np.ndarray) -> np.ndarray:
         return cross_fitted_scores(phrasings.texts, phrasings.owners, phrasings.n_entries, rows)
+
+    def for_stand_ins(self, state: Any, scores: list[Any], labels: np.ndarray, vectors: np.ndarray,
+                      phrasings: Phrasings) -> list[Any]:
+        return scores  # its documents are phrasings only, never answers: nothing to leave out
