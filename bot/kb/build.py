@@ -101,8 +101,10 @@ def build_index(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: boo
     started = time.perf_counter()
     texts, owners = phrasing_table(corpus.entries)
     vectors, n_encoded = embed_phrasings(index_dir, encoder, texts, progress)
+    serving = serving_name(index_dir)
     build = BuildInput(corpus.entries, texts, owners, vectors,
-                       lambda more: embed_phrasings(index_dir, encoder, more, progress))
+                       lambda more: embed_phrasings(index_dir, encoder, more, progress),
+                       index_dir / "versions" / serving if serving else None)
     stamp = datetime.now(timezone.utc)
     name = f"{stamp.strftime('%Y%m%dT%H%M%S%fZ')}-{corpus_hash[:8]}"
     (index_dir / "versions").mkdir(exist_ok=True)

@@ -69,6 +69,25 @@ def test_build_fits_the_head_and_skips_it_beyond_the_size_limit(tmp_path, monkey
     assert big.manifest["head_weight"] == 0.0 and not (big.path / "head.npz").exists()
 
 
+def test_an_answer_edit_reuses_the_serving_head_and_a_phrasing_edit_refits_it(tmp_path, monkeypatch):
+    fits = []
+    real_fit = head_module.fit_head
+    monkeypatch.setattr(head_module, "fit_head", lambda *a: fits.append(1) or real_fit(*a))
+    path = write(tmp_path / "faq.yml", SMALL_CORPUS)
+    index = tmp_path / "idx"
+    first = build_index(load_corpus(path), index, FakeEncoder(), head_weight=0.5)
+    assert len(fits) == 1
+    path.write_text(path.read_text().replace("Refunds take **3 days**.", "Refunds take 5 days."))
+    edited = build_index(load_corpus(path), index, FakeEncoder(), head_weight=0.5)
+    assert len(fits) == 1 and edited.name != first.name  # same phrasings: the head is copied
+    assert (edited.path / "head.npz").read_bytes() == (first.path / "head.npz").read_bytes()
+    IndexVersion(edited.path)  # the copy is in the new version's checksums
+    path.write_text(path.read_text().replace("- shipping price", "- shipping price\n      - postage"))
+    added = build_index(load_corpus(path), index, FakeEncoder(), head_weight=0.5)
+    assert len(fits) == 2  # a new phrasing: a new fit
+    assert IndexVersion(added.path).state("head").weights.shape[0] == 3
+
+
 def test_bad_weights_are_refused_and_the_cli_says_so(tmp_path, monkeypatch, capsys):
     corpus = load_corpus(write(tmp_path / "faq.yml", SMALL_CORPUS))
     with pytest.raises(KbIndexError, match="head weight must be between 0 and 10"):

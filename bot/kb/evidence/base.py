@@ -20,6 +20,7 @@ class BuildInput:
     owners: np.ndarray
     vectors: np.ndarray
     embed: Callable[[list[str]], tuple[np.ndarray, int]]  # through the embedding cache
+    previous: Path | None = None  # the serving version's folder: what a signal may reuse
 
 
 @dataclass
