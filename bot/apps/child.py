@@ -21,8 +21,8 @@ def call(target: str, *args: Any) -> Any:
 
 
 def say(line: str) -> None:
-    """A step's progress line, on the terminal (passed to the child by reference)."""
-    print(f"  {line}", flush=True)
+    """A step's progress, on the terminal, every line indented (passed to the child by reference)."""
+    print("\n".join(f"  {part}" for part in line.splitlines()), flush=True)
 
 
 def _quiet(log_file: str) -> None:
