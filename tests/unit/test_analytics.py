@@ -270,3 +270,25 @@ def test_the_names_read_from_events_are_the_bots(root):
     rasa = SQLTrackerStore.SQLEvent.__table__
     for c in events.columns:
         assert c.name in rasa.columns and type(rasa.columns[c.name].type) is type(c.type)
+
+
+def test_supportbot_report_prints_the_same_figures(seeded, tmp_path, capsys):
+    from bot.cli import main
+    from bot.settings import Settings
+
+    _, _, convs = seeded
+    settings = Settings(root=tmp_path, tracker_db=str(tmp_path / "tracker.db"),
+                        handoff_db=str(tmp_path / "handoff.db"), handoff_timezone=TZ)
+    period = whole_period()
+    args = ["report", "--since", period.first.isoformat(), "--until", period.last.isoformat(), "--no-groups"]
+    assert main(args + ["--csv", "summary"], settings) == 0
+    summary = dict(line.split(",") for line in capsys.readouterr().out.splitlines()[1:])
+    assert summary["conversations"] == str(len(convs))
+    assert summary["contained"] == str(sum(1 for s in convs if s.handoff is None))
+    assert main(args + ["--definitions"], settings) == 0
+    out = capsys.readouterr().out
+    assert "Hand-offs by reason" in out and "Most answered entries" in out and DEFINITIONS["contained"] in out
+    assert main(["report", "--since", "last week"], settings) == 1
+    assert "--since takes a number of days such as 7d" in capsys.readouterr().err
+    assert main(args + ["--csv", "nope"], settings) == 1
+    assert "the tables are summary, days, reasons" in capsys.readouterr().err
