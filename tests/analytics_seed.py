@@ -37,7 +37,7 @@ class Seeded:
     answers: list[str] = field(default_factory=list)  # entries that answered (faq_answers)
 
 
-def scenario(n: int, first_day: datetime, days: int, seed: int = 7) -> list[Seeded]:
+def scenario(n: int, first_day: datetime, days: int, seed: int = 7, prefix: str = "c") -> list[Seeded]:
     """``n`` conversations over ``days`` days from ``first_day`` (UTC), some near midnight."""
     rnd = random.Random(seed)
     out = []
@@ -51,7 +51,7 @@ def scenario(n: int, first_day: datetime, days: int, seed: int = 7) -> list[Seed
             if kind == "clarify":
                 turns.append(rnd.choice(["chosen", "refused", "none"]))
         turns = [t for t in turns if t != "none"]
-        s = Seeded(f"c{i:04d}-{rnd.randrange(10**6)}", start, turns)
+        s = Seeded(f"{prefix}{i:06d}-{rnd.randrange(10**6)}", start, turns)
         if rnd.random() < 0.3:
             claimed = rnd.choice([None, rnd.uniform(5, 900)])
             s.handoff = Handoff(rnd.choice(REASONS), rnd.uniform(10, 7200), claimed,
@@ -141,7 +141,7 @@ def write_store(store: sa.engine.Engine, seeded: list[Seeded]) -> None:
             h = s.handoff
             if h is None:
                 continue
-            hid, opened = f"h{n:04d}", s.start + timedelta(seconds=h.opened)
+            hid, opened = "h" + s.conversation_id[:31], s.start + timedelta(seconds=h.opened)
             conn.execute(handoffs.insert().values(
                 id=hid, conversation_id=s.conversation_id, channel="rest", reason=h.reason, state="queued",
                 created_at=opened, updated_at=opened, ticket=False, packet="{}", rating=h.rating))

@@ -124,27 +124,37 @@ def _bot_ratings(conn: sa.engine.Connection, period: Period, days: dict[date, Da
 
 def _handoffs(conn: sa.engine.Connection, period: Period, days: dict[date, Day]) -> None:
     t, m, h = transitions.c, messages.c, handoffs.c
-    moments = sa.select(
-        t.handoff_id,
-        sa.type_coerce(sa.func.min(sa.case((t.to_state == ASSIGNED, t.at))), sa.DateTime).label("claimed"),
-        sa.type_coerce(sa.func.max(sa.case((t.to_state.in_(FINAL), t.at))), sa.DateTime).label("ended"),
-    ).group_by(t.handoff_id).subquery()
-    replied = (sa.select(m.handoff_id, sa.type_coerce(sa.func.min(m.at), sa.DateTime).label("first"))
-               .where(m.role == "agent").group_by(m.handoff_id).subquery())
-    query = (sa.select(h.created_at, h.reason, h.rating, moments.c.claimed, moments.c.ended, replied.c.first)
-             .select_from(handoffs.outerjoin(moments, moments.c.handoff_id == h.id)
-                          .outerjoin(replied, replied.c.handoff_id == h.id))
+
+    sqlite = conn.dialect.name == "sqlite"
+
+    def first(column: Any, *where: Any, latest: bool = False) -> Any:
+        """One moment per hand-off, looked up through the hand-off id's index (not a whole-table group)."""
+        return sa.select(sa.func.max(column) if latest else sa.func.min(column)).where(*where).scalar_subquery()
+
+    def seconds(start: Any, end: Any) -> Any:
+        """``end - start`` in seconds, computed by the database (no datetime parsing per row here)."""
+        if sqlite:
+            return (sa.func.julianday(end) - sa.func.julianday(start)) * 86400.0
+        return sa.extract("epoch", end - start)
+
+    claimed = first(t.at, t.handoff_id == h.id, t.to_state == ASSIGNED)
+    ended = first(t.at, t.handoff_id == h.id, t.to_state.in_(FINAL), latest=True)
+    replied = first(m.at, m.handoff_id == h.id, m.role == "agent")
+    waited, handled = seconds(h.created_at, replied), seconds(claimed, ended)
+    created_at = sa.type_coerce(h.created_at, sa.String) if sqlite else h.created_at  # parsed below, in C
+    query = (sa.select(created_at, h.reason, h.rating, waited, handled)
              .where(h.created_at >= period.start_utc(), h.created_at < period.end_utc()))
-    for created, reason, rating, claimed, ended, first in conn.execute(query):
-        created = aware(created)
-        d = days.get(day_of(created, period.tz))
+    for created, reason, rating, first_reply, handling in conn.execute(query):
+        if isinstance(created, str):
+            created = datetime.fromisoformat(created)
+        d = days.get(day_of(aware(created), period.tz))
         if d is None:
             continue
         d.handoffs[reason] += 1
-        if first is not None:
-            d.first_reply.append(_seconds(created, first))
-        if claimed is not None and ended is not None:
-            d.handling.append(_seconds(claimed, ended))
+        if first_reply is not None:
+            d.first_reply.append(max(0.0, float(first_reply)))
+        if handling is not None:
+            d.handling.append(max(0.0, float(handling)))
         if rating is not None:
             d.person_ratings.append(int(rating))
 
@@ -170,9 +180,3 @@ def _entries(conn: sa.engine.Connection, period: Period) -> list[dict[str, Any]]
 
 def _date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
-
-
-def _seconds(start: datetime, end: Any) -> float:
-    if not isinstance(end, datetime):
-        end = datetime.fromisoformat(str(end))
-    return max(0.0, (aware(end) - aware(start)).total_seconds())
