@@ -16,6 +16,7 @@ import argparse
 import json
 import random
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -72,6 +73,13 @@ def main() -> int:
     p.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-analytics-"))
+    try:
+        return measure(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # about 500 MB of generated stores
+
+
+def measure(args: argparse.Namespace, work: Path) -> int:
     tracker_store(work / "tracker.db")
     tracker = sqlite_engine(f"sqlite:///{work / 'tracker.db'}")
     store = sqlite_engine(f"sqlite:///{work / 'handoff.db'}")

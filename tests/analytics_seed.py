@@ -131,7 +131,7 @@ def write_store(store: sa.engine.Engine, seeded: list[Seeded]) -> None:
 
     metadata.create_all(store, tables=[handoffs, transitions, messages, faq_answers, answer_votes])
     with store.begin() as conn:
-        for n, s in enumerate(seeded):
+        for s in seeded:
             for entry in s.answers:
                 conn.execute(faq_answers.insert().values(conversation_id=s.conversation_id, faq_id=entry,
                                                          at=s.start + timedelta(seconds=5)))

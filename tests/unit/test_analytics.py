@@ -148,7 +148,8 @@ def test_a_period_counts_only_its_own_days(seeded):
 
 def test_groups_of_the_inbox_are_listed_with_a_link_to_it(seeded):
     tracker, store, _ = seeded
-    groups = [{"customers": 3, "count": 4, "examples": ["where is my parcel"], "nearest": [{"id": "track_order"}]}]
+    groups = [{"customers": 3, "count": 4, "examples": ["where is my parcel"],
+               "nearest": [{"id": "track_order"}]}]
     tables = report(tracker, store, whole_period(), groups=lambda: groups)
     assert tables["groups"]["rows"] == [[3, 4, "where is my parcel", "track_order", "/editor/#inbox"]]
     analytics = Analytics(lambda: tracker, store, TZ, groups=lambda: 1 / 0)
@@ -174,7 +175,8 @@ def test_the_summary_read_in_windows_as_events_arrive_equals_one_read_of_all(see
     quarter = len(all_rows) // 4 + 1
     for part in range(4):
         with live.begin() as conn:
-            conn.execute(events.insert(), [dict(r._mapping) for r in all_rows[part * quarter:(part + 1) * quarter]])
+            part_rows = all_rows[part * quarter:(part + 1) * quarter]
+            conn.execute(events.insert(), [dict(r._mapping) for r in part_rows])
         (a if part % 2 else b).refresh(budget=0.0)  # one window, then the other summary goes on
         a.refresh()
         b.refresh()
@@ -266,7 +268,8 @@ def test_the_names_read_from_events_are_the_bots(root):
     assert (summary.NONE_INTENT, summary.RATING_SLOT, summary.RATED) == (
         faq_turn.NONE_INTENT, closing.RATING_SLOT, closing.RATED)
     assert {"answer", "clarify", "miss"} == {decision.ANSWER, decision.CLARIFY, decision.MISS}
-    assert f"intent: {summary.RATE_INTENT}\n      - action: action_rate" in (root / "data" / "rules.yml").read_text()
+    rules = (root / "data" / "rules.yml").read_text()
+    assert f"intent: {summary.RATE_INTENT}\n      - action: action_rate" in rules
     rasa = SQLTrackerStore.SQLEvent.__table__
     for c in events.columns:
         assert c.name in rasa.columns and type(rasa.columns[c.name].type) is type(c.type)
