@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Sequence
@@ -88,12 +89,16 @@ def compute(store: sa.engine.Engine, period: Period) -> Figures:
     metadata.create_all(store, tables=[handoffs, transitions, messages, faq_answers, answer_votes,
                                        conversations, bot_ratings])
     days = {d: Day() for d in period.days}
-    with store.connect() as conn:
-        _conversations(conn, period, days)
-        _bot_ratings(conn, period, days)
-        _handoffs(conn, period, days)
-        votes = _votes(conn, period)
-        entries = _entries(conn, period)
+
+    def run(part: Any, *args: Any) -> Any:
+        with store.connect() as conn:
+            return part(conn, period, *args)
+
+    # independent queries on their own connections: SQLite releases the GIL while it reads
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        parts = [pool.submit(run, _handoffs, days), pool.submit(run, _conversations, days),
+                 pool.submit(run, _entries), pool.submit(run, _votes), pool.submit(run, _bot_ratings, days)]
+        _, _, entries, votes, _ = [p.result() for p in parts]
     total = Day()
     for d in days.values():
         total.add(d)
