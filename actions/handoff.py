@@ -4,7 +4,6 @@ person, or of the bot alone when it asked: ``actions.closing``)."""
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -15,8 +14,7 @@ from bot import wire
 from bot.conversation import triggers
 from bot.conversation.closing import ASKED, LOW_RATINGS, RATED, RATING_SLOT
 from bot.handoff import messages as say
-from bot.handoff.customer_input import email_in, is_email
-from bot.handoff.customer_input import rating as valid_rating
+from bot.handoff.customer_input import email_in, is_email, parse_rating
 from bot.handoff.states import RESOLVED, AlreadyRated
 from bot.inbox.ratings import record_bot_rating
 from bot.runtime import handoffs, inbox
@@ -115,17 +113,6 @@ class ActionHandoffFollowup(Action):
             dispatcher.utter_message(text=say.BACK)
         # a rating from now on is for the person, even if the bot had asked for one before
         return [SlotSet("faq_miss_count", 0), SlotSet("handoff_offered", False), SlotSet(RATING_SLOT, None)]
-
-
-RATING_RE = re.compile(r"^\D*?([1-5])(?!\d)\s*(?:stars?)?[\s,.:;!-]*(.*)$", re.S)
-
-
-def parse_rating(text: str, entity: str | None) -> tuple[int | None, str | None]:
-    """``"4 - quick and friendly"`` -> (4, "quick and friendly")."""
-    m = None if text.startswith("/") else RATING_RE.match(text.strip())  # "/rate{...}": a button
-    if m:
-        return int(m.group(1)), (m.group(2).strip() or None)
-    return valid_rating(entity), None
 
 
 class ActionRate(Action):

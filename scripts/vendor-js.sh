@@ -25,7 +25,8 @@ web=../bot/web/static/vendor
 copy "$web" socket.io-client dist/socket.io.min.js
 copy "$web" marked lib/marked.umd.js
 copy "$web" dompurify dist/purify.min.js
-versions "$web" socket.io-client marked dompurify
+copy "$web" chart.js dist/chart.umd.min.js
+versions "$web" socket.io-client marked dompurify chart.js
 
 tests=../tests/e2e/vendor
 copy "$tests" axe-core axe.min.js

@@ -106,8 +106,20 @@ def serve(settings: Settings) -> int:
                                                         answer_weight=settings.answer_weight),
         session_hours=lambda: settings.agent_session_hours, trusted_proxies=lambda: settings.proxy_list,
         serving=lambda: serving(settings.index_path))))
+    _add_analytics(app, settings, staff, lambda: groups.get(drafts.live())["groups"])
     builder.start()
     log.info("FAQ editor on http://%s:%d/editor/", settings.host, settings.editor_port)
     app.run(host=settings.host, port=settings.editor_port, workers=1, access_log=False)
     builder.stop()
     return 0
+
+
+def _add_analytics(app: Any, settings: Settings, staff: Any, groups: Callable[[], Any]) -> None:
+    """The analytics page (``/analytics/``, bot.web.analytics) next to the editor: both are staff pages."""
+    from bot.analytics.service import Analytics
+    from bot.web.analytics import blueprint as analytics_page
+
+    analytics = Analytics.from_settings(settings, groups=groups)
+    app.blueprint(analytics_page(lambda: analytics, lambda: staff, settings.handoff_timezone,
+                                 session_hours=lambda: settings.agent_session_hours,
+                                 trusted_proxies=lambda: settings.proxy_list))

@@ -1,7 +1,7 @@
 """The ``supportbot`` command: FAQ tooling, staff accounts, hand-offs, retention and running the bot.
 
 One module per verb group (``kb``, ``staff``, ``handoff``, ``privacy``, ``inbox``, ``serve``,
-``chat``), each with ``add_parsers`` and its commands; they print what the operations
+``chat``, ``report``), each with ``add_parsers`` and its commands; they print what the operations
 (``bot.kb.ops`` and the stores) return, and a problem the user can fix as one ``error:`` line with exit code 1.
 """
 
@@ -11,12 +11,12 @@ import argparse
 import logging
 import sys
 
-from bot.cli import chat, handoff, inbox, kb, privacy, serve, staff
+from bot.cli import chat, handoff, inbox, kb, privacy, report, serve, staff
 from bot.cli.errors import EXIT_ERROR, CliError
 from bot.settings import Settings, SettingsError
 
 __all__ = ["main", "build_parser", "CliError"]
-GROUPS = (kb, serve, chat, staff, handoff, privacy, inbox)
+GROUPS = (kb, serve, chat, staff, handoff, privacy, inbox, report)
 
 
 def build_parser() -> argparse.ArgumentParser:

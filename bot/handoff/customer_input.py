@@ -45,3 +45,15 @@ def rating(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().isdecimal() and value.strip().isascii():
         value = int(value.strip())
     return value if isinstance(value, int) and value in RATINGS else None
+
+
+RATING_RE = re.compile(r"^\D*?([1-5])(?!\d)\s*(?:stars?)?[\s,.:;!-]*(.*)$", re.S)
+
+
+def parse_rating(text: str, entity: Any) -> tuple[int | None, str | None]:
+    """A rating message: ``"4 - quick and friendly"`` -> (4, "quick and friendly"); a button's
+    ``/rate{...}`` or anything else -> its ``rating`` entity, if it is one."""
+    m = None if text.startswith("/") else RATING_RE.match(text.strip())  # "/rate{...}": a button
+    if m:
+        return int(m.group(1)), (m.group(2).strip() or None)
+    return rating(entity), None

@@ -9,6 +9,7 @@ HEADERS = {  # the file, and how its first lines name its version
     "socket.io-client": ("bot/web/static/vendor/socket.io.min.js", "Socket.IO v{}"),
     "marked": ("bot/web/static/vendor/marked.umd.js", "marked v{}"),
     "dompurify": ("bot/web/static/vendor/purify.min.js", "DOMPurify {}"),
+    "chart.js": ("bot/web/static/vendor/chart.umd.min.js", "Chart.js v{}"),
     "axe-core": ("tests/e2e/vendor/axe.min.js", "axe v{}"),
 }
 
