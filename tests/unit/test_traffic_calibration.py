@@ -2,6 +2,7 @@
 ``kb calibrate --from-traffic``), with the fake encoder."""
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -231,3 +232,44 @@ def test_cli_calibrate_from_traffic_reports_what_it_rests_on_or_why_not(tmp_path
     assert json.loads((current_path(idx) / "calibration.json").read_text())["traffic"]["labels"]["usable"] == 75
     assert cli.main(["kb", "calibrate", "--min-labels", "3"], settings) == 1
     assert "--min-labels goes with --from-traffic" in capsys.readouterr().err
+
+
+# -- the editor's builder -------------------------------------------------------------------------
+
+def test_the_builder_recalibrates_from_traffic_after_a_publish_and_when_enough_new_labels_arrived(tmp_path):
+    from bot.db import sqlite_engine
+    from bot.editor.builder import Builder
+    from bot.editor.changes import SAVE, Change, revision
+    from bot.editor.service import EditorService
+    from bot.editor.versions import SERVING, VersionStore
+    from bot.inbox.labels import Collected
+
+    faq = write(tmp_path / "faq" / "f.yml", faq_yaml()).parent
+    service = EditorService(faq, VersionStore(sqlite_engine(f"sqlite:///{tmp_path / 'e.db'}")),
+                            tmp_path / "idx" / ".editor.lock")
+    settings = Settings(root=tmp_path, corpus=faq, index_dir=tmp_path / "idx", tune_on_run=False,
+                        traffic_min_labels=30, recalibrate_after_labels=10)
+    labels = real_traffic()[:20]  # too few at first
+    builder = Builder(settings, service.versions, base=FakeEncoder(),
+                      labels=lambda ids: Collected(list(labels), {"questions": len(labels)}))
+    e = service.read().corpus.by_id()["gift-wrap"]
+    v1 = service.publish([Change(SAVE, e.id, replace(e, answer="Wrapped."), revision(e))],
+                         "eve", "")
+    assert builder.run_pending()
+    built = service.versions.get(v1.id)
+    assert built.build_state == SERVING and "labelled" not in built.build_detail
+    assert "calibrated on the corpus" in IndexVersion(current_path(settings.index_path)).thresholds.source
+    builder.labels_every = 0
+    assert builder.new_labels(current_path(settings.index_path)) == 20
+    assert not builder._maybe_recalibrate()  # 20 new, but fewer than the 30 needed
+    labels[:] = real_traffic()
+    assert builder._maybe_recalibrate()
+    served = IndexVersion(current_path(settings.index_path))
+    assert "72 labelled real questions" in served.thresholds.source
+    assert builder.new_labels(served.path) == 0 and not builder._maybe_recalibrate()
+    e = service.read().corpus.by_id()["gift-wrap"]
+    v2 = service.publish([Change(SAVE, e.id, replace(e, answer="Wrapped again."), revision(e))],
+                         "eve", "")
+    assert builder.run_pending()
+    assert "recalibrated from 72 labelled real questions" in service.versions.get(v2.id).build_detail
+    assert "72 labelled real questions" in IndexVersion(current_path(settings.index_path)).thresholds.source
