@@ -446,7 +446,7 @@ async function loadCalibration() {
     const t = s.thresholds;
     const traffic = s.traffic;
     $("#calibration-summary").textContent = `Index ${s.index_version}, calibrated ${when(s.calibrated_at)}: ` +
-      `answer ${t.answer}, margin ${t.margin}, clarify ${t.clarify}. ${t.source}.` +
+      `answer ${t.answer}, margin ${t.margin}, clarify ${t.clarify}; ${t.source}.` +
       (traffic ? "" : " Not calibrated from labelled real questions yet: the thresholds rest on the FAQ alone.");
     if (traffic) {
       body.append(calibrationRow("the FAQ alone (corpus-only)", traffic.promised, traffic.corpus_only,
