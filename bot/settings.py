@@ -64,6 +64,12 @@ class Settings:
     lexical_weight: float = _DEFAULT_WEIGHT["lexical_weight"]
     # The share of answers calibration aims to get right (`kb build`, `kb calibrate`).
     target_precision: float = 0.95
+    # Calibrating from labelled real questions (`kb calibrate --from-traffic`, the editor's builder):
+    # at least this many usable ones; the builder recalibrates the serving version once this many
+    # new ones arrived since its last calibration from traffic (0: never by itself), and after
+    # every publish.
+    traffic_min_labels: int = 30
+    recalibrate_after_labels: int = 20
     # Whether `supportbot run` adapts the encoder to the FAQ (`kb tune`) when no tuned model fits
     # its phrasings (about a minute for the demo FAQ on 2 cores).
     tune_on_run: bool = True
@@ -139,6 +145,10 @@ class Settings:
         if not 0 < self.target_precision < 1:
             raise SettingsError("SUPPORTBOT_TARGET_PRECISION must be between 0 and 1 (exclusive), "
                                 f"got {self.target_precision}")
+        if self.traffic_min_labels < 1:
+            raise SettingsError("SUPPORTBOT_TRAFFIC_MIN_LABELS must be at least 1")
+        if self.recalibrate_after_labels < 0:
+            raise SettingsError("SUPPORTBOT_RECALIBRATE_AFTER_LABELS must be 0 (off) or more")
         if self.tracker_url and not self.tracker_url.startswith(("postgresql://", "sqlite://")):
             raise SettingsError(
                 "SUPPORTBOT_TRACKER_URL must start with postgresql:// (or sqlite://), "

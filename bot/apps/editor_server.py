@@ -63,6 +63,7 @@ def serve(settings: Settings) -> int:
     from bot.apps.child import run_in_child
     from bot.db import engine
     from bot.editor.builder import Builder
+    from bot.editor.calibration import calibration_view
     from bot.editor.drafts import Drafts
     from bot.editor.inbox import InboxGroups
     from bot.editor.service import EditorService
@@ -105,7 +106,9 @@ def serve(settings: Settings) -> int:
                                                         index_dir=settings.index_path,
                                                         answer_weight=settings.answer_weight),
         session_hours=lambda: settings.agent_session_hours, trusted_proxies=lambda: settings.proxy_list,
-        serving=lambda: serving(settings.index_path))))
+        serving=lambda: serving(settings.index_path),
+        calibration=lambda: calibration_view(settings.index_path, builder.labelled, settings.traffic_min_labels,
+                                             settings.recalibrate_after_labels))))
     _add_analytics(app, settings, staff, lambda: groups.get(drafts.live())["groups"])
     builder.start()
     log.info("FAQ editor on http://%s:%d/editor/", settings.host, settings.editor_port)

@@ -68,8 +68,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     _target_flag(c)
     c.add_argument("--oos-share", type=float, default=0.25,
                    help="share of out-of-scope traffic assumed (default 0.25)")
-    c.add_argument("--queries", type=Path,
-                   help="calibrate on this labelled CSV (a validation split, never the test set)")
+    source = c.add_mutually_exclusive_group()
+    source.add_argument("--queries", type=Path,
+                        help="calibrate on this labelled CSV (a validation split, never the test set)")
+    source.add_argument("--from-traffic", action="store_true",
+                        help="calibrate on real questions labelled in the inbox (alternates, not ours) and by "
+                             "customers' votes, with the corpus while they are few; reports promised vs "
+                             "measured precision (docs/editors.md)")
+    c.add_argument("--min-labels", type=int, metavar="N",
+                   help="with --from-traffic: usable labelled questions needed (default "
+                        "SUPPORTBOT_TRAFFIC_MIN_LABELS, 30)")
     c.add_argument("--json", action="store_true")
     c.set_defaults(handler=cmd_calibrate)
 
@@ -254,8 +262,15 @@ def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
 
     index = _index(args, settings)
     target = settings.target_precision if args.target_precision is None else args.target_precision
+    if args.min_labels is not None and not args.from_traffic:
+        raise CliError("--min-labels goes with --from-traffic")
     version = _version(index)  # a clear error when there is no index
     examples = _ops(read_out_of_scope, settings, "the thresholds are unchanged")
+    if args.from_traffic:
+        from bot.cli.kb_traffic import calibrate_from_traffic
+
+        return calibrate_from_traffic(args, settings, index, version, _version_encoder(version, settings),
+                                      target, examples)
     try:
         thresholds, report = calibrate_version(
             current_path(index), _version_encoder(version, settings), index, queries=args.queries,

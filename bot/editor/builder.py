@@ -6,19 +6,28 @@ version it replaces, the running action server is told at once, and only then is
 (the new thresholds are swapped in the same way, a fraction of a second later). The encoders stay
 loaded between builds. When phrasings changed, the encoder is re-tuned in a child process once
 publishing has been quiet for a while, and the FAQ is rebuilt with the tuned model.
+
+Once real questions are labelled (``bot.inbox.labels``: inbox actions, votes), the serving
+version is recalibrated from them (``bot.kb.traffic_calibration``) after each publish's corpus
+calibration, and whenever SUPPORTBOT_RECALIBRATE_AFTER_LABELS new labelled questions arrived
+since its last calibration from traffic (looked at every LABELS_EVERY_S seconds); always with
+at least SUPPORTBOT_TRAFFIC_MIN_LABELS usable ones.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
 from bot.editor.recipe import Recipe
 from bot.editor.versions import BUILDING, FAILED, QUEUED, SERVING, SUPERSEDED, VersionStore
+from bot.inbox.labels import Collected
 from bot.kb.corpus import Corpus, load_corpus
 from bot.kb.encoder import Encoder, SentenceTransformerEncoder, load_encoder
 from bot.kb.index import IndexVersion, current_path, serving_name
@@ -27,13 +36,15 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 TUNE_AFTER_QUIET_S = 30.0  # re-tune once nobody has published for this long
+LABELS_EVERY_S = 60.0  # how often the builder counts new labelled questions
 # what a version is switched in with from the one it replaces, until its own calibration is done
 CARRIED = ("thresholds.json", "calibration.json", "out_of_scope.json", "out_of_scope.npy")
 
 
 class Builder:
     def __init__(self, settings: Settings, versions: VersionStore, notify: Callable[[], None] = lambda: None,
-                 base: Encoder | None = None, tune: Callable[[Corpus], None] | None = None):
+                 base: Encoder | None = None, tune: Callable[[Corpus], None] | None = None,
+                 labels: Callable[[set[str]], Collected] | None = None):
         self.settings = settings
         self.versions = versions
         self.notify = notify  # tell the running bot to load the new version now
@@ -46,6 +57,9 @@ class Builder:
         self._last_publish = 0.0
         self._tune_due = False
         self.tune_after_quiet = TUNE_AFTER_QUIET_S
+        self._labels = labels  # the labelled questions of these entries (None: the inbox's tables)
+        self.labels_every = LABELS_EVERY_S
+        self._labels_checked = time.monotonic()
 
     # -- the queue --------------------------------------------------------------------------------
 
@@ -77,7 +91,7 @@ class Builder:
         self.warm()
         while not self._stop.is_set():
             try:
-                if not self.run_pending() and not self._maybe_tune():
+                if not self.run_pending() and not self._maybe_tune() and not self._maybe_recalibrate():
                     with self._wake:
                         self._wake.wait(timeout=1.0)
             except Exception:  # noqa: BLE001 - the builder must outlive any one build
@@ -157,6 +171,7 @@ class Builder:
                                         index_version=result.name, seconds=served)
                 recipe.calibrate(result.path, encoder, index)
                 self.notify()
+                note = self.calibrate_from_traffic(result.path, encoder, recipe.out_of_scope) + note
             self._tune_due = self.tune is not None and fresh_tuned(index, corpus, self.base.name) is None
             self.versions.set_build(version_id, SERVING,
                                     f"serving {result.name}, calibrated ({encoder.name}){note}",
@@ -183,3 +198,65 @@ class Builder:
         if latest is not None and fresh_tuned(self.settings.index_path, corpus, self.base.name) is not None:
             self.versions.set_build(latest.id, QUEUED, "rebuilding with the re-tuned encoder")
         return True
+
+    # -- calibrating from labelled real questions --------------------------------------------------
+
+    def labelled(self, entry_ids: set[str]) -> Collected:
+        if self._labels is not None:
+            return self._labels(entry_ids)
+        from bot.db import engine
+        from bot.inbox.labels import collect
+
+        return collect(engine(self.settings.handoff_db_url), entry_ids)
+
+    def calibrate_from_traffic(self, path: Path, encoder: Encoder, out_of_scope: list[str]) -> str:
+        """Recalibrate the version at ``path`` from the labelled questions if there are enough;
+        returns what happened, for the build's detail (the corpus-only thresholds stay otherwise)."""
+        from bot.kb.traffic_calibration import TooFewLabels, calibrate_from_traffic
+
+        try:
+            labels = self.labelled(set(IndexVersion(path).by_id))
+            _, report = calibrate_from_traffic(
+                path, encoder, self.settings.index_path, labels.questions, labels_report=labels.report,
+                min_labels=self.settings.traffic_min_labels, target_precision=self.settings.target_precision,
+                out_of_scope=out_of_scope, k=self.settings.search_k)
+        except TooFewLabels as exc:
+            log.info("not calibrating from traffic: %s", exc)
+            return ""
+        except Exception as exc:  # noqa: BLE001 - the corpus-only thresholds serve; the editor sees why
+            log.exception("calibrating index %s from traffic failed", path.name)
+            return f"; calibrating from labelled questions failed ({exc}), the corpus's thresholds serve"
+        self.notify()
+        return f"; recalibrated from {report['traffic']['labels']['usable']} labelled real questions"
+
+    def new_labels(self, path: Path) -> int:
+        """Labelled questions newer than those the version's last calibration from traffic used."""
+        try:
+            report = json.loads((path / "calibration.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            report = {}
+        since = ((report.get("traffic") or {}).get("labels") or {}).get("period", {}).get("to")
+        cutoff = datetime.fromisoformat(since) if since else None
+        version = IndexVersion(path)
+        return sum(1 for q in self.labelled(set(version.by_id)).questions
+                   if cutoff is None or (q.at is not None and q.at > cutoff))
+
+    def _maybe_recalibrate(self) -> bool:
+        """Every ``labels_every`` seconds: recalibrate the serving version from traffic once
+        SUPPORTBOT_RECALIBRATE_AFTER_LABELS new labelled questions arrived."""
+        wanted = self.settings.recalibrate_after_labels
+        if not wanted or time.monotonic() - self._labels_checked < self.labels_every:
+            return False
+        self._labels_checked = time.monotonic()
+        index = self.settings.index_path
+        if serving_name(index) is None:
+            return False
+        path = current_path(index)
+        if self.new_labels(path) < wanted:
+            return False
+        from bot.editor.recipe import Recipe
+
+        done = self.calibrate_from_traffic(path, self.encoder_of(IndexVersion(path)),
+                                           Recipe.from_settings(self.settings).out_of_scope)
+        log.info("index %s, %s new labelled questions%s", path.name, wanted, done or ": too few usable")
+        return bool(done)

@@ -6,8 +6,10 @@ Kinds: ``miss`` (no entry fitted), ``none_of_these`` (the customer refused every
 the entry that answered), ``low_rating`` (the customer rated a conversation the bot handled alone 1
 or 2: each question it answered, ``nearest_entry`` the entry that did, ``bot.inbox.ratings``),
 ``clarify`` (options offered: kept to learn which questions are ambiguous; not shown as a gap
-unless refused). Votes on answers (``answer_votes``: one per conversation and entry, the latest
-counts) give each entry its helpful / not helpful figures.
+unless refused), ``helpful`` (the customer voted an answer helpful: ``nearest_entry`` is the entry
+that answered; never a gap, kept as a labelled question for calibration, ``bot.inbox.labels``).
+Votes on answers (``answer_votes``: one per conversation and entry, the latest counts) give each
+entry its helpful / not helpful figures.
 
 An editor acts once on a group of questions (``act``): ``alternates`` (added as alternates of the
 entry ``entry_id``), ``new_entry`` (turned into the new entry ``entry_id``) or ``not_ours``
@@ -36,7 +38,8 @@ from bot.kb.corpus import ID_PATTERN
 MISS, NONE_OF_THESE, NOT_HELPFUL, CLARIFY = "miss", "none_of_these", "not_helpful", "clarify"
 PROPOSED = "proposed"  # an agent's reply on a resolved hand-off, suggested as an entry
 LOW_RATING = "low_rating"  # answered in a bot-only conversation the customer rated 1 or 2
-KINDS_STORED = (MISS, NONE_OF_THESE, NOT_HELPFUL, CLARIFY, PROPOSED, LOW_RATING)
+HELPFUL = "helpful"  # an answer voted helpful: a labelled question, never a gap
+KINDS_STORED = (MISS, NONE_OF_THESE, NOT_HELPFUL, CLARIFY, PROPOSED, LOW_RATING, HELPFUL)
 # what the inbox shows; a clarify becomes one when refused
 GAPS = (MISS, NONE_OF_THESE, NOT_HELPFUL, PROPOSED, LOW_RATING)
 ALTERNATES, NEW_ENTRY, NOT_OURS = "alternates", "new_entry", "not_ours"  # what an editor does with a group
@@ -160,19 +163,18 @@ class InboxStore:
 
     def vote(self, conversation_id: str, faq_id: str, question: str, helpful: bool) -> None:
         """The customer's vote on the answer ``faq_id`` gave to ``question``; a later vote of the same
-        conversation on the same entry replaces it (and its inbox row)."""
+        conversation on the same entry replaces it (and its inbox row: ``not_helpful`` or ``helpful``)."""
         with self.engine.begin() as conn:
             conn.execute(answer_votes.delete().where(answer_votes.c.conversation_id == conversation_id,
                                                      answer_votes.c.faq_id == faq_id))
             conn.execute(answer_votes.insert().values(conversation_id=conversation_id, faq_id=faq_id,
                                                       helpful=helpful, at=utcnow()))
             gone = sa.select(unanswered.c.id).where(unanswered.c.conversation_id == conversation_id,
-                                                    unanswered.c.kind == NOT_HELPFUL,
+                                                    unanswered.c.kind.in_([NOT_HELPFUL, HELPFUL]),
                                                     unanswered.c.nearest_entry == faq_id)
             conn.execute(inbox_handled.delete().where(inbox_handled.c.question_id.in_(gone)))
             conn.execute(unanswered.delete().where(unanswered.c.id.in_(gone)))
-        if not helpful:
-            self.add(conversation_id, question, NOT_HELPFUL, faq_id)
+        self.add(conversation_id, question, HELPFUL if helpful else NOT_HELPFUL, faq_id)
 
     def votes(self) -> dict[str, tuple[int, int]]:
         """Per entry: (helpful, not helpful) votes."""

@@ -207,3 +207,12 @@ def save(path: Path, thresholds: Thresholds, report: dict) -> None:
     write_json_atomic(path / "calibration.json", report)
     write_json_atomic(path / "thresholds.json", thresholds.to_json())
 
+
+
+def answered_by(samples: Samples, thresholds: Thresholds) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample, whether ``thresholds`` answer it (as :func:`choose_thresholds` counts: the global
+    answer threshold and margin) and whether that answer is right."""
+    s1 = samples.top_scores[:, 0]
+    s2 = np.where(np.isfinite(samples.top_scores[:, 1]), samples.top_scores[:, 1], -1.0)
+    answered = (s1 >= thresholds.answer) & (s1 - s2 >= thresholds.margin)
+    return answered, answered & (samples.top_ids[:, 0] == samples.labels) & (samples.labels >= 0)

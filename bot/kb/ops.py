@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -28,7 +29,7 @@ from bot.kb.index import (
     serving_name,
 )
 from bot.kb.models import corpus_encoder, fresh_tuned, held_out_rows, prune_models, read_manifest, same_options
-from bot.kb.out_of_scope import OutOfScopeError, digest, save_examples
+from bot.kb.out_of_scope import OutOfScopeError, digest, normalised, save_examples
 from bot.kb.out_of_scope import load as load_out_of_scope
 from bot.settings import Settings
 
@@ -39,6 +40,50 @@ class KbOpsError(RuntimeError):
     """An operation could not run; the message says why and what to do."""
 
 
+@dataclass
+class CorpusSamples:
+    """A corpus-only calibration's samples, the normalised text of each (``keys``), what they are."""
+
+    samples: cal.Samples
+    keys: list[str]
+    in_scope: dict[str, int]
+    source: str
+
+
+def corpus_samples(version: IndexVersion, encoder: Encoder, index_dir: Path, vectors: np.ndarray | None,
+                   examples: Sequence[str], ex_vectors: np.ndarray,
+                   target_precision: float = cal.TARGET_PRECISION) -> CorpusSamples:
+    """Leave-one-out over the phrasings, answer sentences of single-question entries, the generic
+    out-of-scope questions and the editors' examples, each declined as served."""
+    if vectors is None:
+        vectors, _ = embed_phrasings(index_dir, encoder, version.texts)
+    oos_texts = cal.generic_oos_questions()
+    oos_vectors, _ = embed_phrasings(index_dir, encoder, oos_texts)
+    rows = held_out_rows(version)  # a tuned model: only the phrasings it never trained on
+    loo = cal.loo_rows(version.owners, rows)
+    stand_in, in_scope = stand_ins.version_samples(  # entries with one phrasing: their answers
+        version, vectors, lambda texts: embed_phrasings(index_dir, encoder, texts)[0], ex_vectors)
+    samples = (cal.declined(cal.version_leave_one_out(version, vectors, rows), vectors[loo], ex_vectors)
+               + stand_in
+               + cal.declined(cal.query_samples(version, oos_vectors, [-1] * len(oos_texts), oos_texts),
+                              oos_vectors, ex_vectors)
+               + cal.declined(cal.query_samples(version, ex_vectors, [-1] * len(examples), list(examples)),
+                              ex_vectors, ex_vectors, skip_self=True))
+    keys = [normalised(version.texts[r]) for r in loo] + [""] * len(stand_in.labels) \
+        + [normalised(t) for t in (*oos_texts, *examples)]
+    which = "phrasings held out of tuning" if rows is not None else "leave-one-out"
+    in_scope = {"phrasings": len(loo), "entries_with_alternates": len(np.unique(version.owners[loo])),
+                **in_scope}
+    source = f"calibrated on the corpus ({stand_ins.describe(which, in_scope)} + generic out-of-scope" \
+             f" + {len(examples)} from the out-of-scope file), target precision {target_precision}"
+    return CorpusSamples(samples, keys, in_scope, source)
+
+
+def example_vectors(index_dir: Path, encoder: Encoder, examples: Sequence[str], dim: int) -> np.ndarray:
+    return embed_phrasings(index_dir, encoder, list(examples))[0] if examples \
+        else np.zeros((0, dim), dtype=np.float32)
+
+
 def calibrate_version(path: Path, encoder: Encoder, index_dir: Path, *,
                       vectors: np.ndarray | None = None, queries: Path | None = None,
                       target_precision: float = cal.TARGET_PRECISION,
@@ -47,8 +92,7 @@ def calibrate_version(path: Path, encoder: Encoder, index_dir: Path, *,
     ``out_of_scope`` examples (``bot.kb.out_of_scope``: samples, and the version's decline rule)."""
     version = IndexVersion(path)
     examples = list(out_of_scope)
-    ex_vectors = embed_phrasings(index_dir, encoder, examples)[0] if examples \
-        else np.zeros((0, version.index.d), dtype=np.float32)
+    ex_vectors = example_vectors(index_dir, encoder, examples, version.index.d)
     in_scope: dict[str, int] = {}
     if queries is not None:
         labelled = read_queries(queries, set(version.by_id))
@@ -59,28 +103,12 @@ def calibrate_version(path: Path, encoder: Encoder, index_dir: Path, *,
             [q.text for q in labelled]), q_vectors, ex_vectors)
         source = f"calibrated on {queries.name}, target precision {target_precision}"
     else:
-        if vectors is None:
-            vectors, _ = embed_phrasings(index_dir, encoder, version.texts)
-        oos_texts = cal.generic_oos_questions()
-        oos_vectors, _ = embed_phrasings(index_dir, encoder, oos_texts)
-        rows = held_out_rows(version)  # a tuned model: only the phrasings it never trained on
-        loo = cal.loo_rows(version.owners, rows)
-        stand_in, in_scope = stand_ins.version_samples(  # entries with one phrasing: their answers
-            version, vectors, lambda texts: embed_phrasings(index_dir, encoder, texts)[0], ex_vectors)
-        samples = (cal.declined(cal.version_leave_one_out(version, vectors, rows), vectors[loo], ex_vectors)
-                   + stand_in
-                   + cal.declined(cal.query_samples(version, oos_vectors, [-1] * len(oos_texts), oos_texts),
-                                  oos_vectors, ex_vectors)
-                   + cal.declined(cal.query_samples(version, ex_vectors, [-1] * len(examples), examples),
-                                  ex_vectors, ex_vectors, skip_self=True))
-        which = "phrasings held out of tuning" if rows is not None else "leave-one-out"
-        in_scope = {"phrasings": len(loo), "entries_with_alternates": len(np.unique(version.owners[loo])),
-                    **in_scope}
-        source = f"calibrated on the corpus ({stand_ins.describe(which, in_scope)} + generic out-of-scope" \
-                 f" + {len(examples)} from the out-of-scope file), target precision {target_precision}"
+        corpus = corpus_samples(version, encoder, index_dir, vectors, examples, ex_vectors, target_precision)
+        samples, in_scope, source = corpus.samples, corpus.in_scope, corpus.source
     thresholds, report = cal.choose_thresholds(samples, target_precision, oos_share,
                                                base=version.thresholds, source=source)
     report["out_of_scope_examples"] = len(examples)
+    report["calibrated_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     if in_scope:
         report["in_scope"] = in_scope  # what the thresholds rest on (stand_ins.caveat reads it)
     save_examples(path, examples, ex_vectors)  # before the thresholds: their rewrite reloads the server

@@ -48,7 +48,8 @@ class EditorApp:
                  groups: Callable[[], InboxGroups],
                  embedding_check: Callable[[Corpus], list[Issue]] = lambda corpus: [],
                  figures: Callable[[], dict[str, dict[str, int]]] = dict,
-                 serving: Callable[[], dict[str, Any]] = dict):
+                 serving: Callable[[], dict[str, Any]] = dict,
+                 calibration: Callable[[], dict[str, Any]] = dict):
         self.staff, self.service, self.published = staff, service, published  # published: build it
         self.drafts, self.recent = drafts, recent  # recent: customers' latest questions
         self.inbox, self.out_of_scope = inbox, out_of_scope  # the file "not ours" questions go to
@@ -57,6 +58,7 @@ class EditorApp:
         self.session_hours, self.trusted_proxies = session_hours, trusted_proxies
         self.figures = figures  # per entry id: answered, clarify offers, votes, misses nearby
         self.serving = serving  # the index version serving now
+        self.calibration = calibration  # what its thresholds rest on (bot.editor.calibration)
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -140,6 +142,11 @@ def blueprint(app: EditorApp) -> Blueprint:
     async def status(request: Request) -> response.HTTPResponse:
         return ok({**app.service().status(), "serving": app.serving(),
                    "can_publish": request.ctx.staff.role in WRITERS})
+
+    @bp.route("/api/calibration", methods=["GET"])
+    @route(csrf=False)
+    async def calibration(request: Request) -> response.HTTPResponse:
+        return ok(await _off_loop(app.calibration))
 
     @bp.route("/api/entries", methods=["GET"])
     @route(csrf=False)

@@ -359,6 +359,7 @@ function showTab(name) {
 }
 
 async function loadHistory() {
+  loadCalibration();
   const data = await api("/versions");
   const body = $("#versions tbody");
   body.replaceChildren();
@@ -412,6 +413,91 @@ async function rollback() {
     await loadEntries();
   } catch (err) {
     $("#history-error").textContent = err.message;
+  }
+}
+
+// -- calibration -------------------------------------------------------------------------------
+
+const num = (v) => (v === null || v === undefined ? "n/a" : Number(v).toFixed(3));
+const when = (iso) => (iso ? new Date(iso).toLocaleString() : "n/a");
+
+function calibrationRow(name, promised, part, error) {
+  const m = (part && part.measured) || {};
+  const tr = el("tr");
+  tr.append(el("th", name), el("td", num(promised)), el("td", num(part && part.estimated_precision)),
+            el("td", num(m.precision)), el("td", num(error)), el("td", num(m.in_scope_accuracy)),
+            el("td", num(m.oos_answered)));
+  tr.firstChild.scope = "row";
+  return tr;
+}
+
+function define(list, term, value) {
+  list.append(el("dt", term), el("dd", value));
+}
+
+async function loadCalibration() {
+  try {
+    const data = await api("/calibration");
+    const s = data.serving;
+    const body = $("#calibration-error tbody");
+    const labels = $("#calibration-labels");
+    body.replaceChildren(); labels.replaceChildren();
+    if (!s) { $("#calibration-summary").textContent = data.error || "No index serves yet."; return; }
+    const t = s.thresholds;
+    const traffic = s.traffic;
+    $("#calibration-summary").textContent = `Index ${s.index_version}, calibrated ${when(s.calibrated_at)}: ` +
+      `answer ${t.answer}, margin ${t.margin}, clarify ${t.clarify}; ${t.source}.` +
+      (traffic ? "" : " Not calibrated from labelled real questions yet: the thresholds rest on the FAQ alone.");
+    if (traffic) {
+      body.append(calibrationRow("the FAQ alone (corpus-only)", traffic.promised, traffic.corpus_only,
+                                 traffic.calibration_error.corpus_only),
+                  calibrationRow("labelled real questions", traffic.promised, traffic.from_traffic,
+                                 traffic.calibration_error.from_traffic));
+    } else {
+      const tr = el("tr");
+      tr.append(el("th", "the FAQ alone (corpus-only)"), el("td", num(s.target_precision)),
+                el("td", num(s.estimated_precision)), el("td", "not measured"), el("td", "n/a"),
+                el("td", num(s.estimated_in_scope_accuracy)), el("td", num(s.estimated_oos_answered)));
+      tr.firstChild.scope = "row";
+      body.append(tr);
+    }
+    const used = traffic ? traffic.labels : null;
+    if (used) {
+      define(labels, "Used", `${used.usable} questions: ${used.in_scope} in scope, ${used.out_of_scope} out of scope, ` +
+             `${used.not_entry} answers voted not helpful` + (traffic.combined_with_corpus
+               ? `, with the FAQ's ${traffic.corpus_samples} samples (each question counted ${traffic.weight}×)` : ", alone"));
+      define(labels, "By source", Object.entries(used.usable_by_source || {}).map(([k, n]) => `${k.replace(/_/g, " ")}: ${n}`).join(", ") || "none");
+      if (used.period && used.period.from) define(labels, "Labelled", `${when(used.period.from)} to ${when(used.period.to)}`);
+      const left = Object.entries(used.left_out || {}).map(([k, n]) => `${n} ${k.replace(/_/g, " ")}`);
+      if (used.conflicts) left.push(`${used.conflicts} labelled two ways`);
+      if (left.length) define(labels, "Left out", left.join(", "));
+      define(labels, "Held out", `${traffic.folds}-fold cross-validation over the labelled questions`);
+    }
+    const now = data.labels_now;
+    define(labels, "There now", `${now.questions} labelled questions (${now.in_scope} in scope, ${now.out_of_scope} ` +
+           `out of scope, ${now.not_entry} voted not helpful); at least ${now.min_labels} usable ones are needed, ` +
+           (now.recalibrate_after ? `recalibrated after every publish and every ${now.recalibrate_after} new ones`
+             : "recalibrated after every publish"));
+    for (const c of (now.conflict_examples || []).slice(0, 5)) define(labels, "Labelled two ways", `${c.question}: ${c.labels.join(", ")}`);
+    const hist = $("#calibration-history tbody");
+    hist.replaceChildren();
+    for (const h of data.history) {
+      const tr = el("tr");
+      tr.append(el("td", when(h.at)), el("td", h.index_version), el("td", h.traffic.labels.usable),
+                el("td", num(h.measured && h.measured.precision)),
+                el("td", num(h.corpus_only_measured && h.corpus_only_measured.precision)));
+      hist.append(tr);
+    }
+    if (!data.history.length) {
+      const tr = el("tr");
+      const td = el("td", "none yet");
+      td.colSpan = 5;
+      tr.append(td);
+      hist.append(tr);
+    }
+    $("#calibration-error-text").textContent = "";
+  } catch (err) {
+    $("#calibration-error-text").textContent = err.message;
   }
 }
 
