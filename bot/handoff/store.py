@@ -159,13 +159,15 @@ class HandoffStore:
         return [Handoff.from_row(r) for r in rows]
 
     def queue_position(self, handoff_id: str) -> int:
-        """1 for the longest-waiting queued hand-off; 0 when it is not queued."""
+        """1 for the longest-waiting queued hand-off of its kind; 0 when it is not queued. Live chats
+        and tickets are separate queues: a live customer counts only live customers ahead."""
         h = self.get(handoff_id)
         if h.state != QUEUED:
             return 0
         with self.engine.connect() as conn:
             ahead = conn.execute(sa.select(sa.func.count()).select_from(handoffs).where(
-                handoffs.c.state == QUEUED, handoffs.c.created_at < h.created_at)).scalar_one()
+                handoffs.c.state == QUEUED, handoffs.c.ticket == h.ticket,
+                handoffs.c.created_at < h.created_at)).scalar_one()
         return int(ahead) + 1
 
     def transition(self, handoff_id: str, to_state: str, actor: str | None = None,

@@ -22,6 +22,7 @@ from bot.handoff.states import (
     ABANDONED,
     ACTIVE,
     ASSIGNED,
+    QUEUED,
     RESOLVED,
     RETURNED_TO_BOT,
     HandoffError,
@@ -88,11 +89,13 @@ def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
     @bp.route("/api/queue", methods=["GET"])
     @agent_route(csrf=False)
     async def queue(request: Request) -> response.HTTPResponse:
+        """Oldest first; ``position`` counts within its own queue (live chats, tickets), as
+        ``HandoffStore.queue_position`` does."""
         service = handoffs()
-        rows, position = [], 0
+        rows, positions = [], {True: 0, False: 0}  # ticket? -> queued ones seen so far
         for h in service.store.list_handoffs(ACTIVE):
-            position += h.state == "queued"
-            rows.append(handoff_row(h, service, position if h.state == "queued" else 0))
+            positions[h.ticket] += h.state == QUEUED
+            rows.append(handoff_row(h, service, positions[h.ticket] if h.state == QUEUED else 0))
         return ok({"handoffs": rows, "agents_online": service.agents_online()})
 
     @bp.route("/api/handoffs/<hid>", methods=["GET"])

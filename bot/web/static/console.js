@@ -44,22 +44,36 @@ async function refreshQueue() {
   if (!me) return;  // polls only while logged in: a late 401 from before the login must not log us out
   let data;
   try { data = await api("/queue"); } catch (e) { if (e.status === 401) showLogin(); return; }
-  const body = $("#queue tbody");
+  renderQueueLists(data.handoffs);
+  $("#online").textContent = data.agents_online.length + " agent(s) online";
+}
+
+// Live chats and tickets are different work: two lists, each with its own positions (issue 19).
+function renderQueueLists(handoffs) {
+  const live = handoffs.filter((h) => !h.ticket);
+  const tickets = handoffs.filter((h) => h.ticket);
+  fillQueueTable($("#queue tbody"), live,
+                 (h) => h.state === "queued" ? "#" + h.position : "with " + h.agent);
+  fillQueueTable($("#tickets tbody"), tickets,
+                 (h) => (h.customer_email || "no email address") + (h.state === "queued" ? "" : " · with " + h.agent));
+  $("#queue-empty").hidden = live.length > 0;
+  $("#tickets-empty").hidden = tickets.length > 0;
+}
+
+function fillQueueTable(body, handoffs, status) {
   body.replaceChildren();
-  for (const h of data.handoffs) {
+  for (const h of handoffs) {
     const tr = el("tr");
     tr.dataset.id = h.id;
     if (h.id === current) tr.className = "selected";
     tr.append(el("td", waited(h.wait_seconds)), el("td", h.reason.replace(/_/g, " ")),
-              el("td", h.first_question || "—"),
-              el("td", h.state === "queued" ? (h.ticket ? "ticket" : "#" + h.position) : "with " + h.agent));
+              el("td", h.first_question || "—"), el("td", status(h)));
     const open = el("button", "Open");
+    open.setAttribute("aria-label", "Open " + (h.ticket ? "ticket: " : "chat: ") + (h.first_question || h.id));
     open.addEventListener("click", () => openHandoff(h.id));
     const td = el("td"); td.append(open); tr.append(td);
     body.append(tr);
   }
-  $("#queue-empty").hidden = data.handoffs.length > 0;
-  $("#online").textContent = data.agents_online.length + " agent(s) online";
 }
 
 function line(role, text, meta) {
