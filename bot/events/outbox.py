@@ -44,7 +44,7 @@ class DeliveryQueue:
 
     def __init__(self, engine: sa.engine.Engine, table: sa.Table):
         self.engine, self.table = engine, table
-        metadata.create_all(engine, tables=[table])
+        metadata.create_all(engine, tables=[*{fk.column.table for fk in table.foreign_keys}, table])
 
     def due(self, limit: int = 20) -> list[dict[str, Any]]:
         t = self.table

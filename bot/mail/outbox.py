@@ -20,13 +20,14 @@ import sqlalchemy as sa
 
 from bot.db import aware, metadata, utcnow
 from bot.events.outbox import DeliveryQueue, delivery_columns
+from bot.handoff.store import handoffs  # the foreign key's table, also in processes that open no hand-off
 
 QUEUED, RETRYING, FAILED, SENT = "queued", "retrying", "failed", "sent"
 
 emails = sa.Table(
     "email_outbox", metadata,
     *delivery_columns(),
-    sa.Column("handoff_id", sa.String(32), sa.ForeignKey("handoffs.id"), nullable=False, index=True),
+    sa.Column("handoff_id", sa.String(32), sa.ForeignKey(handoffs.c.id), nullable=False, index=True),
     sa.Column("handoff_message_id", sa.Integer),  # the agent's message in handoff_messages
     sa.Column("agent", sa.String(64), nullable=False),
     sa.Column("to_address", sa.String(320), nullable=False),

@@ -124,6 +124,7 @@ def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
         if not after.isdigit():
             return error("after must be a message id (a whole number, 0 for all)", 400)
         return ok({"state": h.state, "agent": h.agent, "ticket": h.ticket,
+                   "customer_email": service.for_agent(h.customer_email),
                    "messages": _messages(service, hid, int(after)), "emails": _emails(h)})
 
     @bp.route("/api/handoffs/<hid>/claim", methods=["POST"])

@@ -115,6 +115,7 @@ async function openHandoff(id) {
   }
   appendMessages(d.messages);
   showState(d.handoff);
+  showTicketPanel(d.handoff, d.emails);
   refreshQueue();
 }
 
@@ -130,8 +131,70 @@ async function pollConversation() {
   try {
     const d = await api("/handoffs/" + encodeURIComponent(current) + "/messages?after=" + lastMessage);
     appendMessages(d.messages);
-    showState({ ...d, ticket: false });
+    showState(d);
+    showTicketPanel(d, d.emails);
   } catch (e) { if (e.status === 401) showLogin(); }
+}
+
+// -- tickets: replies by email (issue 19) --------------------------------------------------------
+let shownEmails = "";
+
+function showTicketPanel(h, emails) {
+  $("#ticket-reply").hidden = !h.ticket;
+  if (!h.ticket) return;
+  if ("customer_email" in h) {
+    $("#ticket-to").textContent = h.customer_email ? "to " + h.customer_email : "· no email address yet";
+  }
+  $("#email-reply").hidden = !(h.state === "queued" || (h.state === "assigned" && h.agent === me));
+  renderEmails(emails || []);
+}
+
+function emailStatus(m) {
+  if (m.state === "sent") return "sent " + time(m.sent_at);
+  if (m.state === "queued") return "queued, sending…";
+  const tries = m.attempts + (m.attempts === 1 ? " attempt" : " attempts");
+  if (m.state === "retrying") return "retrying (" + tries + "; next " + time(m.next_attempt_at) + "): " + m.error;
+  return "failed after " + tries + ": " + m.error;
+}
+
+function renderEmails(emails) {
+  const key = JSON.stringify(emails);
+  if (key === shownEmails) return;  // polled every half second: redraw only on a change
+  shownEmails = key;
+  const list = $("#email-status");
+  list.replaceChildren();
+  for (const m of emails) {
+    const li = el("li", null, "email " + m.state);
+    li.dataset.id = m.id;
+    li.append(el("span", time(m.created_at) + " · " + m.agent + " to " + m.to + ": ", "meta"),
+              el("span", emailStatus(m), "email-state"));
+    if (m.state === "failed") {
+      const again = el("button", "Send again");
+      again.addEventListener("click", () => sendEmailAgain(m.id));
+      li.append(again);
+    }
+    list.append(li);
+  }
+}
+
+async function sendEmailReply(ev) {
+  ev.preventDefault();
+  const box = ev.target.elements.text;
+  $("#conv-error").textContent = "";
+  try {
+    await api("/handoffs/" + encodeURIComponent(current) + "/email",
+              { method: "POST", body: JSON.stringify({ text: box.value }) });
+    box.value = "";  // kept on any error: nothing typed is lost
+    pollConversation();
+  } catch (e) { $("#conv-error").textContent = e.message; }
+}
+
+async function sendEmailAgain(id) {
+  $("#conv-error").textContent = "";
+  try {
+    await api("/handoffs/" + encodeURIComponent(current) + "/emails/" + id + "/retry", { method: "POST", body: "{}" });
+    pollConversation();
+  } catch (e) { $("#conv-error").textContent = e.message; }
 }
 
 async function act(path) {
@@ -169,6 +232,7 @@ document.addEventListener("DOMContentLoaded", async () => {
       $("#suggest").disabled = true;
     } catch (e) { $("#conv-error").textContent = e.message; }
   });
+  $("#email-reply").addEventListener("submit", sendEmailReply);
   $("#reply").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const box = ev.target.elements.text;
