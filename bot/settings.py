@@ -11,6 +11,7 @@ from typing import Callable, Mapping, cast
 
 from bot.hours import HoursError, parse_hours
 from bot.kb.evidence import SIGNALS, weight_problem
+from bot.mail.address import DEFAULT_PORTS, TLS_MODES, sender
 
 _DEFAULT_WEIGHT = {s.key: s.default for s in SIGNALS}
 MIN_SECRET_KEY_CHARS = 32
@@ -21,6 +22,31 @@ PERSONAL_DATA = ("email", "phone", "card", "iban")  # the kinds bot.handoff.reda
 
 class SettingsError(ValueError):
     """An environment variable holds a value that cannot be used."""
+
+
+def smtp_problem(s: Settings) -> str | None:
+    """What is wrong with the SMTP settings, or None."""
+    if s.smtp_tls not in TLS_MODES:
+        return f"SUPPORTBOT_SMTP_TLS must be one of {', '.join(TLS_MODES)}, got {s.smtp_tls!r}"
+    if not 0 <= s.smtp_port <= 65535:
+        return "SUPPORTBOT_SMTP_PORT must be a port number (0 for the usual one)"
+    if s.smtp_max_attempts < 1 or s.smtp_timeout <= 0:
+        return "SUPPORTBOT_SMTP_MAX_ATTEMPTS must be at least 1 and SUPPORTBOT_SMTP_TIMEOUT positive"
+    if bool(s.smtp_user) != bool(s.smtp_password):
+        return "SUPPORTBOT_SMTP_USER and SUPPORTBOT_SMTP_PASSWORD go together: set both or neither"
+    if not s.smtp_host:
+        return None
+    if not s.smtp_from:
+        return "SUPPORTBOT_SMTP_HOST is set, so SUPPORTBOT_SMTP_FROM must be set too (the replies' From)"
+    try:
+        sender(s.smtp_from)
+    except ValueError as exc:
+        return f"SUPPORTBOT_SMTP_FROM: {exc}"
+    loopback = s.smtp_host in ("localhost", "127.0.0.1", "::1")
+    if s.smtp_user and s.smtp_tls == "none" and not loopback:
+        return ("SUPPORTBOT_SMTP_TLS=none would send SUPPORTBOT_SMTP_PASSWORD unencrypted to "
+                f"{s.smtp_host}: use starttls or tls")
+    return None
 
 
 def _project_root() -> Path:
@@ -124,6 +150,20 @@ class Settings:
     # Where phone numbers written without a country code are from (two letters, e.g. US, GB, DE);
     # empty: only international numbers (+44 ...) are recognised.
     phone_region: str = "US"
+    # Agents' email replies to tickets go out by SMTP from the background worker (docs/agents.md).
+    # Empty host: email replies are off (the console says so). Port 0: the usual one for smtp_tls
+    # (none 25, starttls 587, tls 465). smtp_tls: none, starttls or tls (implicit TLS).
+    smtp_host: str = ""
+    smtp_port: int = 0
+    smtp_tls: str = "starttls"
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    # The From of replies: support@shop.example or "Shop support <support@shop.example>".
+    smtp_from: str = ""
+    smtp_timeout: float = 10.0
+    # Failed sends are retried with back-off (1 s doubling to 10 min); after this many the reply
+    # shows as failed in the console, where an agent can send it again.
+    smtp_max_attempts: int = 20
 
     def __post_init__(self) -> None:
         if self.reload_interval <= 0:
@@ -185,6 +225,9 @@ class Settings:
         if self.phone_region and self.phone_region.upper() not in phonenumbers.SUPPORTED_REGIONS:
             raise SettingsError("SUPPORTBOT_PHONE_REGION must be a two-letter region such as US, GB or DE "
                                 f"(or empty), got {self.phone_region!r}")
+        problem = smtp_problem(self)
+        if problem:
+            raise SettingsError(problem)
         try:
             parse_hours(self.handoff_hours, self.handoff_timezone)
         except HoursError as exc:
@@ -206,6 +249,11 @@ class Settings:
     def mask_kinds(self) -> frozenset[str]:
         """What SUPPORTBOT_MASK_AT_REST masks before storage."""
         return frozenset(k.strip().lower() for k in self.mask_at_rest.split(",") if k.strip())
+
+    @property
+    def smtp_port_number(self) -> int:
+        """SUPPORTBOT_SMTP_PORT, or the usual port for SUPPORTBOT_SMTP_TLS."""
+        return self.smtp_port or DEFAULT_PORTS.get(self.smtp_tls, 0)
 
     @property
     def webhook_urls(self) -> list[str]:

@@ -77,4 +77,5 @@ def _report(done: object) -> None:
           f"{d['handoff_transitions']} transitions")
     print(f"  customer feed: {d['feed_messages']} messages")
     print(f"  webhook outbox: {d['webhook_deliveries']} deliveries")
+    print(f"  email outbox:   {d['email_replies']} replies")
     print(f"  editors' inbox: {d['inbox_questions']} unanswered questions")

@@ -1,5 +1,9 @@
-"""The webhook outbox (table ``webhook_outbox``): a delivery is stored in the same moment as what it
-reports, and stays until a receiver acknowledges it."""
+"""Outboxes: a delivery is stored in the same moment as what it reports, and stays until it is done.
+
+``DeliveryQueue`` is the part every outbox shares (which rows are due, done, failed, given up), over
+any table with the columns of ``delivery_columns()``; ``bot.events.retry`` drains one with back-off.
+The webhook outbox (table ``webhook_outbox``) is ``Outbox``; the e-mail outbox is ``bot.mail.outbox``.
+"""
 
 from __future__ import annotations
 
@@ -25,10 +29,62 @@ outbox = sa.Table(
 )
 
 
+def delivery_columns() -> list[sa.Column]:
+    """The columns a new outbox table needs for ``DeliveryQueue``: ``next_attempt_at`` is NULL once
+    the sender gave up (the row stays, with its error, until someone sends it again)."""
+    return [sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column("attempts", sa.Integer, nullable=False, default=0),
+            sa.Column("next_attempt_at", sa.DateTime(timezone=True), index=True),
+            sa.Column("delivered_at", sa.DateTime(timezone=True)),
+            sa.Column("last_error", sa.Text)]
+
+
+class DeliveryQueue:
+    """Due, delivered and failed rows of one outbox table."""
+
+    def __init__(self, engine: sa.engine.Engine, table: sa.Table):
+        self.engine, self.table = engine, table
+        metadata.create_all(engine, tables=[*{fk.column.table for fk in table.foreign_keys}, table])
+
+    def due(self, limit: int = 20) -> list[dict[str, Any]]:
+        t = self.table
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t).where(t.c.delivered_at.is_(None), t.c.next_attempt_at <= utcnow())
+                                .order_by(t.c.id).limit(limit)).all()
+        return [dict(r._mapping) for r in rows]
+
+    def delivered(self, row_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(self.table.update().where(self.table.c.id == row_id)
+                         .values(delivered_at=utcnow(), attempts=self.table.c.attempts + 1, last_error=None))
+
+    def failed(self, row_id: int, error: str, retry_at: datetime | None) -> None:
+        """One more failed attempt; ``retry_at`` None: given up (only for tables that allow it)."""
+        with self.engine.begin() as conn:
+            conn.execute(self.table.update().where(self.table.c.id == row_id)
+                         .values(attempts=self.table.c.attempts + 1, last_error=error[:2000],
+                                 next_attempt_at=retry_at))
+
+    def again(self, row_id: int) -> bool:
+        """Send a row that was given up on again, now; False when it is not given up."""
+        t = self.table
+        with self.engine.begin() as conn:
+            return conn.execute(t.update().where(t.c.id == row_id, t.c.delivered_at.is_(None),
+                                                 t.c.next_attempt_at.is_(None))
+                                .values(next_attempt_at=utcnow())).rowcount == 1
+
+    def rows(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(self.table).order_by(self.table.c.id)).all()
+        return [dict(r._mapping) for r in rows]
+
+
 class Outbox:
+    """The webhook outbox: one row per (event, receiver), retried until a receiver acknowledges it."""
+
     def __init__(self, engine: sa.engine.Engine):
         self.engine = engine
-        metadata.create_all(engine, tables=[outbox])
+        self.queue = DeliveryQueue(engine, outbox)
 
     def enqueue_webhook(self, idempotency_key: str, url: str, body: dict[str, Any]) -> None:
         with self.engine.begin() as conn:
@@ -40,23 +96,13 @@ class Outbox:
                                                     next_attempt_at=utcnow()))
 
     def due_webhooks(self, limit: int = 20) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(outbox).where(outbox.c.delivered_at.is_(None),
-                                                        outbox.c.next_attempt_at <= utcnow())
-                                .order_by(outbox.c.id).limit(limit)).all()
-        return [dict(r._mapping) for r in rows]
+        return self.queue.due(limit)
 
     def webhook_delivered(self, outbox_id: int) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(outbox.update().where(outbox.c.id == outbox_id)
-                         .values(delivered_at=utcnow(), attempts=outbox.c.attempts + 1, last_error=None))
+        self.queue.delivered(outbox_id)
 
     def webhook_failed(self, outbox_id: int, error: str, retry_at: datetime) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(outbox.update().where(outbox.c.id == outbox_id)
-                         .values(attempts=outbox.c.attempts + 1, last_error=error[:2000],
-                                 next_attempt_at=retry_at))
+        self.queue.failed(outbox_id, error, retry_at)
 
     def webhook_rows(self) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(sa.select(outbox).order_by(outbox.c.id)).all()]
+        return self.queue.rows()

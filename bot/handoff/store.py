@@ -159,13 +159,15 @@ class HandoffStore:
         return [Handoff.from_row(r) for r in rows]
 
     def queue_position(self, handoff_id: str) -> int:
-        """1 for the longest-waiting queued hand-off; 0 when it is not queued."""
+        """1 for the longest-waiting queued hand-off of its kind; 0 when it is not queued. Live chats
+        and tickets are separate queues: a live customer counts only live customers ahead."""
         h = self.get(handoff_id)
         if h.state != QUEUED:
             return 0
         with self.engine.connect() as conn:
             ahead = conn.execute(sa.select(sa.func.count()).select_from(handoffs).where(
-                handoffs.c.state == QUEUED, handoffs.c.created_at < h.created_at)).scalar_one()
+                handoffs.c.state == QUEUED, handoffs.c.ticket == h.ticket,
+                handoffs.c.created_at < h.created_at)).scalar_one()
         return int(ahead) + 1
 
     def transition(self, handoff_id: str, to_state: str, actor: str | None = None,
@@ -221,12 +223,16 @@ class HandoffStore:
                 raise AlreadyRated(handoff_id, row.rating)
 
     # -- messages during the hand-off -------------------------------------------------------------
-    def add_message(self, handoff_id: str, role: str, text: str, author: str | None = None) -> Message:
+    def add_message(self, handoff_id: str, role: str, text: str, author: str | None = None,
+                    conn: sa.engine.Connection | None = None) -> Message:
+        """``conn``: inside the caller's transaction (with what else it stores), else in its own."""
         at, text = utcnow(), self.at_rest.text(text)
-        with self.engine.begin() as conn:
-            result = conn.execute(messages.insert().values(handoff_id=handoff_id, role=role,
-                                                           author=author, text=text, at=at))
-            mid = result.inserted_primary_key[0]
+        values = dict(handoff_id=handoff_id, role=role, author=author, text=text, at=at)
+        if conn is None:
+            with self.engine.begin() as own:
+                mid = own.execute(messages.insert().values(**values)).inserted_primary_key[0]
+        else:
+            mid = conn.execute(messages.insert().values(**values)).inserted_primary_key[0]
         return Message(mid, handoff_id, role, author, text, at)
 
     def messages(self, handoff_id: str, after: int = 0) -> list[Message]:

@@ -31,6 +31,7 @@ from bot.handoff.states import FINAL
 from bot.handoff.store import handoffs, messages, transitions
 from bot.inbox.figures import faq_answers
 from bot.inbox.store import answer_votes, inbox_actions, inbox_handled, unanswered
+from bot.mail.outbox import emails
 from bot.settings import Settings
 
 # Rasa's SQL tracker store table (rasa.core.tracker_store.SQLTrackerStore.SQLEvent), the columns we
@@ -74,6 +75,7 @@ class Deleted:
     handoff_transitions: int = 0
     feed_messages: int = 0
     webhook_deliveries: int = 0
+    email_replies: int = 0  # agents' e-mail replies to tickets (email_outbox), with the hand-off
     inbox_questions: int = 0
     open_handoffs_kept: int = 0  # purge only: older than the period but still open
     conversation_ids: list[str] = field(default_factory=list)  # forget only: who was erased
@@ -92,8 +94,9 @@ class Retention:
     def __init__(self, tracker: sa.engine.Engine | None, handoff_engine: sa.engine.Engine):
         self.tracker = tracker
         self.handoff_engine = handoff_engine
-        metadata.create_all(handoff_engine, tables=[handoffs, transitions, messages, feed, outbox, unanswered,
-                                                    answer_votes, inbox_actions, inbox_handled, faq_answers])
+        metadata.create_all(handoff_engine, tables=[handoffs, transitions, messages, feed, outbox, emails,
+                                                    unanswered, answer_votes, inbox_actions, inbox_handled,
+                                                    faq_answers])
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Retention:
@@ -208,6 +211,7 @@ class Retention:
         for chunk in _chunks(deliveries):
             done.webhook_deliveries += conn.execute(outbox.delete().where(outbox.c.id.in_(chunk))).rowcount
         for chunk in _chunks(hids):
+            done.email_replies += conn.execute(emails.delete().where(emails.c.handoff_id.in_(chunk))).rowcount
             done.handoff_messages += conn.execute(messages.delete().where(
                 messages.c.handoff_id.in_(chunk))).rowcount
             done.handoff_transitions += conn.execute(transitions.delete().where(

@@ -22,12 +22,14 @@ from bot.handoff.states import (
     ABANDONED,
     ACTIVE,
     ASSIGNED,
+    QUEUED,
     RESOLVED,
     RETURNED_TO_BOT,
     HandoffError,
     HandoffNotFound,
 )
 from bot.handoff.store import Handoff
+from bot.handoff.tickets import TicketReplies
 from bot.runtime import handoffs, inbox, staff
 from bot.staff.accounts import ADMIN, AGENT
 from bot.staff.auth import SECURITY_HEADERS, add_login_routes, error, ok, staff_route
@@ -88,11 +90,13 @@ def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
     @bp.route("/api/queue", methods=["GET"])
     @agent_route(csrf=False)
     async def queue(request: Request) -> response.HTTPResponse:
+        """Oldest first; ``position`` counts within its own queue (live chats, tickets), as
+        ``HandoffStore.queue_position`` does."""
         service = handoffs()
-        rows, position = [], 0
+        rows, positions = [], {True: 0, False: 0}  # ticket? -> queued ones seen so far
         for h in service.store.list_handoffs(ACTIVE):
-            position += h.state == "queued"
-            rows.append(handoff_row(h, service, position if h.state == "queued" else 0))
+            positions[h.ticket] += h.state == QUEUED
+            rows.append(handoff_row(h, service, positions[h.ticket] if h.state == QUEUED else 0))
         return ok({"handoffs": rows, "agents_online": service.agents_online()})
 
     @bp.route("/api/handoffs/<hid>", methods=["GET"])
@@ -109,7 +113,7 @@ def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
         return ok({"handoff": handoff_row(h, service, service.store.queue_position(hid)),
                    "summary": packet["summary"], "customer": packet["customer"],
                    "transcript": _jsonable(packet["transcript"]), "messages": _messages(service, hid, 0),
-                   "history": _jsonable(service.store.history(hid))})
+                   "history": _jsonable(service.store.history(hid)), "emails": _emails(h)})
 
     @bp.route("/api/handoffs/<hid>/messages", methods=["GET"])
     @agent_route(csrf=False)
@@ -119,7 +123,9 @@ def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
         after = request.args.get("after", "0") or "0"
         if not after.isdigit():
             return error("after must be a message id (a whole number, 0 for all)", 400)
-        return ok({"state": h.state, "agent": h.agent, "messages": _messages(service, hid, int(after))})
+        return ok({"state": h.state, "agent": h.agent, "ticket": h.ticket,
+                   "customer_email": service.for_agent(h.customer_email),
+                   "messages": _messages(service, hid, int(after)), "emails": _emails(h)})
 
     @bp.route("/api/handoffs/<hid>/claim", methods=["POST"])
     @agent_route()
@@ -134,14 +140,30 @@ def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
     @agent_route()
     async def send(request: Request, hid: str) -> response.HTTPResponse:
         agent = request.ctx.agent
-        text = str((request.json or {}).get("text", "")).strip() if isinstance(request.json, dict) else ""
-        if not text:
-            return error("send a JSON body with a non-empty text", 400)
-        if len(text) > MAX_MESSAGE_CHARS:
-            return error(f"a message can have at most {MAX_MESSAGE_CHARS} characters", 413)
+        text = _text(request)
+        if isinstance(text, response.HTTPResponse):
+            return text
         h, message = handoffs().send(hid, agent, text)
         await bridge(request).tell(wire.agent_message(h.conversation_id, text, agent), agent=agent)
         return ok({"id": message.id})
+
+    @bp.route("/api/handoffs/<hid>/email", methods=["POST"])
+    @agent_route()
+    async def email_reply(request: Request, hid: str) -> response.HTTPResponse:
+        """A reply to a ticket: stored with its e-mail (sent by the worker), and recorded in the
+        conversation, so the customer sees it in the widget when they come back."""
+        agent = request.ctx.agent
+        text = _text(request)
+        if isinstance(text, response.HTTPResponse):
+            return text
+        sent = tickets().reply(hid, agent, text)
+        await bridge(request).tell(wire.agent_message(sent.handoff.conversation_id, text, agent), agent=agent)
+        return ok({"id": sent.message.id, "email": sent.email})
+
+    @bp.route("/api/handoffs/<hid>/emails/<eid:int>/retry", methods=["POST"])
+    @agent_route()
+    async def email_again(request: Request, hid: str, eid: int) -> response.HTTPResponse:
+        return ok({"email": tickets().send_again(hid, eid)})
 
     async def finish(request: Request, hid: str, outcome: str) -> response.HTTPResponse:
         service, agent = handoffs(), request.ctx.agent
@@ -186,6 +208,27 @@ def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
         return await finish(request, hid, ABANDONED)
 
     return bp
+
+
+@functools.lru_cache(maxsize=1)
+def tickets() -> TicketReplies:
+    """E-mail replies to tickets, on the hand-off service's store and settings (made on first use)."""
+    service = handoffs()
+    return TicketReplies(service.store, service.settings)
+
+
+def _emails(h: Handoff) -> list[dict[str, Any]]:
+    return tickets().emails(h.id) if h.ticket else []
+
+
+def _text(request: Request) -> str | response.HTTPResponse:
+    """The ``text`` of a JSON body, or the 400 / 413 that says what is wrong with it."""
+    text = str((request.json or {}).get("text", "")).strip() if isinstance(request.json, dict) else ""
+    if not text:
+        return error("send a JSON body with a non-empty text", 400)
+    if len(text) > MAX_MESSAGE_CHARS:
+        return error(f"a message can have at most {MAX_MESSAGE_CHARS} characters", 413)
+    return text
 
 
 def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -12,9 +12,12 @@ from bot.settings import Settings
 
 # Several checkouts can run their end-to-end tests at once on one machine: each picks its own ports.
 # From SUPPORTBOT_E2E_PORT (P): Rasa P, action server P+50, editor P+54; the fault test's own bot
-# P+2, P+52, P+56; a lone action server P+51. No two may meet.
+# P+2, P+52, P+56; a lone action server P+51; the test SMTP server (tickets' email replies) P+58.
+# No two may meet.
 JWT_KEY = "the shop's key for signing its customers' tokens"  # noqa: S105 - a test key
 E2E_PORT = int(os.environ.get("SUPPORTBOT_E2E_PORT", "15005"))
+SMTP_PORT = E2E_PORT + 58  # tests start their own aiosmtpd there (tests/smtp_server.py)
+SMTP_FROM = "Brightcart support <support@brightcart.test>"
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +33,9 @@ def e2e_settings(tmp_path_factory, root) -> Settings:
                     reload_interval=0.5, tune_on_run=False,  # no minute-long re-tuning between tests
                     # the shop embedding the widget; this machine plays the HTTPS proxy
                     allowed_origins="http://shop.test", trusted_proxies="127.0.0.1",
-                    jwt_key=JWT_KEY)
+                    jwt_key=JWT_KEY,
+                    # agents' email replies to tickets go to a local SMTP server the tests start
+                    smtp_host="127.0.0.1", smtp_port=SMTP_PORT, smtp_tls="none", smtp_from=SMTP_FROM)
 
 
 @pytest.fixture(scope="session")

@@ -83,6 +83,36 @@ def test_without_an_agent_online_the_handoff_becomes_a_ticket_with_an_email(serv
     assert "3 business days" in texts(say(servers, sender, "how long do refunds take?"))[0]
 
 
+def test_a_live_customer_does_not_queue_behind_email_tickets(servers, store):
+    """Issue 19: with two tickets waiting (nobody was online when those customers asked), a new live
+    customer was told "you are number 3 in the queue" and showed as #3 in the console."""
+    with store.engine.begin() as conn:
+        conn.execute(sa.delete(sessions))  # nobody logged in: the next two become tickets
+    tickets = [conversation(), conversation()]
+    for sender in tickets:
+        say(servers, sender, "talk to a human")
+        assert store.active_for(sender).ticket
+    agent = console(servers)  # now someone is online
+    rows = agent.get("/queue").json()["handoffs"]
+    queued_tickets = [r for r in rows if r["state"] == "queued" and r["ticket"]]
+    live_ahead = [r for r in rows if r["state"] == "queued" and not r["ticket"]]
+    assert len(queued_tickets) >= 2
+    sender = conversation()
+    replies = say(servers, sender, "I want to talk to a real person")
+    expected = len(live_ahead) + 1
+    assert f"you are number {expected} in the queue" in texts(replies)[0]
+    status = next(r["custom"]["handoff"] for r in replies if r.get("custom"))
+    assert (status["position"], status["live"]) == (expected, True)
+    row = handoff_of(agent, sender)
+    assert (row["position"], row["ticket"]) == (expected, False)
+    # the tickets keep their own order among tickets
+    positions = {r["conversation_id"]: r["position"] for r in agent.get("/queue").json()["handoffs"]}
+    assert positions[tickets[1]] == positions[tickets[0]] + 1
+    agent.post(f"/handoffs/{row['id']}/abandon")
+    for t in tickets:
+        agent.post(f"/handoffs/{handoff_of(agent, t)['id']}/abandon")
+
+
 def test_full_journey_customer_agent_resolve_rating_and_back_to_the_bot(servers, store):
     agent = console(servers)
     sender = conversation()

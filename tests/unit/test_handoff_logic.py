@@ -69,7 +69,8 @@ def test_open_is_live_only_with_an_agent_online_within_opening_hours(service):
     service.staff.add_agent("ana", "x")
     service.staff.create_session("ana", timedelta(hours=1))
     second = service.open("c2", EVENTS, {}, Reason.low_confidence)
-    assert second.live and not second.handoff.ticket and second.position == 2
+    # the ticket waiting for an email reply is not ahead of a live customer (issue 19: was 2)
+    assert second.live and not second.handoff.ticket and second.position == 1
     again = service.open("c2", EVENTS, {}, Reason.low_confidence)
     assert not again.created and again.handoff.id == second.handoff.id
 

@@ -65,6 +65,22 @@ def test_queue_is_ordered_by_waiting_time_and_reports_positions(store):
     assert [store.queue_position(x.id) for x in (a, b, c)] == [0, 1, 2]
 
 
+def test_a_live_customers_position_counts_only_live_customers_ahead_not_tickets(store):
+    """Issue 19: with two tickets waiting (nobody was online), a new live customer was told
+    "you are number 3" and showed as #3. Tickets are answered by email: a queue of their own."""
+    t1, _ = store.open(packet("t1"), ticket=True)
+    t2, _ = store.open(packet("t2", minutes=1), ticket=True)
+    live1, _ = store.open(packet("l1", minutes=2))
+    live2, _ = store.open(packet("l2", minutes=3))
+    t3, _ = store.open(packet("t3", minutes=4), ticket=True)
+    assert [store.queue_position(x.id) for x in (live1, live2)] == [1, 2]
+    assert [store.queue_position(x.id) for x in (t1, t2, t3)] == [1, 2, 3]
+    store.transition(t1.id, ASSIGNED, agent="ana")  # an agent takes a ticket: no live customer moves
+    assert [store.queue_position(x.id) for x in (live1, live2, t2, t3)] == [1, 2, 1, 2]
+    store.transition(live1.id, ASSIGNED, agent="bo")
+    assert [store.queue_position(x.id) for x in (live1, live2, t2)] == [0, 1, 1]
+
+
 def test_lifecycle_is_timestamped_and_final_states_are_final(store):
     h, _ = store.open(packet())
     store.transition(h.id, ASSIGNED, agent="ana")

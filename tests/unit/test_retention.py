@@ -252,3 +252,18 @@ def test_forget_and_purge_take_each_entrys_answer_records(store):
         conn.execute(faq_answers.update().values(at=utcnow() - 100 * timedelta(days=1)))
     assert retention.purge(timedelta(days=90)).inbox_questions == 1
     assert "refund-time" not in entry_figures(store.engine)
+
+
+def test_forgetting_a_customer_takes_the_email_replies_to_their_tickets(store):
+    """Issue 19: a ticket's e-mail replies (email_outbox) hold the address and the conversation."""
+    from bot.handoff.tickets import TicketReplies
+    from bot.mail.outbox import MailOutbox
+    from bot.settings import Settings
+
+    h, _ = store.open(build_packet("ticketed", EVENTS, {}, Reason.user_request), ticket=True)
+    replies = TicketReplies(store, Settings(smtp_host="127.0.0.1", smtp_from="support@shop.test"))
+    replies.reply(h.id, "ana", "Your parcel is on its way.")
+    assert len(MailOutbox(store.engine).queue.rows()) == 1
+    done = Retention(store.engine, store.engine).forget_email("jo@example.com")
+    assert (done.handoffs, done.email_replies) == (1, 1)
+    assert MailOutbox(store.engine).queue.rows() == []

@@ -44,22 +44,36 @@ async function refreshQueue() {
   if (!me) return;  // polls only while logged in: a late 401 from before the login must not log us out
   let data;
   try { data = await api("/queue"); } catch (e) { if (e.status === 401) showLogin(); return; }
-  const body = $("#queue tbody");
+  renderQueueLists(data.handoffs);
+  $("#online").textContent = data.agents_online.length + " agent(s) online";
+}
+
+// Live chats and tickets are different work: two lists, each with its own positions (issue 19).
+function renderQueueLists(handoffs) {
+  const live = handoffs.filter((h) => !h.ticket);
+  const tickets = handoffs.filter((h) => h.ticket);
+  fillQueueTable($("#queue tbody"), live,
+                 (h) => h.state === "queued" ? "#" + h.position : "with " + h.agent);
+  fillQueueTable($("#tickets tbody"), tickets,
+                 (h) => (h.customer_email || "no email address") + (h.state === "queued" ? "" : " · with " + h.agent));
+  $("#queue-empty").hidden = live.length > 0;
+  $("#tickets-empty").hidden = tickets.length > 0;
+}
+
+function fillQueueTable(body, handoffs, status) {
   body.replaceChildren();
-  for (const h of data.handoffs) {
+  for (const h of handoffs) {
     const tr = el("tr");
     tr.dataset.id = h.id;
     if (h.id === current) tr.className = "selected";
     tr.append(el("td", waited(h.wait_seconds)), el("td", h.reason.replace(/_/g, " ")),
-              el("td", h.first_question || "—"),
-              el("td", h.state === "queued" ? (h.ticket ? "ticket" : "#" + h.position) : "with " + h.agent));
+              el("td", h.first_question || "—"), el("td", status(h)));
     const open = el("button", "Open");
+    open.setAttribute("aria-label", "Open " + (h.ticket ? "ticket: " : "chat: ") + (h.first_question || h.id));
     open.addEventListener("click", () => openHandoff(h.id));
     const td = el("td"); td.append(open); tr.append(td);
     body.append(tr);
   }
-  $("#queue-empty").hidden = data.handoffs.length > 0;
-  $("#online").textContent = data.agents_online.length + " agent(s) online";
 }
 
 function line(role, text, meta) {
@@ -101,6 +115,7 @@ async function openHandoff(id) {
   }
   appendMessages(d.messages);
   showState(d.handoff);
+  showTicketPanel(d.handoff, d.emails);
   refreshQueue();
 }
 
@@ -116,8 +131,70 @@ async function pollConversation() {
   try {
     const d = await api("/handoffs/" + encodeURIComponent(current) + "/messages?after=" + lastMessage);
     appendMessages(d.messages);
-    showState({ ...d, ticket: false });
+    showState(d);
+    showTicketPanel(d, d.emails);
   } catch (e) { if (e.status === 401) showLogin(); }
+}
+
+// -- tickets: replies by email (issue 19) --------------------------------------------------------
+let shownEmails = "";
+
+function showTicketPanel(h, emails) {
+  $("#ticket-reply").hidden = !h.ticket;
+  if (!h.ticket) return;
+  if ("customer_email" in h) {
+    $("#ticket-to").textContent = h.customer_email ? "to " + h.customer_email : "· no email address yet";
+  }
+  $("#email-reply").hidden = !(h.state === "queued" || (h.state === "assigned" && h.agent === me));
+  renderEmails(emails || []);
+}
+
+function emailStatus(m) {
+  if (m.state === "sent") return "sent " + time(m.sent_at);
+  if (m.state === "queued") return "queued, sending…";
+  const tries = m.attempts + (m.attempts === 1 ? " attempt" : " attempts");
+  if (m.state === "retrying") return "retrying (" + tries + "; next " + time(m.next_attempt_at) + "): " + m.error;
+  return "failed after " + tries + ": " + m.error;
+}
+
+function renderEmails(emails) {
+  const key = JSON.stringify(emails);
+  if (key === shownEmails) return;  // polled every half second: redraw only on a change
+  shownEmails = key;
+  const list = $("#email-status");
+  list.replaceChildren();
+  for (const m of emails) {
+    const li = el("li", null, "email " + m.state);
+    li.dataset.id = m.id;
+    li.append(el("span", time(m.created_at) + " · " + m.agent + " to " + m.to + ": ", "meta"),
+              el("span", emailStatus(m), "email-state"));
+    if (m.state === "failed") {
+      const again = el("button", "Send again");
+      again.addEventListener("click", () => sendEmailAgain(m.id));
+      li.append(again);
+    }
+    list.append(li);
+  }
+}
+
+async function sendEmailReply(ev) {
+  ev.preventDefault();
+  const box = ev.target.elements.text;
+  $("#conv-error").textContent = "";
+  try {
+    await api("/handoffs/" + encodeURIComponent(current) + "/email",
+              { method: "POST", body: JSON.stringify({ text: box.value }) });
+    box.value = "";  // kept on any error: nothing typed is lost
+    pollConversation();
+  } catch (e) { $("#conv-error").textContent = e.message; }
+}
+
+async function sendEmailAgain(id) {
+  $("#conv-error").textContent = "";
+  try {
+    await api("/handoffs/" + encodeURIComponent(current) + "/emails/" + id + "/retry", { method: "POST", body: "{}" });
+    pollConversation();
+  } catch (e) { $("#conv-error").textContent = e.message; }
 }
 
 async function act(path) {
@@ -155,6 +232,7 @@ document.addEventListener("DOMContentLoaded", async () => {
       $("#suggest").disabled = true;
     } catch (e) { $("#conv-error").textContent = e.message; }
   });
+  $("#email-reply").addEventListener("submit", sendEmailReply);
   $("#reply").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const box = ev.target.elements.text;
