@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
@@ -102,7 +103,8 @@ def export(model: Any, source: Path, out: Path, ref: str = "", name: str = "") -
     digest = source_digest(source)
     out.parent.mkdir(parents=True, exist_ok=True)
     with publishing(out, replace=True) as tmp:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():  # the tracer's notes on shapes: the check decides
+            warnings.simplefilter("ignore")
             torch.onnx.export(_pipeline(model, names), tuple(features[n] for n in names),
                               str(tmp / FILES["onnx"]), input_names=names, output_names=["sentence_embedding"],
                               dynamic_axes={**axes, "sentence_embedding": {0: "batch"}}, opset_version=17,
