@@ -139,3 +139,14 @@ def test_the_serving_path_never_imports_torch(index):
     assert result["error"] is None
     assert result["encoder"] == "OnnxEncoder" and result["backend"] == "onnx"
     assert result["heavy"] == []
+
+
+def test_masking_an_email_does_not_load_torch():
+    """spaCy's thinc imports torch and tensorflow whenever installed: the action server's log redaction
+    met an e-mail address and loaded both (found by tests/e2e/test_onnx_serving.py)."""
+    code = ("import sys; from bot.handoff.redact import redact; print(redact('write to jo@example.com')); "
+            "print(sorted(m for m in ('torch', 'tensorflow') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.splitlines()[-2:] == ["write to [email]", "[]"]
