@@ -70,8 +70,9 @@ class Settings:
     # CPU threads the action server's encoder uses for one customer message.
     encoder_threads: int = 1
     # How the action server encodes customers' messages: torch, onnx (ONNX Runtime, no torch in the
-    # process) or onnx-int8; exported and checked by every build (bot/kb/onnx_export.py).
-    encoder_backend: str = "onnx"
+    # process) or onnx-int8 (fastest and smallest: docs/benchmarks.md); exported and checked by every
+    # build (bot/kb/onnx_export.py); an export that fails the check falls back to the next.
+    encoder_backend: str = "onnx-int8"
     host: str = "127.0.0.1"
     rasa_port: int = 5005
     action_port: int = 5055

@@ -13,7 +13,7 @@ def loaded_libraries(pid: int) -> set[str]:
 
 
 def test_no_serving_process_loads_torch(servers):
-    assert servers.settings.encoder_backend == "onnx"  # the default
+    assert servers.settings.encoder_backend == "onnx-int8"  # the default
     reply = say(servers, conversation(), "how long does a refund take?")
     assert reply and "refund" in " ".join(m.get("text", "") for m in reply).lower()
     actions = loaded_libraries(servers.procs["actions"].pid)

@@ -20,9 +20,9 @@ def corpus(tmp_path):
     return load_corpus(write(tmp_path / "faq" / "f.yml", SMALL_CORPUS))
 
 
-def test_the_backend_setting_is_checked_and_defaults_to_onnx():
-    assert Settings().encoder_backend == "onnx"
-    assert Settings(encoder_backend="onnx-int8").encoder_backend == "onnx-int8"
+def test_the_backend_setting_is_checked_and_defaults_to_onnx_int8():
+    assert Settings().encoder_backend == "onnx-int8"
+    assert Settings(encoder_backend="torch").encoder_backend == "torch"
     with pytest.raises(SettingsError, match="SUPPORTBOT_ENCODER_BACKEND must be torch, onnx or onnx-int8"):
         Settings(encoder_backend="tensorrt")
     with pytest.raises(EncoderError, match="unknown encoder backend 'gpu'"):
