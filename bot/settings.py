@@ -101,6 +101,10 @@ class Settings:
     tune_on_run: bool = True
     # CPU threads the action server's encoder uses for one customer message.
     encoder_threads: int = 1
+    # How the action server encodes customers' messages: torch, onnx (ONNX Runtime, no torch in the
+    # process) or onnx-int8 (fastest and smallest: docs/benchmarks.md); exported and checked by every
+    # build (bot/kb/onnx_export.py); an export that fails the check falls back to the next.
+    encoder_backend: str = "onnx-int8"
     host: str = "127.0.0.1"
     rasa_port: int = 5005
     action_port: int = 5055
@@ -170,6 +174,9 @@ class Settings:
             raise SettingsError("SUPPORTBOT_RELOAD_INTERVAL must be a positive number of seconds")
         if self.encoder_threads < 1:
             raise SettingsError("SUPPORTBOT_ENCODER_THREADS must be at least 1")
+        if self.encoder_backend not in ("torch", "onnx", "onnx-int8"):
+            raise SettingsError("SUPPORTBOT_ENCODER_BACKEND must be torch, onnx or onnx-int8, "
+                                f"got {self.encoder_backend!r}")
         if self.search_k < 3:
             raise SettingsError("SUPPORTBOT_SEARCH_K must be at least 3")
         if self.max_query_chars < 10:

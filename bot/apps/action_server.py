@@ -26,12 +26,11 @@ def serve(settings: Settings) -> int:
     logging.getLogger().setLevel(logging.INFO)
     install_log_redaction()
     # One thread per query for the encoder and numpy: more save ~2 ms of a turn, but idle BLAS
-    # threads spin and burned ~55 ms of CPU per turn that the Rasa server needs under load.
-    import torch
+    # threads spin and burned ~55 ms of CPU per turn that the Rasa server needs under load. The
+    # encoder takes its threads from the settings (torch is not imported with the ONNX backend).
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(settings.encoder_threads)
-    torch.set_num_threads(settings.encoder_threads)
     kb = knowledge_base()
     if kb.error:
         log.error("starting without a usable FAQ index: %s", kb.error)

@@ -139,14 +139,17 @@ def _version(index: Path):
         raise CliError(str(exc)) from exc
 
 
-def _version_encoder(version, settings: Settings):
-    """The model the version was built with: its tuned model, else the base model."""
+def _version_encoder(version, settings: Settings, served: bool = False):
+    """The model the version was built with: its tuned model, else the base model; ``served``:
+    through SUPPORTBOT_ENCODER_BACKEND, as the action server encodes messages (kb search, kb eval)."""
+    from bot.kb.encoder import EncoderError
     from bot.kb.index import KbIndexError
     from bot.kb.models import version_encoder
 
     try:
-        return version_encoder(version, None if version.model_path else encoder(settings))
-    except KbIndexError as exc:
+        return version_encoder(version, None if version.model_path else encoder(settings),
+                               backend=settings.encoder_backend if served else None)
+    except (KbIndexError, EncoderError) as exc:
         raise CliError(str(exc)) from exc
 
 
@@ -215,8 +218,9 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from bot.kb.evaluate import search_and_decline
 
     version = _version(_index(args, settings))
-    [hits], [declined] = search_and_decline(version, _version_encoder(version, settings), [args.text],
-                                            settings.search_k, settings.max_query_chars)
+    served = _version_encoder(version, settings, served=True)
+    [hits], [declined] = search_and_decline(version, served, [args.text], settings.search_k,
+                                            settings.max_query_chars)
     decision = decide(hits, version.thresholds, version.overrides, declined)
     if args.json:
         print(json.dumps({"index": version.name, **decision.to_json()}, indent=2))
@@ -239,7 +243,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
     version = _version(_index(args, settings))
     queries = _ops(check_queries, args.queries, version)
-    report, decisions = evaluate(version, _version_encoder(version, settings), queries, k=settings.search_k)
+    report, decisions = evaluate(version, _version_encoder(version, settings, served=True), queries,
+                                 k=settings.search_k)
     report = {**report, "index": version.name, "thresholds": version.thresholds.to_json()}
     if args.json:
         print(json.dumps(report, indent=2))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import sys
 from typing import Any, Iterable
 
 from bot.settings import PERSONAL_DATA as KINDS
@@ -48,9 +49,25 @@ def iban_ok(text: str) -> bool:
     return bool(iban.is_valid(text))
 
 
+def _import_spacy() -> Any:
+    """spaCy without torch and tensorflow: its ML library (thinc) imports both whenever they are
+    installed, hundreds of MB for models a blank pipeline never runs; hidden while it loads (unless
+    already loaded), so the action server stays free of torch (issue 20)."""
+    hidden = [name for name in ("torch", "tensorflow") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # "import torch" raises ImportError
+    try:
+        import spacy
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, False) is None:
+                del sys.modules[name]
+    return spacy
+
+
 @functools.lru_cache(maxsize=1)
 def _email_matcher() -> tuple[Any, Any]:
-    import spacy
+    spacy = _import_spacy()
     from spacy.matcher import Matcher
 
     nlp = spacy.blank("en")

@@ -28,6 +28,7 @@ from bot.kb.index import (
     serving_name,
     switch_current,
 )
+from bot.kb.onnx_export import ensure_export
 
 # calibrate(path of the new version, phrasing vectors, owners) before it starts serving
 Calibrate = Callable[[Path, np.ndarray, np.ndarray], None]
@@ -66,6 +67,7 @@ def _unchanged(index_dir: Path, corpus_hash: str, encoder: Encoder, weights: dic
         return None
     same = (manifest.get("corpus_hash") == corpus_hash and manifest.get("model") == encoder.name
             and manifest.get("format") == FORMAT_VERSION and manifest.get("out_of_scope", "") == out_of_scope
+            and "encoder_export" in manifest  # built before ONNX exports: build once more to export
             and all(manifest.get(key, 0.0) == w for key, w in weights.items()))
     return name if same else None
 
@@ -88,6 +90,9 @@ def build_index(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: boo
         raise KbIndexError(str(exc)) from exc
     if not corpus.entries:
         raise KbIndexError("the corpus has no entries; nothing to index")
+    backend = getattr(encoder, "backend", "torch")
+    if backend != "torch":  # the index holds torch's vectors: ONNX ones are checked against them
+        raise KbIndexError(f"builds encode with the torch model, not its {backend} export")
     signals = computations()
     chosen = {s.key: signals[s.name].usable_weight(chosen[s.key], len(corpus.entries)) for s in SIGNALS}
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -101,6 +106,7 @@ def build_index(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: boo
     started = time.perf_counter()
     texts, owners = phrasing_table(corpus.entries)
     vectors, n_encoded = embed_phrasings(index_dir, encoder, texts, progress)
+    exported = ensure_export(encoder, index_dir, texts, vectors)  # ONNX, checked on these phrasings
     serving = serving_name(index_dir)
     build = BuildInput(corpus.entries, texts, owners, vectors,
                        lambda more: embed_phrasings(index_dir, encoder, more, progress),
@@ -131,6 +137,7 @@ def build_index(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: boo
             "index_type": type(index).__name__,
             **chosen,
             "out_of_scope": out_of_scope,
+            "encoder_export": exported,
             "built_at": stamp.isoformat(),
             "build_seconds": round(time.perf_counter() - started, 3),
         }

@@ -1,14 +1,22 @@
-"""Sentence encoders: the packaged all-MiniLM-L6-v2, and a deterministic fake for unit tests."""
+"""Sentence encoders: the packaged all-MiniLM-L6-v2 through torch or its ONNX export
+(``bot.kb.onnx_encoder``), and a deterministic fake for unit tests."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 import numpy as np
+
+from bot.kb.onnx_encoder import BACKENDS, ExportError, OnnxEncoder, export_dir
+
+log = logging.getLogger(__name__)
+# what serves when a backend's export is refused: int8, else fp32, else torch
+FALLBACK = {"onnx-int8": ("onnx-int8", "onnx", "torch"), "onnx": ("onnx", "torch"), "torch": ("torch",)}
 
 
 class EncoderError(RuntimeError):
@@ -45,7 +53,9 @@ def model_name(model: str | Path | None) -> str:
 class SentenceTransformerEncoder:
     """A sentence-transformers model loaded offline from a local folder, on the CPU."""
 
-    def __init__(self, model: str | Path | None = None):
+    backend = "torch"
+
+    def __init__(self, model: str | Path | None = None, threads: int | None = None):
         path = Path(model) if model else packaged_model_path()
         if not path.is_dir():
             raise EncoderError(f"model folder {path} does not exist; check SUPPORTBOT_MODEL")
@@ -54,6 +64,10 @@ class SentenceTransformerEncoder:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from sentence_transformers import SentenceTransformer
 
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
         try:
             self._model = SentenceTransformer(str(path), device="cpu")
         except Exception as exc:  # noqa: BLE001 - report any loading failure the same way
@@ -63,6 +77,11 @@ class SentenceTransformerEncoder:
         self.ref = str(path) if model else ""  # "" stands for the packaged model
         self.name = model_name(model)
         self.dim = int(self._model.get_embedding_dimension())
+
+    @property
+    def model(self) -> Any:
+        """The loaded SentenceTransformer (``bot.kb.onnx_export`` exports it)."""
+        return self._model
 
     def encode(self, texts: Sequence[str], batch_size: int = 64,
                progress: bool = False) -> np.ndarray:
@@ -118,6 +137,28 @@ class FakeEncoder:
         return out
 
 
-def load_encoder(model: str = "") -> Encoder:
-    """The encoder named by settings: empty for the packaged model, else a folder path."""
-    return SentenceTransformerEncoder(model or None)
+def load_encoder(model: str | Path = "", backend: str = "torch", index_dir: Path | None = None,
+                 threads: int | None = None, record: Mapping[str, Any] | None = None) -> Encoder:
+    """The encoder named by settings: ``model`` empty for the packaged model, else a folder path;
+    ``backend`` torch, onnx or onnx-int8 (SUPPORTBOT_ENCODER_BACKEND), the export found under
+    ``index_dir``. An export that is missing, corrupt or off the torch vectors is refused with a
+    warning saying why, and the next backend of FALLBACK serves. ``record``: a version's
+    ``encoder_export``, whose checks on its phrasings the export must have passed."""
+    if backend not in BACKENDS:
+        raise EncoderError(f"unknown encoder backend {backend!r}; SUPPORTBOT_ENCODER_BACKEND must be one of "
+                           f"{', '.join(BACKENDS)}")
+    chain = FALLBACK[backend]
+    for choice, then in zip(chain, chain[1:]):
+        try:
+            if index_dir is None:
+                raise ExportError("no index folder to find its export in")
+            path = Path(model) if model else packaged_model_path()
+            encoder = OnnxEncoder(export_dir(index_dir, path, model_name(model)), choice, threads or 1)
+            why = encoder.accepts(record) if record is not None else None
+            if why:
+                raise ExportError(why)
+            return encoder
+        except ExportError as exc:
+            log.warning("not encoding with %s (%s): %s; %s serves instead", choice, model_name(model), exc,
+                        then)
+    return SentenceTransformerEncoder(model or None, threads)

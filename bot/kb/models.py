@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from bot.kb.corpus import Corpus, FaqEntry
-from bot.kb.encoder import Encoder, SentenceTransformerEncoder
+from bot.kb.encoder import FALLBACK, Encoder, SentenceTransformerEncoder, load_encoder
 from bot.kb.index import IndexVersion, KbIndexError
 
 PREFIX = "tuned-"
@@ -114,16 +114,40 @@ def held_out_rows(version: IndexVersion) -> np.ndarray | None:
     return np.asarray(rows, dtype=np.int64) if rows else None
 
 
-def version_encoder(version: IndexVersion, base: Encoder | None,
-                    loaded: Encoder | None = None) -> Encoder:
+def servable_backend(version: IndexVersion, backend: str) -> str:
+    """The first backend of ``backend``'s fallback chain that ``version``'s export record says passed
+    the check on its phrasings (torch when none did, or the version has no record)."""
+    checks = (version.manifest.get("encoder_export") or {}).get("checks", {})
+    return next((b for b in FALLBACK.get(backend, ("torch",)) if b == "torch" or checks.get(b, {}).get("ok")),
+                "torch")
+
+
+def _vouched(encoder: Encoder, version: IndexVersion, usable: str) -> bool:
+    if getattr(encoder, "backend", "torch") != usable:
+        return False
+    accepts = getattr(encoder, "accepts", None)  # an ONNX export: the one the version was checked with?
+    return accepts is None or accepts(version.manifest.get("encoder_export")) is None
+
+
+def version_encoder(version: IndexVersion, base: Encoder | None, loaded: Encoder | None = None,
+                    backend: str | None = None, threads: int | None = None) -> Encoder:
     """The encoder that queries of ``version`` must use: ``loaded`` or ``base`` if either is that
-    model, else the model folder the version names (a tuned model)."""
+    model through the backend the version can serve with (``servable_backend``), else that model
+    loaded (its tuned model's folder, or the base model's). ``backend``: SUPPORTBOT_ENCODER_BACKEND
+    (default: ``base``'s)."""
+    usable = servable_backend(version, backend or str(getattr(base, "backend", "torch")))
     for encoder in (loaded, base):
-        if encoder is not None and encoder.name == version.model:
+        if encoder is not None and encoder.name == version.model and _vouched(encoder, version, usable):
             return encoder
+    record = version.manifest.get("encoder_export") or {}
     path = version.model_path
+    index_dir = version.path.parent.parent
+    if path is None and base is not None and base.name == version.model:  # the base model, another backend
+        return load_encoder(getattr(base, "ref", ""), usable, index_dir, threads, record)
     if path is None or not path.is_dir():
         raise KbIndexError(f"index {version.name} was built with model {version.model!r}, which is "
                            f"missing here (base model: {base.name if base else 'not loaded'}); "
                            "rebuild the index with 'supportbot kb build'")
-    return SentenceTransformerEncoder(path)
+    if usable == "torch":
+        return SentenceTransformerEncoder(path, threads)
+    return load_encoder(path, usable, index_dir, threads, record)

@@ -41,10 +41,11 @@ class Answer:
 
 class KnowledgeBase:
     def __init__(self, index_dir: Path, encoder: Encoder | None = None, model: str = "",
-                 search_k: int = 20, max_query_chars: int = 1000):
+                 search_k: int = 20, max_query_chars: int = 1000, backend: str = "torch", threads: int = 1):
         self.index_dir = index_dir
         self._encoder = encoder
         self._model = model
+        self._backend, self._threads = backend, threads  # SUPPORTBOT_ENCODER_BACKEND, _THREADS
         self.search_k = search_k
         self.max_query_chars = max_query_chars
         # the serving version and the encoder its queries need (a tuned model or the base one),
@@ -62,7 +63,7 @@ class KnowledgeBase:
     @classmethod
     def from_settings(cls, settings: Settings, encoder: Encoder | None = None) -> KnowledgeBase:
         return cls(settings.index_path, encoder, settings.model, settings.search_k,
-                   settings.max_query_chars)
+                   settings.max_query_chars, settings.encoder_backend, settings.encoder_threads)
 
     @property
     def encoder(self) -> Encoder:
@@ -70,7 +71,7 @@ class KnowledgeBase:
         if self._encoder is None:
             with self._lock:
                 if self._encoder is None:
-                    self._encoder = load_encoder(self._model)
+                    self._encoder = load_encoder(self._model, self._backend, self.index_dir, self._threads)
         return self._encoder
 
     @property
@@ -125,7 +126,7 @@ class KnowledgeBase:
         try:
             version = IndexVersion(self.index_dir / "versions" / name)
             loaded = self.serving_encoder
-            encoder = version_encoder(version, self.encoder, loaded)
+            encoder = version_encoder(version, self.encoder, loaded, self._backend, self._threads)
             if encoder is not loaded:
                 encoder.encode(["warm up"])  # load it fully before it serves
         except (KbIndexError, EncoderError) as exc:

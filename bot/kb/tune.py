@@ -120,6 +120,17 @@ def training_batches(entries: Sequence[Sequence[str]], batch_size: int,
     return batches
 
 
+def _export(model: object, folder: Path, target: Path, log: Callable[[str], None]) -> None:
+    """The tuned model's ONNX export, published with it (``bot.kb.onnx_export``; the build that
+    follows checks it on the phrasings). A failure only costs the ONNX backend: the build retries."""
+    from bot.kb.onnx_export import export
+
+    try:
+        export(model, folder, folder / "onnx", ref=str(target), name=target.name)
+    except Exception as exc:  # noqa: BLE001 - torch serves the tuned model instead
+        log(f"the ONNX export of the tuned model failed ({exc}); the build will try again")
+
+
 def tune(corpus: Corpus, index_dir: Path, base_model: str = "", options: TuneOptions = TuneOptions(),
          force: bool = False, progress: bool = False,
          log: Callable[[str], None] = lambda _: None) -> TuneResult:
@@ -206,6 +217,7 @@ def tune(corpus: Corpus, index_dir: Path, base_model: str = "", options: TuneOpt
     with publishing(target, replace=True) as tmp:
         model.save(str(tmp))
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        _export(model, tmp, target, log)
     log(f"tuned {manifest['entries']} entries in {steps} steps, {seconds:.0f} s; loss "
         f"{manifest['loss_first_tenth']} -> {manifest['loss_last_tenth']}")
     return TuneResult(target, manifest)

@@ -205,3 +205,20 @@ def test_public_subset_does_not_regress(tmp_path, real_encoder):
 # measured when this test was written, minus 0.02 (400 queries: one query is 0.0025)
 FLOORS = {"frozen": 0.90, "head": 0.915, "tuned": 0.915, "tuned + BM25": 0.915}
 # measured: 0.920, 0.935, 0.935, 0.935
+
+
+def test_the_tuned_model_is_exported_with_it_and_serves_through_onnx(demo, root):
+    from bot.kb.onnx_encoder import OnnxEncoder
+    from bot.kb.ops import build_corpus
+
+    work, corpus, result = demo
+    assert (result.path / "onnx" / "export.json").is_file()  # published with the tuned model
+    index = work / "kb_index"
+    built = build_corpus(Settings(root=root, corpus=work / "faq", index_dir=index), corpus, index,
+                         calibrate=False)
+    record = built.result.manifest["encoder_export"]
+    assert record["dir"] == f"models/{result.path.name}/onnx" and record["checks"]["onnx"]["ok"]
+    kb = KnowledgeBase(index, backend="onnx")
+    kb.reload()
+    assert isinstance(kb.serving_encoder, OnnxEncoder) and kb.serving_encoder.name == result.path.name
+    assert kb.ask("how long do refunds take").decision.entry_id == "refund-time"

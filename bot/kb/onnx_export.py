@@ -1,0 +1,215 @@
+"""Exporting a sentence-transformers model to ONNX (``torch.onnx.export``) and checking the export
+against the torch vectors of a corpus's phrasings. Build time only: this module imports torch; the
+serving side is ``bot.kb.onnx_encoder``.
+
+Where an export lives: ``bot.kb.onnx_encoder.export_dir``.
+
+Why not sentence-transformers' own ONNX backend: it needs ``optimum``, whose releases pin
+transformers below 5 (pip would downgrade the locked transformers 5.3 and protobuf).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from bot.kb.files import publishing, write_json_atomic
+from bot.kb.onnx_encoder import (
+    EXPORT_MANIFEST,
+    FILES,
+    INPUTS,
+    MIN_COSINE,
+    REFERENCE,
+    TOKENIZER,
+    ExportError,
+    OnnxEncoder,
+    cosines,
+    export_dir,
+    file_digest,
+    read_export,
+)
+
+log = logging.getLogger(__name__)
+FORMAT = 1
+KEEP_VERIFIED = 8  # checks remembered per export (one per distinct phrasing set)
+# probe sentences whose torch vectors ship with an export: a serving process checks it on them
+PROBES = (
+    "How do I reset my password?", "where is my order", "Can I get a refund for a damaged item?",
+    "I want to talk to a person", "cancel my subscription please", "Do you ship to Canada?",
+    "what are your opening hours", "My card was charged twice!!", "change the delivery address",
+    "hi", "?", "order #A-12345 never arrived, tracking says delivered",
+    "Wie kann ich mein Passwort ändern?", "¿Dónde está mi pedido?", "退款需要多长时间", "🙂 thanks",
+    "I bought a laptop last week and the screen flickers whenever I open the lid more than halfway, "
+    "is that covered by the warranty or do I have to pay for the repair myself? " * 8,
+)
+_digests: dict[tuple, str] = {}  # source folder's files' (name, size, mtime) -> their content digest
+
+
+def source_digest(folder: Path) -> str:
+    """SHA-256 over a model folder's files (not its own export): what an export was made from."""
+    files = sorted(p for p in folder.rglob("*")  # not the export in it, nor one being written
+                   if p.is_file() and not p.relative_to(folder).parts[0].lstrip(".").startswith("onnx"))
+    key = (str(folder.resolve()), tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files))
+    if key not in _digests:
+        digest = hashlib.sha256()
+        for p in files:
+            digest.update(f"{p.relative_to(folder).as_posix()}\0{file_digest(p)}\0".encode())
+        _digests[key] = digest.hexdigest()
+    return _digests[key]
+
+
+def _pipeline(model: Any, names: Sequence[str]) -> Any:
+    """The sentence-transformers model as one traceable module: token ids in, unit vectors out."""
+    import torch
+
+    class Pipeline(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *tensors: Any) -> Any:
+            out = self.model(dict(zip(names, tensors)))["sentence_embedding"]
+            return torch.nn.functional.normalize(out, p=2, dim=1)
+
+    return Pipeline().eval()
+
+
+def export(model: Any, source: Path, out: Path, ref: str = "", name: str = "") -> dict:
+    """Export the loaded SentenceTransformer ``model`` (read from ``source``) into ``out``, fp32 and
+    int8, with its tokenizer and probe vectors. Replaces what ``out`` held. Returns export.json."""
+    import torch
+    from tokenizers import Tokenizer
+
+    started = time.perf_counter()
+    features = model.preprocess(["an example sentence to trace the model with"])
+    names = [n for n in INPUTS if n in features]
+    if "input_ids" not in names or "attention_mask" not in names:
+        raise ExportError(f"{source} does not take input_ids and attention_mask; it cannot be exported")
+    backend = model.tokenizer.backend_tokenizer  # the fast tokenizer the model uses, as tokenizers' object
+    tokenizer = Tokenizer.from_str(backend.to_str())
+    tokenizer.enable_truncation(int(model.max_seq_length))
+    tokenizer.enable_padding(pad_id=int(model.tokenizer.pad_token_id or 0),
+                             pad_token=str(model.tokenizer.pad_token))
+    with torch.inference_mode():
+        reference = model.encode(list(PROBES), normalize_embeddings=True, convert_to_numpy=True)
+    axes = {n: {0: "batch", 1: "tokens"} for n in names}
+    digest = source_digest(source)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with publishing(out, replace=True) as tmp:
+        with torch.no_grad(), warnings.catch_warnings():  # the tracer's notes on shapes: the check decides
+            warnings.simplefilter("ignore")
+            torch.onnx.export(_pipeline(model, names), tuple(features[n] for n in names),
+                              str(tmp / FILES["onnx"]), input_names=names, output_names=["sentence_embedding"],
+                              dynamic_axes={**axes, "sentence_embedding": {0: "batch"}}, opset_version=17,
+                              dynamo=False)
+        _quantize(tmp / FILES["onnx"], tmp / FILES["onnx-int8"])
+        tokenizer.save(str(tmp / TOKENIZER))
+        import onnxruntime
+
+        info = {
+            "format": FORMAT, "model": name or source.name, "ref": ref, "source": ref or str(source),
+            "source_digest": digest, "dim": int(reference.shape[1]),
+            "max_seq_length": int(model.max_seq_length), "inputs": names,
+            "files": {f: file_digest(tmp / f) for f in (*FILES.values(), TOKENIZER)},
+            "int8": "per-channel int8 weights of the embedding table and the feed-forward layers' first "
+                    "matrix; attention and the other matrices stay fp32 (full int8: cosine 0.98 on the "
+                    "demo FAQ, below the check's 0.99)",
+            "torch": torch.__version__, "onnxruntime": onnxruntime.__version__, "verified": {},
+        }
+        write_json_atomic(tmp / EXPORT_MANIFEST, info)  # the files' digests: OnnxEncoder checks them
+        variants = {b: OnnxEncoder(tmp, b, self_check=False).encode(list(PROBES)) for b in FILES}
+        np.savez(tmp / REFERENCE, texts=np.asarray(PROBES), torch=reference.astype(np.float32), **variants)
+        info["files"][REFERENCE] = file_digest(tmp / REFERENCE)
+        info["probes"] = {b: round(float(cosines(v, reference).min()), 5) for b, v in variants.items()}
+        info["exported_at"] = datetime.now(timezone.utc).isoformat()
+        info["export_seconds"] = round(time.perf_counter() - started, 1)
+        write_json_atomic(tmp / EXPORT_MANIFEST, info)
+    return info
+
+
+def _quantize(fp32: Path, int8: Path) -> None:
+    """Dynamic int8 where it keeps cosine >= 0.99 on the demo FAQ: the embedding table (Gather) and
+    each feed-forward block's first MatMul (``intermediate``), per channel."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    nodes = onnx.load(str(fp32), load_external_data=False).graph.node
+    keep = [n.name for n in nodes if n.op_type == "MatMul" and "/intermediate/" not in n.name]
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True,
+                     op_types_to_quantize=["Gather", "MatMul"], nodes_to_exclude=keep)
+
+
+def verify(folder: Path, texts: Sequence[str], vectors: np.ndarray) -> dict[str, dict]:
+    """Each variant's cosine with the torch ``vectors`` of ``texts`` (min, mean, worst phrasing, ok:
+    min >= MIN_COSINE). Remembered in export.json, so an unchanged phrasing set is not encoded again."""
+    info = read_export(folder)
+    key = hashlib.sha256("\0".join(texts).encode() + np.ascontiguousarray(vectors, np.float32).tobytes())
+    remembered = info.get("verified", {})
+    checks: dict[str, dict] = {}
+    fresh = False
+    for backend in FILES:
+        digest = info["files"][FILES[backend]]
+        seen = remembered.get(f"{backend}:{digest}:{key.hexdigest()}")
+        if seen is None:
+            scores = cosines(_encoder(folder, backend, digest).encode(list(texts), batch_size=1), vectors)
+            worst = int(np.argmin(scores))
+            seen = {"min": round(float(scores[worst]), 5), "mean": round(float(scores.mean()), 5),
+                    "worst": texts[worst], "phrasings": len(texts), "ok": bool(scores[worst] >= MIN_COSINE)}
+            remembered[f"{backend}:{digest}:{key.hexdigest()}"] = seen
+            fresh = True
+        checks[backend] = {**seen, "digest": digest}
+    if fresh:
+        info["verified"] = dict(list(remembered.items())[-KEEP_VERIFIED * len(FILES):])
+        write_json_atomic(folder / EXPORT_MANIFEST, info)
+    return checks
+
+
+_sessions: dict[tuple[str, str, str], OnnxEncoder] = {}  # the builder's, kept between builds
+
+
+def _encoder(folder: Path, backend: str, digest: str) -> OnnxEncoder:
+    key = (str(folder), backend, digest)
+    if key not in _sessions:
+        for old in [k for k in _sessions if k[:2] == key[:2]]:
+            del _sessions[old]
+        _sessions[key] = OnnxEncoder(folder, backend, threads=2, self_check=False)
+    return _sessions[key]
+
+
+def ensure_export(encoder: Any, index_dir: Path, texts: Sequence[str], vectors: np.ndarray) -> dict:
+    """Export ``encoder``'s model unless an export of exactly its files exists, and check it on the
+    phrasings being indexed. Returns the record a version keeps (``encoder_export`` in its manifest);
+    a failure is recorded there, never raised: the version then serves with torch."""
+    model, path = getattr(encoder, "model", None), getattr(encoder, "path", None)
+    if model is None or path is None:
+        return {"skipped": f"{encoder.name} is not a sentence-transformers model"}
+    folder = export_dir(index_dir, path, encoder.name)
+    try:
+        info = read_export(folder)
+        if info.get("format") != FORMAT or info.get("source_digest") != source_digest(path):
+            log.info("exporting %s to ONNX in %s", encoder.name, folder)
+            info = export(model, path, folder, ref=getattr(encoder, "ref", ""), name=encoder.name)
+        checks = verify(folder, texts, vectors)
+    except Exception as exc:  # noqa: BLE001 - any failure: record it, the version serves with torch
+        log.exception("the ONNX export of %s failed", encoder.name)
+        return {"error": f"the ONNX export of {encoder.name} failed ({type(exc).__name__}: {exc}); torch "
+                         "serves this version"}
+    for backend, check in checks.items():
+        if not check["ok"]:
+            log.warning("the %s export of %s fails the check: cosine %.4f < %s on %r; it will not serve",
+                        backend, encoder.name, check["min"], MIN_COSINE, check["worst"])
+    return {"dir": _relative(folder, index_dir), "source_digest": info["source_digest"], "checks": checks}
+
+
+def _relative(folder: Path, index_dir: Path) -> str:
+    try:
+        return folder.resolve().relative_to(index_dir.resolve()).as_posix()
+    except ValueError:
+        return str(folder)
