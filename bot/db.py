@@ -15,9 +15,23 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.pool import QueuePool
 
-__all__ = ["metadata", "engine", "sqlite_pragmas", "sqlite_engine", "is_sqlite_file", "utcnow", "aware"]
+__all__ = ["metadata", "tracker_events", "engine", "sqlite_pragmas", "sqlite_engine", "is_sqlite_file",
+           "utcnow", "aware"]
 
 metadata = sa.MetaData()  # every table of ours is declared on this one
+
+# Rasa's SQL tracker store table (rasa.core.tracker_store.SQLTrackerStore.SQLEvent), the columns we
+# read (retention deletes from it, analytics reads it); declared on its own metadata: never created by
+# us (unit tests check it matches Rasa's).
+tracker_events = sa.Table(
+    "events", sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("sender_id", sa.String(255), nullable=False),
+    sa.Column("type_name", sa.String(255), nullable=False),
+    sa.Column("timestamp", sa.Float),
+    sa.Column("intent_name", sa.String(255)),
+    sa.Column("data", sa.Text),
+)
 
 
 def utcnow() -> datetime:

@@ -22,19 +22,9 @@ import sqlalchemy as sa
 
 from bot.analytics.period import day_of
 from bot.db import metadata
+from bot.db import tracker_events as events  # Rasa's table, read only
 from bot.handoff.customer_input import parse_rating
 
-# Rasa's SQL tracker store table (rasa.core.tracker_store.SQLTrackerStore.SQLEvent), the columns read;
-# on its own metadata: never created by us (a unit test checks it matches Rasa's).
-events = sa.Table(
-    "events", sa.MetaData(),
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("sender_id", sa.String(255), nullable=False),
-    sa.Column("type_name", sa.String(255), nullable=False),
-    sa.Column("timestamp", sa.Float),
-    sa.Column("intent_name", sa.String(255)),
-    sa.Column("data", sa.Text),
-)
 state = sa.Table(
     "analytics_state", metadata,
     sa.Column("key", sa.String(32), primary_key=True),

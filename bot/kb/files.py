@@ -3,6 +3,7 @@ in one rename (index versions, tuned models)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -39,3 +40,12 @@ def publishing(final: Path, replace: bool = False) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def sha256(path: Path) -> str:
+    """A file's SHA-256, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -14,7 +14,6 @@ Versions are built by ``bot.kb.build``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -30,7 +29,7 @@ from bot.kb.decision import EntryHit, Thresholds
 from bot.kb.encoder import Encoder
 from bot.kb.evidence import SIGNALS, computations
 from bot.kb.evidence.base import Phrasings
-from bot.kb.files import write_atomic
+from bot.kb.files import sha256, write_atomic
 from bot.kb.out_of_scope import load_examples
 
 FORMAT_VERSION = 1
@@ -78,13 +77,6 @@ def checksums(folder: Path) -> dict[str, str]:
     """SHA-256 of every file in a version's folder (stored in its manifest, verified at load)."""
     return {f.name: sha256(f) for f in sorted(folder.iterdir()) if f.is_file()}
 
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify_checksums(path: Path, manifest: Mapping[str, Any]) -> None:

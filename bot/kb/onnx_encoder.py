@@ -16,12 +16,13 @@ every phrasing) is checked by each build and recorded in the version (``accepts`
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+
+from bot.kb.files import sha256
 
 MIN_COSINE = 0.99  # an export must give at least this cosine with the torch vector of every phrasing
 SAME_COSINE = 0.999  # an export encodes its probe sentences at least this close to how it did at export
@@ -36,13 +37,6 @@ INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 class ExportError(RuntimeError):
     """An ONNX export is missing, corrupt or off the torch model; the message says what to do."""
 
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def export_dir(index_dir: Path, model_path: Path, name: str) -> Path:
@@ -84,7 +78,7 @@ class OnnxEncoder:
             expected = info.get("files", {}).get(name)
             if expected is None or not (folder / name).is_file():
                 raise ExportError(f"{folder / name} is missing; 'supportbot kb build --force' exports it again")
-            if file_digest(folder / name) != expected:
+            if sha256(folder / name) != expected:
                 raise ExportError(f"{folder / name} does not match its SHA-256 in {EXPORT_MANIFEST} (the file "
                                   "is corrupt or was changed); 'supportbot kb build --force' exports it again")
         self.digest = str(info["files"][FILES[backend]])

@@ -32,8 +32,8 @@ from bot.kb.onnx_encoder import (
     OnnxEncoder,
     cosines,
     export_dir,
-    file_digest,
     read_export,
+    sha256,
 )
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def source_digest(folder: Path) -> str:
     if key not in _digests:
         digest = hashlib.sha256()
         for p in files:
-            digest.update(f"{p.relative_to(folder).as_posix()}\0{file_digest(p)}\0".encode())
+            digest.update(f"{p.relative_to(folder).as_posix()}\0{sha256(p)}\0".encode())
         _digests[key] = digest.hexdigest()
     return _digests[key]
 
@@ -117,7 +117,7 @@ def export(model: Any, source: Path, out: Path, ref: str = "", name: str = "") -
             "format": FORMAT, "model": name or source.name, "ref": ref, "source": ref or str(source),
             "source_digest": digest, "dim": int(reference.shape[1]),
             "max_seq_length": int(model.max_seq_length), "inputs": names,
-            "files": {f: file_digest(tmp / f) for f in (*FILES.values(), TOKENIZER)},
+            "files": {f: sha256(tmp / f) for f in (*FILES.values(), TOKENIZER)},
             "int8": "per-channel int8 weights of the embedding table and the feed-forward layers' first "
                     "matrix; attention and the other matrices stay fp32 (full int8: cosine 0.98 on the "
                     "demo FAQ, below the check's 0.99)",
@@ -126,7 +126,7 @@ def export(model: Any, source: Path, out: Path, ref: str = "", name: str = "") -
         write_json_atomic(tmp / EXPORT_MANIFEST, info)  # the files' digests: OnnxEncoder checks them
         variants = {b: OnnxEncoder(tmp, b, self_check=False).encode(list(PROBES)) for b in FILES}
         np.savez(tmp / REFERENCE, texts=np.asarray(PROBES), torch=reference.astype(np.float32), **variants)
-        info["files"][REFERENCE] = file_digest(tmp / REFERENCE)
+        info["files"][REFERENCE] = sha256(tmp / REFERENCE)
         info["probes"] = {b: round(float(cosines(v, reference).min()), 5) for b, v in variants.items()}
         info["exported_at"] = datetime.now(timezone.utc).isoformat()
         info["export_seconds"] = round(time.perf_counter() - started, 1)

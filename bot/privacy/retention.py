@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot.db import engine, metadata, utcnow
+from bot.db import engine, metadata, tracker_events, utcnow
 from bot.delivery.feed import feed
 from bot.events.outbox import outbox
 from bot.handoff.customer_input import is_email
@@ -34,16 +34,6 @@ from bot.inbox.store import answer_votes, inbox_actions, inbox_handled, unanswer
 from bot.mail.outbox import emails
 from bot.settings import Settings
 
-# Rasa's SQL tracker store table (rasa.core.tracker_store.SQLTrackerStore.SQLEvent), the columns we
-# read; declared on its own metadata: never created by us (a unit test checks it matches Rasa's).
-tracker_events = sa.Table(
-    "events", sa.MetaData(),
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("sender_id", sa.String(255), nullable=False),
-    sa.Column("type_name", sa.String(255), nullable=False),
-    sa.Column("timestamp", sa.Float),
-    sa.Column("data", sa.Text),
-)
 _AGE = re.compile(r"\s*(\d+)\s*([dh])\s*", re.IGNORECASE)
 _CHUNK = 500  # ids per IN (...) list
 

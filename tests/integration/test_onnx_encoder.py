@@ -17,7 +17,7 @@ from bot.kb.corpus import load_corpus
 from bot.kb.encoder import SentenceTransformerEncoder, load_encoder
 from bot.kb.index import IndexVersion, current_path
 from bot.kb.models import version_encoder
-from bot.kb.onnx_encoder import EXPORT_MANIFEST, MIN_COSINE, ExportError, OnnxEncoder, cosines, file_digest
+from bot.kb.onnx_encoder import EXPORT_MANIFEST, MIN_COSINE, ExportError, OnnxEncoder, cosines, sha256
 from bot.kb.onnx_export import verify
 from bot.kb.ops import build
 
@@ -84,7 +84,7 @@ def test_an_export_off_the_torch_model_is_refused_even_with_matching_digests(ind
     folder = export_folder(index)
     shutil.copyfile(folder / "model.int8.onnx", folder / "model.onnx")
     info = json.loads((folder / EXPORT_MANIFEST).read_text())
-    info["files"]["model.onnx"] = file_digest(folder / "model.onnx")
+    info["files"]["model.onnx"] = sha256(folder / "model.onnx")
     (folder / EXPORT_MANIFEST).write_text(json.dumps(info))
     with pytest.raises(ExportError, match="no longer encodes its probe sentences"):
         OnnxEncoder(folder, "onnx")
