@@ -105,7 +105,8 @@ def attach(sio: Any, store: Callable[[], StaffStore] = staff) -> CustomerTyping:
         try:
             who = authorize(environ, store())
         except Refused as exc:
-            raise ConnectionRefusedError({"error": str(exc), "field": exc.field}) from None
+            # the client's connect_error: err.message, and err.data {"error", "field"}
+            raise ConnectionRefusedError(str(exc), {"error": str(exc), "field": exc.field}) from None
         await sio.save_session(sid, {"agent": who.name}, namespace=NAMESPACE)
         await sio.enter_room(sid, AGENTS, namespace=NAMESPACE)
         return True
