@@ -13,6 +13,7 @@ here and emitted through ``bot.web.live_events`` (the one emitter, ready for sev
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from http.cookies import CookieError, SimpleCookie
@@ -33,6 +34,7 @@ from bot.web.live_events import AGENTS, NAMESPACE, AgentEvents, message_event, m
 
 log = logging.getLogger(__name__)
 TYPING_EVERY = 2.0  # seconds: at most one "typing" per conversation this often, whatever the widget sends
+SWEEP_EVERY = 30.0  # seconds between checks that each connected console's session is still live
 
 
 class Refused(Exception):
@@ -48,6 +50,16 @@ def same_origin(origin: str | None, host: str) -> bool:
     return not origin or urlsplit(origin).netloc.lower() == host.lower()
 
 
+def session_token(environ: dict[str, Any]) -> str:
+    """The staff session cookie that came with a connection; empty when none (or unreadable)."""
+    cookies: SimpleCookie = SimpleCookie()
+    try:
+        cookies.load(environ.get("HTTP_COOKIE", ""))
+    except CookieError:
+        return ""
+    return cookies[COOKIE].value if COOKIE in cookies else ""
+
+
 def authorize(environ: dict[str, Any], store: StaffStore, roles: Iterable[str] = ROLES) -> Staff:
     """The staff member behind a socket.io connection (its WSGI ``environ``), or :class:`Refused`."""
     allowed = tuple(roles)
@@ -55,12 +67,7 @@ def authorize(environ: dict[str, Any], store: StaffStore, roles: Iterable[str] =
     if not same_origin(origin, host):
         raise Refused("origin", f"live updates are for the console's own page ({host}); "
                                 f"{origin} may not connect")
-    cookies: SimpleCookie = SimpleCookie()
-    try:
-        cookies.load(environ.get("HTTP_COOKIE", ""))
-    except CookieError:
-        pass  # unreadable cookies: as if there were none
-    token = cookies[COOKIE].value if COOKIE in cookies else ""
+    token = session_token(environ)
     if not token:
         raise Refused("session", "log in to the console first: no staff session came with the connection")
     who = store.authenticate(token)
@@ -94,10 +101,32 @@ class CustomerTyping:
         return True
 
 
-def attach(sio: Any, store: Callable[[], StaffStore] = staff) -> CustomerTyping:
+async def sweep(sio: Any, store: StaffStore, roles: Iterable[str] = ROLES) -> int:
+    """Disconnect this server's staff sockets whose session ended (logged out, expired, the role
+    changed); the others' agents are seen now (a connected console counts as online). How many ended."""
+    ended = 0
+    for sid, _ in list(sio.manager.get_participants(NAMESPACE, AGENTS)):
+        token = (await sio.get_session(sid, namespace=NAMESPACE) or {}).get("token")
+        who = store.authenticate(token) if token else None
+        if who is None or who.role not in tuple(roles):
+            await sio.disconnect(sid, namespace=NAMESPACE)
+            ended += 1
+    return ended
+
+
+def attach(sio: Any, store: Callable[[], StaffStore] = staff, every: float = SWEEP_EVERY) -> CustomerTyping:
     """Serve the staff namespace on ``sio`` (Rasa's socket.io server) and emit agents' updates on it."""
     events = agent_events()
     events.attach(sio)
+    sweeping: list[asyncio.Task[None]] = []  # started with the first console, in the server's loop
+
+    async def keep_sweeping() -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await sweep(sio, store())
+            except Exception:  # a database hiccup: try again next time
+                log.exception("could not check the staff sockets' sessions")
 
     @sio.on("connect", namespace=NAMESPACE)
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
@@ -107,8 +136,10 @@ def attach(sio: Any, store: Callable[[], StaffStore] = staff) -> CustomerTyping:
         except Refused as exc:
             # the client's connect_error: err.message, and err.data {"error", "field"}
             raise ConnectionRefusedError(str(exc), {"error": str(exc), "field": exc.field}) from None
-        await sio.save_session(sid, {"agent": who.name}, namespace=NAMESPACE)
+        await sio.save_session(sid, {"agent": who.name, "token": session_token(environ)}, namespace=NAMESPACE)
         await sio.enter_room(sid, AGENTS, namespace=NAMESPACE)
+        if not sweeping:
+            sweeping.append(asyncio.create_task(keep_sweeping()))
         return True
 
     return CustomerTyping(events)

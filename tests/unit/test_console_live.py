@@ -184,3 +184,34 @@ def test_the_wait_warning_setting_is_read_and_checked():
     assert Settings.from_env({}).wait_warning_seconds == 120
     with pytest.raises(SettingsError, match="SUPPORTBOT_WAIT_WARNING_SECONDS"):
         Settings.from_env({"SUPPORTBOT_WAIT_WARNING_SECONDS": "0"})
+
+
+def test_sockets_whose_session_ended_or_role_changed_are_disconnected_the_others_stay_online(service):
+    from bot.staff.accounts import accounts
+    from bot.web.console_live import sweep
+
+    ana, bo, cy = session(service, "ana"), session(service, "bo"), session(service, "cy")
+
+    class Server:
+        def __init__(self):
+            self.sessions = {"s1": {"token": ana}, "s2": {"token": bo}, "s3": {"token": cy}, "s4": {}}
+            self.manager = self
+            self.gone = []
+
+        def get_participants(self, namespace, room):
+            assert (namespace, room) == (NAMESPACE, AGENTS)
+            return ((sid, "eio-" + sid) for sid in list(self.sessions))
+
+        async def get_session(self, sid, namespace=None):
+            return self.sessions[sid]
+
+        async def disconnect(self, sid, namespace=None):
+            self.gone.append((sid, namespace))
+
+    server = Server()
+    service.staff.end_session(bo)  # logged out in another tab
+    with service.staff.engine.begin() as conn:  # an admin made cy an editor
+        conn.execute(accounts.update().where(accounts.c.name == "cy").values(role=EDITOR))
+    assert asyncio.run(sweep(server, service.staff)) == 3
+    assert server.gone == [("s2", NAMESPACE), ("s3", NAMESPACE), ("s4", NAMESPACE)]
+    assert "ana" in service.staff.agents_online(timedelta(seconds=5))
