@@ -49,6 +49,8 @@ def agent_page(servers, browser, screenshots, block_socket=False, init_script=No
     screenshots.append(page)
     page.requests = []
     page.on("request", lambda r: page.requests.append(r.url) if r.method == "GET" else None)
+    page.sockets = []
+    page.on("websocket", lambda ws: page.sockets.append(ws.url))
     page.goto(base(servers) + "/console/")
     page.fill("input[name=name]", "ana")
     page.fill("input[name=password]", PASSWORD)
@@ -102,6 +104,8 @@ def test_customer_typing_and_messages_arrive_over_the_socket_without_polling(
     agent.wait_for_timeout(1_500)  # three half-second polls would have happened by now
     assert polls(agent) == [], polls(agent)
     assert agent.locator("#transcript li.customer:has-text('I still have no parcel')").count() == 1
+    # socket.io upgraded to a WebSocket on the console's path (not stuck on its own long-polling)
+    assert any("/console/socket.io/" in u and "transport=websocket" in u for u in agent.sockets), agent.sockets
     agent.context.close()
 
 
