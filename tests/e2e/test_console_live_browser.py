@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import socketio
 import sqlalchemy as sa
 
 from bot.db import utcnow
@@ -158,6 +159,15 @@ def test_a_socket_without_a_staff_session_or_from_another_origin_is_refused(
     # the page's own origin reaches engine.io on that path (the staff namespace then checks the session)
     same = httpx.get(base(servers) + "/console/socket.io/", params={"EIO": "4", "transport": "polling"})
     assert same.status_code == 200 and same.text.startswith("0{")  # the engine.io handshake
+    # a customer's client on the customers' path: the staff namespace refuses it
+    client, errors = socketio.Client(reconnection=False), []
+    client.on("connect_error", errors.append, namespace="/staff")
+    try:
+        with pytest.raises(socketio.exceptions.ConnectionError, match="/staff"):
+            client.connect(base(servers), namespaces=["/staff"], transports=["polling"], wait_timeout=10)
+    finally:
+        client.disconnect()
+    assert errors and "log in to the console first" in str(errors[0]), errors
 
 
 def test_polling_takes_over_when_the_socket_is_blocked(servers, store, browser, screenshots):  # noqa: F811
