@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from bot.inbox.store import InboxStore
     from bot.kb.serving import KnowledgeBase
     from bot.staff.accounts import StaffStore
+    from bot.web.live_events import AgentEvents
 
 _lock = threading.Lock()
 _kb: KnowledgeBase | None = None
@@ -79,3 +80,11 @@ def inbox() -> InboxStore:
 
     s = settings()
     return InboxStore(engine(s.handoff_db_url), s.phone_region)
+
+
+@functools.lru_cache(maxsize=1)
+def agent_events() -> AgentEvents:
+    """Live updates to the agents' consoles connected to this process (``bot.web.live_events``)."""
+    from bot.web.live_events import AgentEvents
+
+    return AgentEvents()

@@ -127,6 +127,8 @@ class Settings:
     # An agent counts as online while their console has been seen within this many seconds.
     agent_online_seconds: float = 60.0
     agent_session_hours: float = 12.0
+    # A live customer waiting unclaimed longer than this is flagged in the console's queue and title.
+    wait_warning_seconds: float = 120.0
     # Whether the console shows emails, phone and card numbers unmasked to agents.
     agents_see_personal_data: bool = True
     # Comma-separated URLs that receive every new hand-off (JSON, HMAC-SHA256 signed).
@@ -172,6 +174,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.reload_interval <= 0:
             raise SettingsError("SUPPORTBOT_RELOAD_INTERVAL must be a positive number of seconds")
+        if self.wait_warning_seconds <= 0:
+            raise SettingsError("SUPPORTBOT_WAIT_WARNING_SECONDS must be a positive number of seconds")
         if self.encoder_threads < 1:
             raise SettingsError("SUPPORTBOT_ENCODER_THREADS must be at least 1")
         if self.encoder_backend not in ("torch", "onnx", "onnx-int8"):

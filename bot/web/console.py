@@ -28,15 +28,17 @@ from bot.handoff.states import (
     HandoffError,
     HandoffNotFound,
 )
-from bot.handoff.store import Handoff
+from bot.handoff.store import Handoff, Message
 from bot.handoff.tickets import TicketReplies
-from bot.runtime import handoffs, inbox, staff
+from bot.runtime import agent_events, handoffs, inbox, staff
 from bot.staff.accounts import ADMIN, AGENT
 from bot.staff.auth import SECURITY_HEADERS, add_login_routes, error, ok, staff_route
 from bot.web.assets import page_routes
+from bot.web.live_events import handoff_event, kind_of, message_event, message_row
 
 MAX_MESSAGE_CHARS = 4000
-STATIC = {"console.js", "console.css"}
+STATIC = {"console.js", "console.css", "console_live.js", "console_live.css"}
+VENDOR = {"socket.io.min.js"}
 ROLES = (AGENT, ADMIN)
 
 
@@ -53,6 +55,17 @@ def handoff_row(h: Handoff, service: HandoffService, position: int) -> dict[str,
             "customer_email": service.for_agent(h.customer_email),
             "created_at": h.created_at.isoformat(), "position": position,
             "wait_seconds": round((utcnow() - h.created_at).total_seconds())}
+
+
+def handoff_update(service: HandoffService, h: Handoff, kind: str | None = None) -> dict[str, Any]:
+    """The agents' live ``handoff`` event: ``kind`` (else the one of its state) and the queue's row."""
+    row = handoff_row(h, service, service.store.queue_position(h.id))
+    return dict(handoff_event(kind or kind_of(h.state), row))
+
+
+def shown_text(service: HandoffService, m: Message) -> str:
+    """A hand-off message's text as the console shows it (agents' own as written)."""
+    return m.text if m.role == "agent" else service.for_agent(m.text) or ""
 
 
 def agent_route(csrf: bool = True) -> Callable:
@@ -85,7 +98,7 @@ def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
                      session_hours=lambda: handoffs().settings.agent_session_hours,
                      trusted_proxies=lambda: handoffs().settings.proxy_list)
 
-    page_routes(bp, "console.html", STATIC, SECURITY_HEADERS)
+    page_routes(bp, "console.html", STATIC, SECURITY_HEADERS, VENDOR)
 
     @bp.route("/api/queue", methods=["GET"])
     @agent_route(csrf=False)
@@ -97,7 +110,8 @@ def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
         for h in service.store.list_handoffs(ACTIVE):
             positions[h.ticket] += h.state == QUEUED
             rows.append(handoff_row(h, service, positions[h.ticket] if h.state == QUEUED else 0))
-        return ok({"handoffs": rows, "agents_online": service.agents_online()})
+        return ok({"handoffs": rows, "agents_online": service.agents_online(),
+                   "wait_warning_seconds": service.settings.wait_warning_seconds})
 
     @bp.route("/api/handoffs/<hid>", methods=["GET"])
     @agent_route(csrf=False)
@@ -132,6 +146,7 @@ def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
     async def claim(request: Request, hid: str) -> response.HTTPResponse:
         service, agent = handoffs(), request.ctx.agent
         h = service.claim(hid, agent)
+        await agent_events().emit("handoff", handoff_update(service, h))
         await bridge(request).tell(wire.state_change(h.conversation_id, say.joined(agent), ASSIGNED, agent),
                                    pause=True)
         return ok({"handoff": handoff_row(h, service, 0)})
@@ -144,6 +159,8 @@ def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
         if isinstance(text, response.HTTPResponse):
             return text
         h, message = handoffs().send(hid, agent, text)
+        row = message_row(message, shown_text(handoffs(), message))
+        await agent_events().emit("message", message_event(h.id, h.conversation_id, row))
         await bridge(request).tell(wire.agent_message(h.conversation_id, text, agent), agent=agent)
         return ok({"id": message.id})
 
@@ -157,6 +174,8 @@ def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
         if isinstance(text, response.HTTPResponse):
             return text
         sent = tickets().reply(hid, agent, text)
+        row = message_row(sent.message, shown_text(handoffs(), sent.message))
+        await agent_events().emit("message", message_event(hid, sent.handoff.conversation_id, row))
         await bridge(request).tell(wire.agent_message(sent.handoff.conversation_id, text, agent), agent=agent)
         return ok({"id": sent.message.id, "email": sent.email})
 
@@ -168,6 +187,7 @@ def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
     async def finish(request: Request, hid: str, outcome: str) -> response.HTTPResponse:
         service, agent = handoffs(), request.ctx.agent
         h = service.finish(hid, agent, outcome)
+        await agent_events().emit("handoff", handoff_update(service, h))
         push = None if outcome == ABANDONED else wire.state_change(  # abandoned: the customer has gone
             h.conversation_id, say.left(agent, outcome == RESOLVED), h.state, h.agent)
         await bridge(request).resume(push, h.conversation_id, h.state)
@@ -236,6 +256,4 @@ def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _messages(service: HandoffService, hid: str, after: int) -> list[dict[str, Any]]:
-    return [{"id": m.id, "role": m.role, "author": m.author, "at": m.at.isoformat(),
-             "text": m.text if m.role == "agent" else service.for_agent(m.text)}
-            for m in service.store.messages(hid, after)]
+    return [dict(message_row(m, shown_text(service, m))) for m in service.store.messages(hid, after)]

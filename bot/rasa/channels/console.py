@@ -1,5 +1,6 @@
 """Mounts the agent console (``bot.web.console``) on the Rasa server at ``/console``
-(listed in ``credentials.yml``), with the bridge to this server's conversations."""
+(listed in ``credentials.yml``), with the bridge to this server's conversations and the path of its
+live updates (``bot.web.console_live``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint
 
 from bot.rasa.bridge import RasaBridge
-from bot.web import console
+from bot.web import console, console_live
 
 
 class AgentConsole(InputChannel):
@@ -21,4 +22,6 @@ class AgentConsole(InputChannel):
         return "/console"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        return console.blueprint(lambda request: RasaBridge(request.app.ctx.agent))
+        bp = console.blueprint(lambda request: RasaBridge(request.app.ctx.agent))
+        console_live.add_socket_route(bp)  # the staff socket.io namespace, under the console's cookie path
+        return bp

@@ -9,6 +9,9 @@ python-socketio 5 are fixed by re-registering two handlers:
 - ``SocketIOOutput.send_custom_json`` passes the payload as keyword arguments to ``emit`` and
   crashes the turn on any custom message; here it is sent as ``{"custom": ...}``.
 
+Agents' consoles use the namespace ``/staff`` of this same server (``bot.web.console_live``); the
+widget's ``user_typing`` reaches them there during a hand-off.
+
 On (re)connection the customer also gets what a person sent while they were away; while
 connected, pushes to them (``bot.delivery``) reach their room at once.
 
@@ -40,6 +43,7 @@ from bot.rasa.channels.stored import stored_events
 from bot.rasa.launcher import MAX_BODY_BYTES
 from bot.rasa.prefetch import prefetch
 from bot.runtime import delivery, inbox, message_limits, settings
+from bot.web import console_live
 from bot.wire import MAX_SENDER_CHARS, CustomerPush, history, message_problem, text_paragraphs
 
 
@@ -83,6 +87,7 @@ class SupportSocketIO(SocketIOInput):
         sio.eio.cors_allowed_origins = socketio_origin_check  # Rasa allows any page to connect
         sio.eio.max_http_buffer_size = MAX_BODY_BYTES  # engineio's default: 1 MB per message
         delivery().add_pusher(room_pusher(sio, self.bot_message_evt, namespace))
+        typing = console_live.attach(sio)  # the agents' namespace (/staff) on this same server
         server: dict[str, Any] = {}  # the Sanic app, seen on the first connection
 
         async def refuse(sid: str, field: str, message: str) -> None:
@@ -163,6 +168,14 @@ class SupportSocketIO(SocketIOInput):
             await sio.emit("feedback_confirm", {"faq_id": vote.faq_id, "helpful": vote.helpful},
                            room=sid, namespace=namespace)
             return None
+
+        @sio.on("user_typing", namespace=self.namespace)
+        async def user_typing(sid: str, data: Any = None) -> None:
+            """The widget says its customer is typing (throttled): agents hear it during a hand-off of
+            the conversation this socket joined, whatever ``data`` claims."""
+            joined = (await sio.get_session(sid, namespace=namespace)).get("conversation")
+            if joined:
+                await typing.customer(joined)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def handle_message(sid: str, data: Any = None) -> None:

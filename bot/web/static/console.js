@@ -32,12 +32,14 @@ function waited(seconds) {
 function showLogin() {
   me = null;
   $("#login").hidden = false; $("#app").hidden = true; $("#logout").hidden = true; $("#whoami").textContent = "";
+  notify("logout");
 }
 
 function showApp(agent) {
   me = agent;
   $("#login").hidden = true; $("#app").hidden = false; $("#logout").hidden = false;
   $("#whoami").textContent = "Logged in as " + agent;
+  notify("login", agent);
 }
 
 async function refreshQueue() {
@@ -46,6 +48,7 @@ async function refreshQueue() {
   try { data = await api("/queue"); } catch (e) { if (e.status === 401) showLogin(); return; }
   renderQueueLists(data.handoffs);
   $("#online").textContent = data.agents_online.length + " agent(s) online";
+  notify("queue", data);
 }
 
 // Live chats and tickets are different work: two lists, each with its own positions (issue 19).
@@ -121,6 +124,7 @@ async function openHandoff(id) {
 
 function appendMessages(messages) {
   for (const m of messages) {
+    if (m.id <= lastMessage) continue;  // a message can come both live and by polling
     line(m.role, m.text, time(m.at) + " · " + (m.author || m.role));
     lastMessage = Math.max(lastMessage, m.id);
   }
@@ -246,6 +250,18 @@ document.addEventListener("DOMContentLoaded", async () => {
   try {
     const d = await api("/me"); csrf = d.csrf; showApp(d.agent); refreshQueue();
   } catch (e) { if (!me) showLogin(); }  // unless a login finished while /me was in flight
-  setInterval(refreshQueue, 3000);
-  setInterval(pollConversation, 500);
+  setInterval(() => window.supportConsole.polling && refreshQueue(), 3000);
+  setInterval(() => window.supportConsole.polling && pollConversation(), 500);
 });
+
+// Hooks for the console's other scripts (console_live.js: live updates over socket.io).
+function notify(what, arg) {
+  for (const listener of window.supportConsole.listeners[what]) listener(arg);
+}
+window.supportConsole = {
+  polling: true,  // false while live updates arrive (console_live.js); then nothing polls every half second
+  listeners: { login: [], logout: [], queue: [] },
+  on(what, listener) { this.listeners[what].push(listener); },
+  get current() { return current; },
+  refreshQueue, pollConversation, appendMessages, showState, waited,
+};

@@ -219,6 +219,12 @@
       showStatus(config.strings.queued(custom.handoff.position));
     }
     if (custom.state && custom.state !== "queued") showStatus("");
+    // a live hand-off is on while it is queued or with an agent: only then does typing reach anyone
+    if (custom.handoff || custom.state) {
+      const now = custom.handoff ? custom.handoff.live && custom.handoff.state === "queued" : custom.state;
+      state.handoff = now === true || now === "queued" || now === "assigned";
+      save(state);
+    }
     if (!msg.text) return;
     const buttons = (msg.quick_replies || msg.buttons || []).map((b) => ({ title: b.title, payload: b.payload }));
     if (custom.from === "agent") {
@@ -232,6 +238,13 @@
     e.preventDefault();
     say(input.value);
     input.value = "";
+  });
+  // "customer is typing…" for the agent during a live hand-off, at most every 2 s (the server throttles too)
+  let typedAt = 0;
+  input.addEventListener("input", () => {
+    if (!state.handoff || !joined || !input.value.trim() || Date.now() - typedAt < 2000) return;
+    typedAt = Date.now();
+    socket.emit("user_typing", { session_id: state.session });
   });
   person.addEventListener("click", () => { setOpen(true); say("/request_human", config.strings.person); });
 
