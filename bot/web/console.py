@@ -34,9 +34,10 @@ from bot.runtime import handoffs, inbox, staff
 from bot.staff.accounts import ADMIN, AGENT
 from bot.staff.auth import SECURITY_HEADERS, add_login_routes, error, ok, staff_route
 from bot.web.assets import page_routes
+from bot.web.console_assist import add_assist_routes
 
 MAX_MESSAGE_CHARS = 4000
-STATIC = {"console.js", "console.css"}
+STATIC = {"console.js", "console.css", "console_assist.js", "console_assist.css"}
 ROLES = (AGENT, ADMIN)
 
 
@@ -207,6 +208,7 @@ def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
     async def abandon(request: Request, hid: str) -> response.HTTPResponse:
         return await finish(request, hid, ABANDONED)
 
+    add_assist_routes(bp, agent_route, ROLES)  # agent assist, canned replies (bot.web.console_assist)
     return bp
 
 

@@ -15,7 +15,8 @@ def test_an_answer_records_decision_candidates_thresholds_and_index(kb):  # noqa
     assert top["id"] == "password-reset" and top["score"] == msg.metadata["faq_score"]
     assert top["question"] == kb.version.by_id["password-reset"].question
     assert 1 <= len(why["candidates"]) <= 3
-    assert [c["score"] for c in why["candidates"]] == sorted((c["score"] for c in why["candidates"]), reverse=True)
+    scores = [c["score"] for c in why["candidates"]]
+    assert scores == sorted(scores, reverse=True)
     assert why["thresholds"]["answer"] == LOOSE.answer and why["thresholds"]["margin"] == LOOSE.margin
     assert why["thresholds"]["clarify"] == LOOSE.clarify and "score" in why["reason"]
 
