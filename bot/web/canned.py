@@ -19,9 +19,9 @@ def add_canned_routes(bp: Blueprint, staff: Callable[[], StaffStore], store: Cal
     read, write = staff_route(staff, readers, csrf=False), staff_route(staff, writers)
 
     def guarded(change: Callable[..., Any]) -> Callable[..., Any]:
-        async def handler(request: Request, *args: Any) -> response.HTTPResponse:
+        async def handler(request: Request, **kwargs: Any) -> response.HTTPResponse:
             try:
-                return change(request, *args)
+                return change(request, **kwargs)
             except NameTaken as exc:
                 return error(str(exc), 409)
             except CannedError as exc:

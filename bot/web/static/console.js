@@ -81,6 +81,7 @@ function line(role, text, meta) {
   li.append(el("span", meta, "meta"));
   $("#transcript").append(li);
   li.scrollIntoView({ block: "nearest" });
+  return li;
 }
 
 function time(iso) { return new Date(iso).toLocaleTimeString(); }
@@ -111,11 +112,13 @@ async function openHandoff(id) {
   for (const t of d.transcript) {
     const source = t.faq_id ? " · FAQ " + t.faq_id + (t.faq_score !== null ? " (" + t.faq_score + ")" : "") : "";
     const buttons = t.buttons.length ? " · buttons: " + t.buttons.map((b) => b.title).join(" | ") : "";
-    line(t.role, t.text, time(t.at) + " · " + (t.author || t.role) + source + buttons);
+    const li = line(t.role, t.text, time(t.at) + " · " + (t.author || t.role) + source + buttons);
+    for (const f of consoleHooks.transcriptLine) f(li, t);
   }
   appendMessages(d.messages);
   showState(d.handoff);
   showTicketPanel(d.handoff, d.emails);
+  for (const f of consoleHooks.open) f(d);
   refreshQueue();
 }
 
@@ -124,6 +127,7 @@ function appendMessages(messages) {
     line(m.role, m.text, time(m.at) + " · " + (m.author || m.role));
     lastMessage = Math.max(lastMessage, m.id);
   }
+  if (messages.length) for (const f of consoleHooks.messages) f(messages);
 }
 
 async function pollConversation() {
@@ -249,3 +253,12 @@ document.addEventListener("DOMContentLoaded", async () => {
   setInterval(refreshQueue, 3000);
   setInterval(pollConversation, 500);
 });
+
+// Hooks for the console's feature files (console_assist.js, ...): called after a hand-off opens
+// (its detail), for each transcript line rendered (li, line), and with each batch of new messages.
+const consoleHooks = { open: [], transcriptLine: [], messages: [] };
+window.supportConsole = {
+  api, el, hooks: consoleHooks,
+  current: () => current,
+  replyBox: () => $("#reply textarea"),
+};
