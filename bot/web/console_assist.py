@@ -33,10 +33,12 @@ def canned() -> CannedStore:
 
 
 def latest_customer_text(hid: str) -> str | None:
-    """What the customer said last in this hand-off: a message since it opened, else the packet's."""
+    """What the customer said last since the hand-off opened; before they say anything, their first
+    real question (the packet's summary: not "talk to a person", which is what they said last)."""
     store = handoffs().store
     said = [m.text for m in store.messages(hid) if m.role == "customer"]
-    return said[-1] if said else store.get(hid).packet.summary.last_message
+    summary = store.get(hid).packet.summary
+    return said[-1] if said else summary.first_question or summary.last_message
 
 
 async def nearest_entries(text: str) -> dict[str, Any]:

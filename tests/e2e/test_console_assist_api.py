@@ -61,6 +61,12 @@ def test_the_consoles_assist_needs_a_login_and_the_csrf_token(servers, accounts)
     assert d["text"] == "i forgot my password and cannot log in"
     assert [e["id"] for e in d["entries"]][0] == "password-reset" and len(d["entries"]) == 3
     assert agent.post("/handoffs/nope/assist").status_code == 404
+    # before the customer writes again: their question, not "talk to a human" (what they said last)
+    other = conversation()
+    say(servers, other, "my parcel has not arrived yet")
+    say(servers, other, "talk to a human")
+    d = agent.post(f"/handoffs/{handoff_of(agent, other)['id']}/assist").json()
+    assert d["text"] == "my parcel has not arrived yet" and d["entries"]
 
 
 def test_real_faq_turns_record_why_for_the_agent_and_customers_never_see_it(servers, accounts):

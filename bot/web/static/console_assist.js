@@ -77,7 +77,7 @@
       title.append(el("strong", e.question), el("span", " · " + e.id + " · score " + num(e.score), "meta"));
       const use = el("button", "Use this answer");
       use.type = "button";
-      use.setAttribute("aria-label", "Use the answer to: " + e.question);
+      use.setAttribute("aria-label", "Use this answer: " + e.question);
       use.addEventListener("click", () => {
         const box = sc.replyBox();
         box.value = e.answer;  // to edit and send: never sent from here
