@@ -355,6 +355,7 @@ function showTab(name) {
   $("#csv-view").hidden = name !== "csv";
   $("#inbox-view").hidden = name !== "inbox";
   $("#canned-view").hidden = name !== "canned";
+  if (name === "inbox") loadInbox();
   if (name === "canned") loadCanned();  // editor_canned.js
   if (name === "history") loadHistory();
 }
