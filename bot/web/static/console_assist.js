@@ -66,7 +66,7 @@
     } catch (e) { if (sc.current() === id) q("#assist-status").textContent = e.message; return; }
     if (sc.current() !== id) return;  // another hand-off was opened meanwhile
     assistFor = id;
-    s.querySelector(".assist-for").textContent = d.text ? "For the customer's latest message: “" + d.text + "”"
+    s.querySelector(".assist-for").textContent = d.text ? "For what the customer asked: “" + d.text + "”"
                                                          : "The customer has not asked anything yet.";
     const list = q("#assist-list");
     list.replaceChildren();
