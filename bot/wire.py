@@ -63,10 +63,14 @@ def state_change(conversation_id: str, text: str, state: str, agent: str | None)
     return {"recipient_id": conversation_id, "text": text, "custom": {"state": state, "agent": agent}}
 
 
+STAFF_ONLY = "faq_why"  # a bot message's decision metadata (bot.conversation.faq_turn.WHY): agents only
+
+
 def bot_message(conversation_id: str, message: dict[str, Any]) -> CustomerPush:
     """A bot message Rasa produced outside the customer's request (after a hand-back)."""
     push: CustomerPush = {"recipient_id": conversation_id}
-    push.update({k: v for k, v in message.items() if v and k != "recipient_id"})  # type: ignore[typeddict-item]
+    push.update({k: v for k, v in message.items()  # type: ignore[typeddict-item]
+                 if v and k not in ("recipient_id", STAFF_ONLY)})
     return push
 
 

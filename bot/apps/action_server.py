@@ -1,9 +1,10 @@
 """The action server (rasa-sdk) with the model and index loaded before it accepts requests, and
 ``POST /prefetch`` that lets the channels start encoding a message early (``bot.rasa.prefetch``),
-and ``POST /reload`` that loads a just-published index version at once.
+``POST /reload`` that loads a just-published index version at once, and ``POST /assist``: the
+FAQ entries nearest a customer's message for the agents' console.
 
-Only Rasa may call it: ``/webhook`` and ``/prefetch`` need ``Authorization: Bearer <token>``
-(``bot.keys.action_server_token``; Rasa sends it from ``endpoints.yml``); ``/health`` is open."""
+Only our servers may call it: every route but ``/health`` needs ``Authorization: Bearer <token>``
+(``bot.keys.action_server_token``; Rasa sends it from ``endpoints.yml``)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ def serve(settings: Settings) -> int:
     require_token(app, action_server_token(settings))
     add_prefetch_route(app, kb)
     add_reload_route(app, kb)
+    add_assist_route(app, kb)
     app.run(host=settings.host, port=settings.action_port, workers=1, access_log=False)
     return 0
 
@@ -87,3 +89,31 @@ def require_token(app: Any, token: str) -> None:
         return None
 
     app.register_middleware(check, "request")
+
+
+ASSIST_MAX_ENTRIES = 5
+
+
+def add_assist_route(app: Any, kb: Any) -> None:
+    """``POST /assist {"text": ..., "k": 3}``: the FAQ entries nearest to a customer's message, best
+    first, with their answers and scores, for the agents' console (agent assist). Token-protected like
+    every route here (``require_token``); the console calls it on the agent's behalf."""
+    from sanic import response
+
+    async def assist(request: Any) -> Any:
+        body = request.json if isinstance(request.json, dict) else {}
+        text, k = body.get("text"), body.get("k", 3)
+        if not isinstance(text, str):
+            return response.json({"error": 'text: send {"text": "<the customer\'s message>", "k": 3}'},
+                                 status=400)
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= ASSIST_MAX_ENTRIES:
+            return response.json({"error": f"k: a whole number from 1 to {ASSIST_MAX_ENTRIES}"}, status=400)
+        answer = await asyncio.get_running_loop().run_in_executor(None, kb.ask, text)
+        version = kb.version
+        entries = [{"id": h.entry_id, "score": round(h.score, 4),
+                    "question": version.by_id[h.entry_id].question, "answer": version.by_id[h.entry_id].answer}
+                   for h in answer.decision.hits[:k] if version is not None and h.entry_id in version.by_id]
+        return response.json({"entries": entries, "decision": answer.decision.kind, "index": answer.version,
+                              "unavailable": answer.unavailable})
+
+    app.add_route(assist, "/assist", methods=["POST"])

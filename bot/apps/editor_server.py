@@ -109,6 +109,11 @@ def serve(settings: Settings) -> int:
         serving=lambda: serving(settings.index_path),
         calibration=lambda: calibration_view(settings.index_path, builder.labelled, settings.traffic_min_labels,
                                              settings.recalibrate_after_labels))))
+    from bot.canned.store import CannedStore
+    from bot.web.canned import editor_blueprint
+
+    canned = CannedStore(db)
+    app.blueprint(editor_blueprint(lambda: staff, lambda: canned))  # the Canned replies tab
     _add_analytics(app, settings, staff, lambda: groups.get(drafts.live())["groups"])
     builder.start()
     log.info("FAQ editor on http://%s:%d/editor/", settings.host, settings.editor_port)

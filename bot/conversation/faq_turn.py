@@ -6,9 +6,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot import wire
 from bot.conversation.triggers import after_faq_turn
 from bot.kb.decision import ANSWER, CLARIFY, MISS
-from bot.kb.serving import KnowledgeBase
+from bot.kb.index import IndexVersion
+from bot.kb.serving import Answer, KnowledgeBase
 
 CHOOSE_INTENT = "choose_faq"
 NONE_INTENT = "none_of_these"
@@ -36,6 +38,22 @@ def choose_payload(entry_id: str) -> str:
 
 
 OFFER = BotMessage(response="utter_offer_handoff")
+WHY = wire.STAFF_ONLY  # the decision's metadata on the bot message: for the console only, never for customers
+WHY_CANDIDATES = 3
+
+
+def why(answer: Answer, version: IndexVersion | None) -> dict[str, Any]:
+    """What the bot decided and on what: top candidates (entry id, question, score), the thresholds
+    in force and the index version, recorded with the bot message at the time of the turn."""
+    d = answer.decision
+    entries = version.by_id if version is not None else {}
+    t = d.thresholds
+    return {"decision": d.kind, "reason": d.reason, "index": answer.version,
+            "candidates": [{"id": h.entry_id, "score": round(h.score, 4),
+                            "question": entries[h.entry_id].question if h.entry_id in entries else None}
+                           for h in d.hits[:WHY_CANDIDATES]],
+            "thresholds": {"answer": t.answer, "margin": t.margin, "clarify": t.clarify,
+                           "window": t.window, "source": t.source}}
 
 
 def offer_person(result: TurnResult, reason: str) -> TurnResult:
@@ -86,11 +104,12 @@ def _faq_turn(kb: KnowledgeBase, text: str | None, intent: str | None,
     decision = answer.decision
     if answer.empty:
         return TurnResult([BotMessage(response="utter_empty_message")], {})
+    reasons = why(answer, version)
     top = decision.top
     if decision.kind == ANSWER and top is not None and version is not None:
         entry = version.by_id[top.entry_id]
         meta = {"faq_id": entry.id, "faq_score": round(top.score, 4), "faq_decision": ANSWER,
-                "faq_index": answer.version}
+                "faq_index": answer.version, WHY: reasons}
         return TurnResult([BotMessage(text=entry.answer, metadata=meta)], {
             "last_faq_id": entry.id, "last_faq_score": round(top.score, 4),
             "last_faq_decision": ANSWER, "faq_options": None, "faq_miss_count": 0})
@@ -100,16 +119,19 @@ def _faq_turn(kb: KnowledgeBase, text: str | None, intent: str | None,
         buttons.append({"title": "None of these", "payload": "/" + NONE_INTENT})
         meta = {"faq_options": [o.entry_id for o in decision.options],
                 "faq_scores": [round(o.score, 4) for o in decision.options],
-                "faq_decision": CLARIFY, "faq_index": answer.version}
+                "faq_decision": CLARIFY, "faq_index": answer.version, WHY: reasons}
         return TurnResult([BotMessage(response="utter_faq_clarify", buttons=buttons, metadata=meta)], {
             "last_faq_decision": CLARIFY, "faq_options": [o.entry_id for o in decision.options],
             "last_faq_score": round(top.score, 4) if top else None})
     response = "utter_out_of_scope" if intent == OUT_OF_SCOPE_INTENT else "utter_faq_miss"
-    return _miss(response, misses, top.score if top else None, top.entry_id if top else None)
+    return _miss(response, misses, top.score if top else None, top.entry_id if top else None, reasons)
 
 
-def _miss(response: str, misses: int, score: float | None, nearest: str | None = None) -> TurnResult:
+def _miss(response: str, misses: int, score: float | None, nearest: str | None = None,
+          reasons: dict[str, Any] | None = None) -> TurnResult:
     meta: dict[str, Any] = {"faq_decision": MISS}
+    if reasons is not None:
+        meta[WHY] = reasons
     if nearest is not None:
         meta["faq_nearest"] = nearest  # the entry that came closest (the editor's inbox shows it)
     return TurnResult([BotMessage(response=response, metadata=meta)], {

@@ -71,6 +71,9 @@ class TranscriptLine(_Model):
     faq_score: float | None = Field(default=None, description="Retrieval score of that answer")
     faq_decision: str | None = Field(default=None, description="answer, chosen, clarify or miss")
     author: str | None = Field(default=None, description="Agent name for agent messages")
+    why: dict[str, Any] | None = Field(default=None, description=(
+        "Why the bot said this (FAQ turns): decision, reason, top candidates {id, question, score}, "
+        "thresholds and index version at the time; for agents, never sent to customers"))
 
 
 class Summary(_Model):
@@ -138,7 +141,8 @@ def transcript_from_events(events: Iterable[dict[str, Any]]) -> list[TranscriptL
             lines.append(TranscriptLine(
                 role=Role.agent if author else Role.bot, text=e["text"], at=_at(e), buttons=buttons,
                 faq_id=meta.get("faq_id"), faq_score=meta.get("faq_score"),
-                faq_decision=meta.get("faq_decision"), author=author))
+                faq_decision=meta.get("faq_decision"), author=author,
+                why=meta.get("faq_why") if isinstance(meta.get("faq_why"), dict) else None))
     return lines
 
 

@@ -34,10 +34,12 @@ from bot.runtime import agent_events, handoffs, inbox, staff
 from bot.staff.accounts import ADMIN, AGENT
 from bot.staff.auth import SECURITY_HEADERS, add_login_routes, error, ok, staff_route
 from bot.web.assets import page_routes
+from bot.web.console_assist import add_assist_routes
 from bot.web.live_events import handoff_event, kind_of, message_event, message_row
 
 MAX_MESSAGE_CHARS = 4000
-STATIC = {"console.js", "console.css", "console_live.js", "console_live.css"}
+STATIC = {"console.js", "console.css", "console_live.js", "console_live.css",
+          "console_assist.js", "console_assist.css"}
 VENDOR = {"socket.io.min.js"}
 ROLES = (AGENT, ADMIN)
 
@@ -227,6 +229,7 @@ def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
     async def abandon(request: Request, hid: str) -> response.HTTPResponse:
         return await finish(request, hid, ABANDONED)
 
+    add_assist_routes(bp, agent_route, ROLES)  # agent assist, canned replies (bot.web.console_assist)
     return bp
 
 

@@ -84,6 +84,7 @@ function line(role, text, meta) {
   li.append(el("span", meta, "meta"));
   $("#transcript").append(li);
   li.scrollIntoView({ block: "nearest" });
+  return li;
 }
 
 function time(iso) { return new Date(iso).toLocaleTimeString(); }
@@ -114,11 +115,13 @@ async function openHandoff(id) {
   for (const t of d.transcript) {
     const source = t.faq_id ? " · FAQ " + t.faq_id + (t.faq_score !== null ? " (" + t.faq_score + ")" : "") : "";
     const buttons = t.buttons.length ? " · buttons: " + t.buttons.map((b) => b.title).join(" | ") : "";
-    line(t.role, t.text, time(t.at) + " · " + (t.author || t.role) + source + buttons);
+    const li = line(t.role, t.text, time(t.at) + " · " + (t.author || t.role) + source + buttons);
+    notify("transcriptLine", li, t);
   }
   appendMessages(d.messages);
   showState(d.handoff);
   showTicketPanel(d.handoff, d.emails);
+  notify("open", d);
   refreshQueue();
 }
 
@@ -128,6 +131,7 @@ function appendMessages(messages) {
     line(m.role, m.text, time(m.at) + " · " + (m.author || m.role));
     lastMessage = Math.max(lastMessage, m.id);
   }
+  if (messages.length) notify("messages", messages);
 }
 
 async function pollConversation() {
@@ -254,14 +258,17 @@ document.addEventListener("DOMContentLoaded", async () => {
   setInterval(() => window.supportConsole.polling && pollConversation(), 500);
 });
 
-// Hooks for the console's other scripts (console_live.js: live updates over socket.io).
-function notify(what, arg) {
-  for (const listener of window.supportConsole.listeners[what]) listener(arg);
+// Hooks for the console's feature files (console_live.js: live updates over socket.io; console_assist.js:
+// suggestions, Why panels, canned replies): sc.on(what, listener) for login, logout, queue (its data),
+// open (a hand-off's detail), transcriptLine (li, line) and messages (each batch of new messages).
+function notify(what, ...args) {
+  for (const listener of window.supportConsole.listeners[what]) listener(...args);
 }
 window.supportConsole = {
   polling: true,  // false while live updates arrive (console_live.js); then nothing polls every half second
-  listeners: { login: [], logout: [], queue: [] },
+  listeners: { login: [], logout: [], queue: [], open: [], transcriptLine: [], messages: [] },
   on(what, listener) { this.listeners[what].push(listener); },
   get current() { return current; },
-  refreshQueue, pollConversation, appendMessages, showState, waited,
+  replyBox: () => $("#reply textarea"),
+  api, el, refreshQueue, pollConversation, appendMessages, showState, waited,
 };

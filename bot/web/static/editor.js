@@ -42,7 +42,7 @@ function renderMarkdown(text) {
 function showLogin() {
   me = null;
   $("#login").hidden = false;
-  for (const id of ["#entries-view", "#history-view", "#csv-view", "#inbox-view", "#logout", "#tabs"]) $(id).hidden = true;
+  for (const id of ["#entries-view", "#history-view", "#csv-view", "#inbox-view", "#canned-view", "#logout", "#tabs"]) $(id).hidden = true;
   $("#whoami").textContent = "";
 }
 
@@ -354,7 +354,9 @@ function showTab(name) {
   $("#history-view").hidden = name !== "history";
   $("#csv-view").hidden = name !== "csv";
   $("#inbox-view").hidden = name !== "inbox";
+  $("#canned-view").hidden = name !== "canned";
   if (name === "inbox") loadInbox();
+  if (name === "canned") loadCanned();  // editor_canned.js
   if (name === "history") loadHistory();
 }
 
