@@ -33,10 +33,11 @@ from bot.handoff.tickets import TicketReplies
 from bot.runtime import handoffs, inbox, staff
 from bot.staff.accounts import ADMIN, AGENT
 from bot.staff.auth import SECURITY_HEADERS, add_login_routes, error, ok, staff_route
+from bot.web import console_desk
 from bot.web.assets import page_routes
 
 MAX_MESSAGE_CHARS = 4000
-STATIC = {"console.js", "console.css"}
+STATIC = {"console.js", "console.css", "console_desk.js", "console_desk.css"}
 ROLES = (AGENT, ADMIN)
 
 
@@ -207,6 +208,7 @@ def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
     async def abandon(request: Request, hid: str) -> response.HTTPResponse:
         return await finish(request, hid, ABANDONED)
 
+    console_desk.register(bp, agent_route, bridge, handoff_row)  # notes, transfer, earlier hand-offs
     return bp
 
 
@@ -237,5 +239,5 @@ def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _messages(service: HandoffService, hid: str, after: int) -> list[dict[str, Any]]:
     return [{"id": m.id, "role": m.role, "author": m.author, "at": m.at.isoformat(),
-             "text": m.text if m.role == "agent" else service.for_agent(m.text)}
-            for m in service.store.messages(hid, after)]
+             "text": m.text if m.role in ("agent", "note") else service.for_agent(m.text)}
+            for m in service.store.messages(hid, after, notes=True)]  # staff's notes, marked by role
