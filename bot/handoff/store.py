@@ -188,8 +188,9 @@ class HandoffStore:
         return int(ahead) + 1
 
     def transition(self, handoff_id: str, to_state: str, actor: str | None = None,
-                   agent: str | None = None) -> Handoff:
-        """Atomically move to ``to_state``; raises InvalidTransition when another change won."""
+                   agent: str | None = None, holder: str | None = None) -> Handoff:
+        """Atomically move to ``to_state``; raises InvalidTransition when another change won
+        (with ``holder``, also when the hand-off was transferred away from them meanwhile)."""
         allowed = ALLOWED_FROM[to_state]
         values: dict[str, Any] = {"state": to_state, "updated_at": utcnow()}
         if to_state == ASSIGNED:
@@ -199,8 +200,9 @@ class HandoffStore:
                                    .where(handoffs.c.id == handoff_id)).first()
             if current is None:
                 raise HandoffNotFound(f"no hand-off with id {handoff_id!r}")
+            held = [handoffs.c.agent == holder] if holder else []
             result = conn.execute(handoffs.update().where(
-                handoffs.c.id == handoff_id, handoffs.c.state.in_(allowed)).values(**values))
+                handoffs.c.id == handoff_id, handoffs.c.state.in_(allowed), *held).values(**values))
             if result.rowcount != 1:
                 fresh = conn.execute(sa.select(handoffs.c.state, handoffs.c.agent)
                                      .where(handoffs.c.id == handoff_id)).first()

@@ -185,3 +185,12 @@ def test_an_older_database_gets_the_transitions_agent_column_and_keeps_its_rows(
     store = HandoffStore.from_url(url)
     assert store.history("h")[0]["agent"] is None and store.history("h")[0]["actor"] == "bot"
     HandoffStore.from_url(url)  # idempotent
+
+
+def test_a_finish_decided_before_a_transfer_landed_does_not_end_the_new_holders_chat(service, desk):
+    h = open_one(service)
+    service.claim(h.id, "ana")
+    desk.transfer(h.id, "root", ADMIN, "bo", "")  # lands between ana's check and her update
+    with pytest.raises(InvalidTransition, match="by bo"):
+        service.store.transition(h.id, RESOLVED, actor="ana", holder="ana")
+    assert service.store.get(h.id).state == ASSIGNED
