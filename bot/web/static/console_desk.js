@@ -100,6 +100,7 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     new MutationObserver(markNotes).observe($("#transcript"), { childList: true });
+    $("#summary").before($("#readonly-banner"));  // said above the conversation, where it is read first
     $("#back-to-current").addEventListener("click", () => {
       readOnlyId = null;
       C.open(liveId);
