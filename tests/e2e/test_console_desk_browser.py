@@ -108,3 +108,42 @@ def test_a_note_stays_internal_and_a_transfer_moves_the_chat_to_the_other_agent(
     bo.click("#resolve")
     ctx_a.close()
     ctx_b.close()
+
+
+def test_the_desk_api_checks_csrf_roles_and_input_and_names_the_field(servers, store):  # noqa: F811
+    from bot.staff.accounts import EDITOR, StaffStore
+    from bot.staff.passwords import hash_password
+
+    StaffStore(store.engine).add_agent("eve", hash_password(PASSWORD), EDITOR)
+    ana, bo = console(servers, "ana"), console(servers, "bo")
+    sender = conversation()
+    say(servers, sender, "talk to a human")
+    hid = store.active_for(sender).id
+    assert ana.post(f"/handoffs/{hid}/claim").status_code == 200
+    no_csrf = console(servers, "bo")
+    no_csrf.headers.pop("X-CSRF-Token")
+    assert no_csrf.post(f"/handoffs/{hid}/notes", json={"text": "hi"}).status_code == 403
+    r = bo.post(f"/handoffs/{hid}/notes", json={"text": "  "})
+    assert r.status_code == 400 and r.json()["error"].startswith("text:")
+    r = bo.post(f"/handoffs/{hid}/notes", json={"text": "x" * 2001})
+    assert r.status_code == 413 and "at most 2000" in r.json()["error"]
+    assert bo.post(f"/handoffs/{hid}/notes", json={"text": "a colleague's note"}).status_code == 200
+    r = bo.post(f"/handoffs/{hid}/transfer", json={"to": "bo"})
+    assert r.status_code == 403 and "only ana" in r.json()["error"]  # bo does not hold it
+    r = ana.post(f"/handoffs/{hid}/transfer", json={"to": "eve"})
+    assert r.status_code == 400 and r.json()["error"].startswith("to:")  # an editor takes no chats
+    assert "eve" not in [a["name"] for a in ana.get("/agents").json()["agents"]]
+    assert ana.post(f"/handoffs/{hid}/transfer", json={"to": "bo", "note": 5}).status_code == 400
+    assert ana.post("/handoffs/nope/transfer", json={"to": "bo"}).status_code == 404
+    assert ana.post(f"/handoffs/{hid}/transfer", json={"to": "bo"}).json()["handoff"]["agent"] == "bo"
+    editor = httpx_login(servers, "eve")
+    assert editor.status_code == 403  # the console is for agents and admins
+    assert "a colleague's note" not in str(poll(servers, sender))
+    assert bo.post(f"/handoffs/{hid}/resolve").status_code == 200
+
+
+def httpx_login(servers, name):
+    import httpx
+
+    return httpx.post(base(servers) + "/console/api/login", json={"name": name, "password": PASSWORD},
+                      timeout=30)

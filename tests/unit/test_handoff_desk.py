@@ -194,3 +194,17 @@ def test_a_finish_decided_before_a_transfer_landed_does_not_end_the_new_holders_
     with pytest.raises(InvalidTransition, match="by bo"):
         service.store.transition(h.id, RESOLVED, actor="ana", holder="ana")
     assert service.store.get(h.id).state == ASSIGNED
+
+
+def test_a_note_is_not_in_the_webhook_packet_of_the_handoffs_end(tmp_path):
+    settings = Settings(root=tmp_path, handoff_db=str(tmp_path / "w.db"), handoff_webhooks="http://127.0.0.1:9/x",
+                        handoff_webhook_secret="s")
+    store = HandoffStore.from_url(settings.handoff_db_url)
+    StaffStore(store.engine).add_agent("ana", "x")
+    service = HandoffService(store, settings)
+    h = open_one(service)
+    service.claim(h.id, "ana")
+    Desk(service).note(h.id, "ana", "the customer sounds upset, be gentle")
+    service.finish(h.id, "ana", RESOLVED)
+    bodies = [row["body"] for row in service.outbox.webhook_rows()]
+    assert len(bodies) == 1 and "handoff.resolved" in bodies[0] and "upset" not in bodies[0]
