@@ -90,7 +90,8 @@ class HandoffService:
         current = self.store.get(handoff_id)
         if current.state == ASSIGNED and current.agent != agent:
             raise InvalidTransition(handoff_id, current.state, "finished by you", current.agent)
-        h = self.store.transition(handoff_id, outcome, actor=agent)
+        holder = current.agent if current.state == ASSIGNED else None  # a transfer meanwhile wins
+        h = self.store.transition(handoff_id, outcome, actor=agent, holder=holder)
         self._notify(h, f"handoff.{outcome}")
         return h
 

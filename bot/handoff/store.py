@@ -53,16 +53,32 @@ transitions = sa.Table(
     sa.Column("to_state", sa.String(16), nullable=False),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("actor", sa.String(64)),
+    sa.Column("agent", sa.String(64)),  # who holds it after this change (a claim, a transfer)
 )
 messages = sa.Table(
     "handoff_messages", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("handoff_id", sa.String(32), sa.ForeignKey("handoffs.id"), nullable=False, index=True),
-    sa.Column("role", sa.String(16), nullable=False),  # customer, agent, system
+    sa.Column("role", sa.String(16), nullable=False),  # customer, agent, bot, system, note (staff only)
     sa.Column("author", sa.String(64)),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )
+NOTE = "note"  # a message role: staff's internal note, never shown or sent to the customer
+
+
+def _migrate(engine: sa.engine.Engine) -> None:
+    """Databases from before transfers: ``handoff_transitions.agent`` added (nullable, rows kept)."""
+    if "agent" in {c["name"] for c in sa.inspect(engine).get_columns("handoff_transitions")}:
+        return
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE handoff_transitions ADD COLUMN agent VARCHAR(64)"))
+    except sa.exc.DBAPIError:
+        if "agent" not in {c["name"] for c in sa.inspect(engine).get_columns("handoff_transitions")}:
+            raise
+
+
 @dataclass
 class Handoff:
     id: str
@@ -105,6 +121,7 @@ class HandoffStore:
         self.engine = engine
         self.at_rest = at_rest or AtRest.default()
         metadata.create_all(engine, tables=[handoffs, transitions, messages])
+        _migrate(engine)
 
     @classmethod
     def from_url(cls, url: str, at_rest: AtRest | None = None) -> HandoffStore:
@@ -171,8 +188,9 @@ class HandoffStore:
         return int(ahead) + 1
 
     def transition(self, handoff_id: str, to_state: str, actor: str | None = None,
-                   agent: str | None = None) -> Handoff:
-        """Atomically move to ``to_state``; raises InvalidTransition when another change won."""
+                   agent: str | None = None, holder: str | None = None) -> Handoff:
+        """Atomically move to ``to_state``; raises InvalidTransition when another change won
+        (with ``holder``, also when the hand-off was transferred away from them meanwhile)."""
         allowed = ALLOWED_FROM[to_state]
         values: dict[str, Any] = {"state": to_state, "updated_at": utcnow()}
         if to_state == ASSIGNED:
@@ -182,15 +200,34 @@ class HandoffStore:
                                    .where(handoffs.c.id == handoff_id)).first()
             if current is None:
                 raise HandoffNotFound(f"no hand-off with id {handoff_id!r}")
+            held = [handoffs.c.agent == holder] if holder else []
             result = conn.execute(handoffs.update().where(
-                handoffs.c.id == handoff_id, handoffs.c.state.in_(allowed)).values(**values))
+                handoffs.c.id == handoff_id, handoffs.c.state.in_(allowed), *held).values(**values))
             if result.rowcount != 1:
                 fresh = conn.execute(sa.select(handoffs.c.state, handoffs.c.agent)
                                      .where(handoffs.c.id == handoff_id)).first()
                 raise InvalidTransition(handoff_id, fresh.state, to_state, fresh.agent)
             conn.execute(transitions.insert().values(handoff_id=handoff_id, from_state=current.state,
                                                      to_state=to_state, at=values["updated_at"],
-                                                     actor=actor or agent))
+                                                     actor=actor or agent, agent=values.get("agent")))
+        return self.get(handoff_id)
+
+    def reassign(self, handoff_id: str, holder: str, to_agent: str, actor: str) -> Handoff:
+        """Hand an assigned hand-off from ``holder`` to ``to_agent`` (a transfer): one conditional
+        UPDATE, so of two changes at once exactly one wins; recorded as assigned -> assigned."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            result = conn.execute(handoffs.update().where(
+                handoffs.c.id == handoff_id, handoffs.c.state == ASSIGNED, handoffs.c.agent == holder)
+                .values(agent=to_agent, updated_at=now))
+            if result.rowcount != 1:
+                fresh = conn.execute(sa.select(handoffs.c.state, handoffs.c.agent)
+                                     .where(handoffs.c.id == handoff_id)).first()
+                if fresh is None:
+                    raise HandoffNotFound(f"no hand-off with id {handoff_id!r}")
+                raise InvalidTransition(handoff_id, fresh.state, f"transferred from {holder}", fresh.agent)
+            conn.execute(transitions.insert().values(handoff_id=handoff_id, from_state=ASSIGNED,
+                                                     to_state=ASSIGNED, at=now, actor=actor, agent=to_agent))
         return self.get(handoff_id)
 
     def history(self, handoff_id: str) -> list[dict[str, Any]]:
@@ -235,9 +272,12 @@ class HandoffStore:
             mid = conn.execute(messages.insert().values(**values)).inserted_primary_key[0]
         return Message(mid, handoff_id, role, author, text, at)
 
-    def messages(self, handoff_id: str, after: int = 0) -> list[Message]:
+    def messages(self, handoff_id: str, after: int = 0, notes: bool = False) -> list[Message]:
+        """Without ``notes`` (the default) staff's internal notes are left out: no reader that
+        forgets to ask for them can pass one on to a customer or another system."""
+        where = [messages.c.handoff_id == handoff_id, messages.c.id > after]
+        if not notes:
+            where.append(messages.c.role != NOTE)
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(messages).where(messages.c.handoff_id == handoff_id,
-                                                          messages.c.id > after)
-                                .order_by(messages.c.id)).all()
+            rows = conn.execute(sa.select(messages).where(*where).order_by(messages.c.id)).all()
         return [Message(r.id, r.handoff_id, r.role, r.author, r.text, aware(r.at)) for r in rows]

@@ -33,13 +33,14 @@ from bot.handoff.tickets import TicketReplies
 from bot.runtime import agent_events, handoffs, inbox, staff
 from bot.staff.accounts import ADMIN, AGENT
 from bot.staff.auth import SECURITY_HEADERS, add_login_routes, error, ok, staff_route
+from bot.web import console_desk
 from bot.web.assets import page_routes
 from bot.web.console_assist import add_assist_routes
 from bot.web.live_events import handoff_event, kind_of, message_event, message_row
 
 MAX_MESSAGE_CHARS = 4000
 STATIC = {"console.js", "console.css", "console_live.js", "console_live.css",
-          "console_assist.js", "console_assist.css"}
+          "console_assist.js", "console_assist.css", "console_desk.js", "console_desk.css"}
 VENDOR = {"socket.io.min.js"}
 ROLES = (AGENT, ADMIN)
 
@@ -66,8 +67,8 @@ def handoff_update(service: HandoffService, h: Handoff, kind: str | None = None)
 
 
 def shown_text(service: HandoffService, m: Message) -> str:
-    """A hand-off message's text as the console shows it (agents' own as written)."""
-    return m.text if m.role == "agent" else service.for_agent(m.text) or ""
+    """A hand-off message's text as the console shows it (agents' own messages and notes as written)."""
+    return m.text if m.role in ("agent", "note") else service.for_agent(m.text) or ""
 
 
 def agent_route(csrf: bool = True) -> Callable:
@@ -230,6 +231,7 @@ def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
         return await finish(request, hid, ABANDONED)
 
     add_assist_routes(bp, agent_route, ROLES)  # agent assist, canned replies (bot.web.console_assist)
+    console_desk.register(bp, agent_route, bridge, handoff_row)  # notes, transfer, earlier hand-offs
     return bp
 
 
@@ -259,4 +261,5 @@ def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _messages(service: HandoffService, hid: str, after: int) -> list[dict[str, Any]]:
-    return [dict(message_row(m, shown_text(service, m))) for m in service.store.messages(hid, after)]
+    return [dict(message_row(m, shown_text(service, m)))
+            for m in service.store.messages(hid, after, notes=True)]  # staff's notes, marked by role

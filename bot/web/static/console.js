@@ -98,6 +98,7 @@ function showState(h) {
   $("#abandon").hidden = !(mine || h.state === "queued");
   $("#reply").hidden = !mine;
   $("#suggest").hidden = h.state !== "resolved";
+  notify("state", h);
 }
 
 async function openHandoff(id) {
@@ -260,15 +261,18 @@ document.addEventListener("DOMContentLoaded", async () => {
 
 // Hooks for the console's feature files (console_live.js: live updates over socket.io; console_assist.js:
 // suggestions, Why panels, canned replies): sc.on(what, listener) for login, logout, queue (its data),
-// open (a hand-off's detail), transcriptLine (li, line) and messages (each batch of new messages).
+// open (a hand-off's detail), state (its state, on each showing), transcriptLine (li, line) and messages
+// (each batch of new messages). console_desk.js: notes, transfer, earlier hand-offs.
 function notify(what, ...args) {
   for (const listener of window.supportConsole.listeners[what]) listener(...args);
 }
 window.supportConsole = {
   polling: true,  // false while live updates arrive (console_live.js); then nothing polls every half second
-  listeners: { login: [], logout: [], queue: [], open: [], transcriptLine: [], messages: [] },
+  listeners: { login: [], logout: [], queue: [], open: [], state: [], transcriptLine: [], messages: [] },
   on(what, listener) { this.listeners[what].push(listener); },
   get current() { return current; },
+  get me() { return me; },
+  open: openHandoff,
   replyBox: () => $("#reply textarea"),
-  api, el, refreshQueue, pollConversation, appendMessages, showState, waited,
+  api, el, time, refreshQueue, pollConversation, appendMessages, showState, waited,
 };

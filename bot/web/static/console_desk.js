@@ -1,0 +1,129 @@
+// The console's desk (issue 19): internal notes, transfer to another agent, earlier hand-offs.
+// Uses console.js's window.supportConsole hook; everything shown is inserted with textContent.
+"use strict";
+
+(function () {
+  const $ = (sel) => document.querySelector(sel);
+  const C = window.supportConsole;
+  const NOTE_LABEL = "Internal note — not sent to the customer";
+  let role = null;        // the logged-in account's role (admins may transfer any assigned hand-off)
+  let liveId = null;      // the hand-off opened from the queue (an earlier one opens read-only)
+  let earlierFor = null;  // whose earlier hand-offs the list shows
+  let readOnlyId = null;  // the earlier hand-off open read-only now
+
+  function path(suffix) { return "/handoffs/" + encodeURIComponent(C.current) + suffix; }
+  function fail(e) { $("#conv-error").textContent = e.message; }
+
+  // Notes in the transcript: a label in words and a style of their own, not colour alone.
+  function markNotes() {
+    for (const li of document.querySelectorAll("#transcript li.note:not([data-marked])")) {
+      li.dataset.marked = "1";
+      li.setAttribute("aria-label", NOTE_LABEL);
+      li.prepend(C.el("strong", NOTE_LABEL, "note-label"));
+    }
+  }
+
+  async function myRole() {
+    if (role === null) role = (await C.api("/me")).role;
+    return role;
+  }
+
+  async function fillAgents() {
+    const select = $("#transfer-to");
+    const { agents } = await C.api("/agents");
+    const chosen = select.value;
+    select.replaceChildren();
+    for (const a of agents) {
+      const option = C.el("option", a.name + (a.online ? " (online)" : " (offline)"));
+      option.value = a.name;
+      select.append(option);
+    }
+    if (chosen) select.value = chosen;
+  }
+
+  async function showTransfer(h) {
+    const form = $("#transfer-form");
+    const may = h.state === "assigned" && (h.agent === C.me || (await myRole()) === "admin");
+    if (may && form.hidden) fillAgents().catch(fail);
+    form.hidden = !may;
+  }
+
+  function renderEarlier(rows) {
+    const list = $("#earlier");
+    list.replaceChildren();
+    for (const e of rows) {
+      const li = C.el("li");
+      const when = new Date(e.created_at).toLocaleString();
+      const rating = e.rating ? " · rated " + e.rating + "/5" : "";
+      const how = e.verified ? e.match : e.match + " (typed by the customer, not verified)";
+      li.append(C.el("span", when + " · " + e.state.replace(/_/g, " ") + " · " + e.reason.replace(/_/g, " ") +
+                             rating + (e.agent ? " · " + e.agent : ""), "meta"),
+                C.el("span", " " + (e.first_question || "—") + " "), C.el("small", "[" + how + "] "));
+      const open = C.el("button", "Open read-only");
+      open.type = "button";
+      open.setAttribute("aria-label", "Open read-only: earlier hand-off of " + when);
+      open.addEventListener("click", () => openEarlier(e.id));
+      li.append(open);
+      list.append(li);
+    }
+    $("#earlier-empty").hidden = rows.length > 0;
+  }
+
+  function readOnly() {  // an earlier hand-off: nothing to act on from here
+    for (const f of ["#reply", "#transfer-form", "#email-reply"]) $(f).hidden = true;
+    for (const b of document.querySelectorAll("#conversation .actions button")) b.hidden = true;
+  }
+
+  async function openEarlier(id) {
+    readOnlyId = id;
+    await C.open(id);
+  }
+
+  C.on("open", (d) => {
+    markNotes();
+    if (d.handoff.id === readOnlyId) {
+      $("#readonly-banner").hidden = false;
+      readOnly();
+      return;
+    }
+    readOnlyId = null; liveId = d.handoff.id; $("#readonly-banner").hidden = true;
+    if (earlierFor !== liveId) {
+      earlierFor = liveId;
+      C.api(path("/earlier")).then((r) => renderEarlier(r.earlier)).catch(fail);
+    }
+  });
+  C.on("state", (h) => {
+    markNotes();
+    if (readOnlyId !== null && readOnlyId === C.current) { readOnly(); return; }
+    showTransfer(h).catch(fail);
+  });
+
+  document.addEventListener("DOMContentLoaded", () => {
+    new MutationObserver(markNotes).observe($("#transcript"), { childList: true });
+    $("#summary").before($("#readonly-banner"));  // said above the conversation, where it is read first
+    $("#back-to-current").addEventListener("click", () => {
+      readOnlyId = null;
+      C.open(liveId);
+    });
+    $("#note-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const box = $("#note-text");
+      $("#conv-error").textContent = "";
+      try {
+        await C.api(path("/notes"), { method: "POST", body: JSON.stringify({ text: box.value }) });
+        box.value = "";  // kept on any error: nothing typed is lost
+        C.pollConversation();
+      } catch (e) { fail(e); }
+    });
+    $("#transfer-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      $("#conv-error").textContent = "";
+      try {
+        await C.api(path("/transfer"), { method: "POST",
+          body: JSON.stringify({ to: $("#transfer-to").value, note: $("#transfer-note").value }) });
+        $("#transfer-note").value = "";
+        await C.open(C.current);
+      } catch (e) { fail(e); }
+    });
+  });
+})();
