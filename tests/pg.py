@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -9,7 +10,9 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from pathlib import Path
+from typing import Iterator
 
 
 class PostgresUnavailable(RuntimeError):
@@ -62,3 +65,20 @@ class Postgres:
         subprocess.run([*self.prefix, _bin("pg_ctl"), "-D", str(self.dir), "-m", "fast", "stop"],
                        capture_output=True, timeout=60)
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def fresh_database(server_url: str) -> Iterator[str]:
+    """A new, empty database on the server at ``server_url``; its URL, dropped afterwards."""
+    import sqlalchemy as sa
+
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", future=True)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    try:
+        yield server_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE {name} WITH (FORCE)"))
+        admin.dispose()
