@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install run test test-unit lint train index bench clinc quality tune
+.PHONY: help install run cluster test test-unit lint train index bench clinc quality tune
 
 help:  ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -13,6 +13,10 @@ install:  ## create .venv (Python 3.10) and install the locked dependencies if m
 
 run: install  ## build the index, train if data changed, start Rasa + action server
 	@$(BIN)/supportbot run
+
+cluster: install  ## several nodes on loopback: PostgreSQL, Redis, nginx, 2 Rasa + 2 action servers
+	@scripts/system-deps.sh
+	@$(BIN)/python -m bot.apps.cluster
 
 test: install  ## run every test (unit, integration, Rasa stories, end-to-end)
 	@scripts/system-deps.sh

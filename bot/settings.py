@@ -117,6 +117,9 @@ class Settings:
     # Hand-offs to people: their own database (SQLite file, or a SQLAlchemy URL for PostgreSQL).
     handoff_db: str = ".rasa/handoff.db"
     handoff_url: str = ""
+    # Several nodes: a Redis server (redis://host:6379/0) for what the nodes share: each conversation's
+    # lock, socket.io rooms across nodes, the login limiter (docs/operators.md). Empty: one node.
+    redis_url: str = field(default="", repr=False)
     # Consecutive FAQ misses after which the bot offers a person.
     handoff_miss_limit: int = 2
     # "Talk to a person" recognised with less confidence than this is confirmed before handing off.
@@ -208,6 +211,9 @@ class Settings:
 
         if self.handoff_url and not self.handoff_url.startswith(("postgresql://", "sqlite://")):
             raise SettingsError("SUPPORTBOT_HANDOFF_URL must start with postgresql:// (or sqlite://)")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError("SUPPORTBOT_REDIS_URL must start with redis://, rediss:// or unix://, "
+                                "e.g. redis://127.0.0.1:6379/0 (or be empty for one node)")
         if self.handoff_miss_limit < 1:
             raise SettingsError("SUPPORTBOT_HANDOFF_MISS_LIMIT must be at least 1")
         if self.handoff_webhooks and not self.handoff_webhook_secret:

@@ -9,9 +9,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 def pytest_collection_modifyitems(items):
-    """Every test is marked by its folder: unit, integration or e2e."""
+    """Every test is marked by its folder: unit, integration, e2e or cluster."""
     for item in items:
-        for kind in ("unit", "integration", "e2e"):
+        for kind in ("unit", "integration", "e2e", "cluster"):
             if f"/tests/{kind}/" in str(item.fspath):
                 item.add_marker(getattr(pytest.mark, kind))
 

@@ -8,7 +8,7 @@ The webhook outbox (table ``webhook_outbox``) is ``Outbox``; the e-mail outbox i
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,18 +39,41 @@ def delivery_columns() -> list[sa.Column]:
             sa.Column("last_error", sa.Text)]
 
 
+CLAIM_SECONDS = 120.0  # a claimed row is due again after this long unless its sender reports back
+
+
 class DeliveryQueue:
-    """Due, delivered and failed rows of one outbox table."""
+    """Due, delivered and failed rows of one outbox table.
+
+    On PostgreSQL several workers (one per node) drain one table: ``claim`` takes the due rows
+    (``FOR UPDATE SKIP LOCKED``, then their next attempt moved ``CLAIM_SECONDS`` ahead), so each row
+    goes to one sender; a sender that dies leaves its rows to be tried again after the claim. SQLite
+    (one node, one worker) returns the due rows as they are."""
 
     def __init__(self, engine: sa.engine.Engine, table: sa.Table):
         self.engine, self.table = engine, table
         metadata.create_all(engine, tables=[*{fk.column.table for fk in table.foreign_keys}, table])
 
-    def due(self, limit: int = 20) -> list[dict[str, Any]]:
+    def _due_query(self, limit: int) -> sa.sql.Select:
         t = self.table
+        return (sa.select(t).where(t.c.delivered_at.is_(None), t.c.next_attempt_at <= utcnow())
+                .order_by(t.c.id).limit(limit))
+
+    def due(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The rows due now (a look: nothing is claimed)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(t).where(t.c.delivered_at.is_(None), t.c.next_attempt_at <= utcnow())
-                                .order_by(t.c.id).limit(limit)).all()
+            return [dict(r._mapping) for r in conn.execute(self._due_query(limit)).all()]
+
+    def claim(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The rows due now, for this sender alone (PostgreSQL); on SQLite the same as ``due``."""
+        if self.engine.dialect.name != "postgresql":
+            return self.due(limit)
+        t, query = self.table, self._due_query(limit)
+        with self.engine.begin() as conn:
+            rows = conn.execute(query.with_for_update(skip_locked=True)).all()
+            if rows:
+                conn.execute(t.update().where(t.c.id.in_([r.id for r in rows]))
+                             .values(next_attempt_at=utcnow() + timedelta(seconds=CLAIM_SECONDS)))
         return [dict(r._mapping) for r in rows]
 
     def delivered(self, row_id: int) -> None:

@@ -48,7 +48,7 @@ class RetryingSender:
     def deliver_due(self) -> int:
         """Try every row that is due; returns how many were delivered."""
         done = 0
-        for row in self.queue.due():
+        for row in self.queue.claim():
             try:
                 self.attempt(row)
             except DeliveryFailed as exc:

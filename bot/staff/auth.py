@@ -18,7 +18,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from bot.staff.accounts import ROLES, StaffStore
-from bot.staff.limiter import LoginLimiter
+from bot.staff.limiter import login_limiter
 from bot.staff.passwords import verify_password
 
 log = logging.getLogger(__name__)
@@ -90,9 +90,11 @@ def client_address(request: Request, trusted: Iterable[str]) -> str:
 
 def add_login_routes(bp: Blueprint, store: Callable[[], StaffStore], *, cookie_path: str,
                      session_hours: Callable[[], float], roles: Iterable[str] = ROLES,
-                     trusted_proxies: Callable[[], list[str]] = list) -> None:
-    """``POST api/login``, ``POST api/logout`` and ``GET api/me`` on ``bp``."""
-    limiter = LoginLimiter()
+                     trusted_proxies: Callable[[], list[str]] = list,
+                     redis_url: Callable[[], str] = str) -> None:
+    """``POST api/login``, ``POST api/logout`` and ``GET api/me`` on ``bp``; failed logins are
+    limited in this process, or across the nodes when ``redis_url()`` names a Redis server."""
+    limiters: list[Any] = []  # chosen on the first login, when the settings are read
     allowed = tuple(roles)
 
     def set_cookie(res: response.HTTPResponse, request: Request, value: str, max_age: int | None) -> None:
@@ -112,6 +114,9 @@ def add_login_routes(bp: Blueprint, store: Callable[[], StaffStore], *, cookie_p
         if not name or not password:
             return error("send a JSON body with name and password", 400)
         key = f"{name.lower()}|{client_address(request, trusted_proxies())}"
+        if not limiters:
+            limiters.append(login_limiter(redis_url()))
+        limiter = limiters[0]
         wait = limiter.retry_after(key)
         if wait:
             return error(f"too many failed logins; try again in {int(wait) + 1} s", 429)

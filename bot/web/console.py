@@ -99,7 +99,8 @@ def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
 
     add_login_routes(bp, staff, cookie_path="/console", roles=ROLES,
                      session_hours=lambda: handoffs().settings.agent_session_hours,
-                     trusted_proxies=lambda: handoffs().settings.proxy_list)
+                     trusted_proxies=lambda: handoffs().settings.proxy_list,
+                     redis_url=lambda: handoffs().settings.redis_url)
 
     page_routes(bp, "console.html", STATIC, SECURITY_HEADERS, VENDOR)
 

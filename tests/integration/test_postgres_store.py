@@ -1,13 +1,11 @@
 """The hand-off store's tests again, against a real PostgreSQL server started here."""
 
 import os
-import uuid
 
 import pytest
-import sqlalchemy as sa
 
 from bot.handoff.store import HandoffStore
-from tests.pg import Postgres, PostgresUnavailable
+from tests.pg import Postgres, PostgresUnavailable, fresh_database
 from tests.unit.test_handoff_store import (  # noqa: F401 (collected here with the PostgreSQL store)  # noqa: F401 (their fixtures)
     feed,
     outbox,
@@ -58,16 +56,10 @@ def postgres_url():
 
 @pytest.fixture
 def store(postgres_url):
-    name = "t_" + uuid.uuid4().hex[:12]
-    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT", future=True)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    s = HandoffStore.from_url(postgres_url.rsplit("/", 1)[0] + "/" + name)
-    yield s
-    s.engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE {name}"))
-    admin.dispose()
+    with fresh_database(postgres_url) as url:
+        s = HandoffStore.from_url(url)
+        yield s
+        s.engine.dispose()
 
 
 @pytest.fixture

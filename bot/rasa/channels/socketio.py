@@ -32,10 +32,12 @@ from typing import Any, Awaitable, Callable
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
-from socketio import AsyncServer
+from socketio import AsyncRedisManager, AsyncServer
 from socketio.exceptions import ConnectionRefusedError
 
 from bot.access.conversations import AccessDenied, Issued, check, new_conversation, user_conversation
+from bot.cluster import async_client
+from bot.cluster.presence import Presence
 from bot.handoff.packet import transcript_from_events
 from bot.inbox.votes import VoteRefused, cast, parse_vote
 from bot.rasa.channels.origins import socketio_origin_check
@@ -46,11 +48,17 @@ from bot.runtime import delivery, inbox, message_limits, settings
 from bot.web import console_live
 from bot.wire import MAX_SENDER_CHARS, CustomerPush, history, message_problem, text_paragraphs
 
+Shared = Callable[[], Presence | None]
 
-def room_pusher(sio: AsyncServer, event: str, namespace: str) -> Callable[[str, CustomerPush], Awaitable[bool]]:
-    """Emits to the customer's room on this server; False when they are not connected to it."""
+
+def room_pusher(sio: AsyncServer, event: str, namespace: str,
+                presence: Shared = lambda: None) -> Callable[[str, CustomerPush], Awaitable[bool]]:
+    """Emits to the customer's room; False when they are connected neither to this server nor, with
+    several nodes (``presence``), to another (whose Redis manager then passes the emit on)."""
     async def push(conversation_id: str, payload: CustomerPush) -> bool:
-        if next(iter(sio.manager.get_participants(namespace, conversation_id)), None) is None:
+        here = next(iter(sio.manager.get_participants(namespace, conversation_id)), None) is not None
+        shared = presence()
+        if not here and (shared is None or not await shared.reachable(conversation_id)):
             return False
         await sio.emit(event, payload, room=conversation_id, namespace=namespace)
         return True
@@ -86,7 +94,25 @@ class SupportSocketIO(SocketIOInput):
         namespace = self.namespace or "/"
         sio.eio.cors_allowed_origins = socketio_origin_check  # Rasa allows any page to connect
         sio.eio.max_http_buffer_size = MAX_BODY_BYTES  # engineio's default: 1 MB per message
-        delivery().add_pusher(room_pusher(sio, self.bot_message_evt, namespace))
+        shared: list[Presence] = []  # several nodes: created in the server's loop on first use
+
+        def presence() -> Presence | None:
+            if not settings().redis_url:
+                return None
+            if not shared:
+                shared.append(Presence(async_client(settings().redis_url)))
+            return shared[0]
+
+        async def left(conversation_id: str, sid: str) -> None:
+            here = presence()
+            if here is not None:
+                await here.left(conversation_id, sid)
+
+        if settings().redis_url:  # rooms across nodes: an emit reaches the node holding the socket
+            manager = AsyncRedisManager(settings().redis_url, channel="supportbot-socketio")
+            manager.set_server(sio)
+            sio.manager = manager
+        delivery().add_pusher(room_pusher(sio, self.bot_message_evt, namespace, presence))
         typing = console_live.attach(sio)  # the agents' namespace (/staff) on this same server
         server: dict[str, Any] = {}  # the Sanic app, seen on the first connection
 
@@ -139,9 +165,13 @@ class SupportSocketIO(SocketIOInput):
             joined = session.get("conversation")
             if joined and joined != issued.sender:
                 await sio.leave_room(sid, joined, namespace=namespace)
+                await left(joined, sid)
             await sio.save_session(sid, {**session, "conversation": issued.sender}, namespace=namespace)
             if self.session_persistence:
                 await sio.enter_room(sid, issued.sender, namespace=namespace)
+                here = presence()
+                if here is not None:
+                    await here.joined(issued.sender, sid)
             await sio.emit("session_confirm", {"session_id": issued.sender, "token": issued.token,
                                                "max_message_chars": settings().max_message_chars},
                            room=sid, namespace=namespace)
@@ -152,6 +182,12 @@ class SupportSocketIO(SocketIOInput):
             for item in missed:
                 await sio.emit(self.bot_message_evt, item, room=sid, namespace=namespace)
             return None
+
+        @sio.on("disconnect", namespace=self.namespace)
+        async def disconnect(sid: str, *reason: Any) -> None:
+            joined = (await sio.get_session(sid, namespace=namespace)).get("conversation")
+            if joined:
+                await left(joined, sid)
 
         @sio.on("feedback", namespace=self.namespace)
         async def feedback(sid: str, data: Any = None) -> None:

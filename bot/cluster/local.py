@@ -1,0 +1,188 @@
+"""Throw-away servers on loopback from Debian's packages, for ``make cluster`` and the tests:
+PostgreSQL (``postgresql``), Redis (``redis-server``) and nginx, the load balancer (``nginx``).
+Each is a context manager that starts it in its own temporary folder and stops and removes it after;
+``scripts/system-deps.sh`` installs the packages."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+class PostgresUnavailable(RuntimeError):
+    pass
+
+
+class RedisUnavailable(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, seconds: float, proc: subprocess.Popen | None = None) -> bool:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        if proc is not None and proc.poll() is not None:
+            return False
+        time.sleep(0.05)
+    return False
+
+
+def _bin(name: str) -> str:
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))), None)
+    if not found:
+        raise PostgresUnavailable(f"{name} not found: install PostgreSQL (apt-get install -y postgresql)")
+    return found
+
+
+class Postgres:
+    """``with Postgres() as url:`` gives a superuser URL; the server stops afterwards."""
+
+    def __init__(self, port: int | None = None) -> None:
+        # Its own folder under /tmp: pytest's are private to root, and the server runs as postgres.
+        self.work = Path(tempfile.mkdtemp(prefix="supportbot-pg-"))
+        self.dir = self.work / "pgdata"
+        self.port = port or free_port()
+        # PostgreSQL refuses to run as root; use the postgres account the package creates.
+        self.prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+    def _run(self, *cmd: str) -> None:
+        subprocess.run([*self.prefix, *cmd], check=True, capture_output=True, text=True, timeout=120)
+
+    def __enter__(self) -> str:
+        initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
+        if self.prefix:
+            shutil.chown(self.work, "postgres")
+        self._run(initdb, "-D", str(self.dir), "-A", "trust", "-U", "supportbot", "--no-sync")
+        self._run(pg_ctl, "-D", str(self.dir), "-l", str(self.dir.parent / "pg.log"), "-w", "-o",
+                  f"-h 127.0.0.1 -p {self.port} -k {self.dir} -F", "start")
+        if wait_for_port(self.port, 30):
+            return f"postgresql://supportbot@127.0.0.1:{self.port}/postgres"
+        raise PostgresUnavailable("PostgreSQL did not start; see " + str(self.dir.parent / "pg.log"))
+
+    def __exit__(self, *exc: object) -> None:
+        subprocess.run([*self.prefix, _bin("pg_ctl"), "-D", str(self.dir), "-m", "fast", "stop"],
+                       capture_output=True, timeout=60)
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+class RedisServer:
+    """``with RedisServer() as url:`` gives ``redis://127.0.0.1:<port>/0``; the server stops afterwards."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.work = Path(tempfile.mkdtemp(prefix="supportbot-redis-"))
+        self.port = port or free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def __enter__(self) -> str:
+        binary = shutil.which("redis-server")
+        if not binary:
+            raise RedisUnavailable("redis-server not found: install it (apt-get install -y redis-server)")
+        # no persistence, loopback only: a test's Redis holds nothing worth keeping
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.work), "--logfile", str(self.work / "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if wait_for_port(self.port, 20, self.proc):
+            return self.url
+        self.__exit__()
+        raise RedisUnavailable(f"redis-server did not start on port {self.port}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+NGINX_CONF = """\
+daemon off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log {dir}/access.log;
+    client_body_temp_path {dir}/body; proxy_temp_path {dir}/proxy; fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi; scgi_temp_path {dir}/scgi;
+    client_max_body_size 2m;
+    # socket.io's long-polling sends each socket's requests to the node that holds it: sticky by address
+    upstream sticky {{ ip_hash; {servers} }}
+    # everything else (REST turns, the console, the widget's files) goes to any node
+    upstream any {{ {servers} }}
+    map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
+    server {{
+        listen 127.0.0.1:{port};
+        proxy_http_version 1.1;
+        proxy_set_header Host $host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_read_timeout 120s;
+        location /socket.io/ {{
+            proxy_pass http://sticky;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_buffering off;
+        }}
+        location / {{ proxy_pass http://any; }}
+    }}
+}}
+"""
+
+
+class Nginx:
+    """``with Nginx(port, [node ports], folder) as url:`` the load balancer in front of the Rasa nodes,
+    its configuration written to ``folder/nginx.conf``."""
+
+    def __init__(self, port: int, upstreams: list[int], folder: Path) -> None:
+        self.port, self.upstreams, self.dir = port, upstreams, folder
+        self.proc: subprocess.Popen | None = None
+
+    def config(self) -> str:
+        servers = " ".join(f"server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;" for p in self.upstreams)
+        return NGINX_CONF.format(dir=self.dir, servers=servers, port=self.port)
+
+    def __enter__(self) -> str:
+        binary = shutil.which("nginx") or "/usr/sbin/nginx"
+        if not Path(binary).exists():
+            raise RuntimeError("nginx not found: install it (apt-get install -y nginx)")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "nginx.conf").write_text(self.config())
+        self.proc = subprocess.Popen([binary, "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"),
+                                      "-e", str(self.dir / "error.log")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if not wait_for_port(self.port, 10, self.proc):
+            _, err = self.proc.communicate(timeout=5) if self.proc.poll() is not None else (None, b"")
+            self.__exit__()
+            raise RuntimeError(f"nginx did not start on port {self.port}: {err.decode(errors='replace')}")
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

@@ -1,0 +1,124 @@
+"""Two nodes behind nginx on one PostgreSQL and one Redis (``make cluster``'s topology, bot/apps/cluster.py),
+as customers and agents use them: each test picks the node each request goes to."""
+
+import dataclasses
+import threading
+import time
+
+import httpx
+import pytest
+
+from bot.apps.cluster import Cluster
+from bot.apps.training import train_if_needed
+from bot.db import engine
+from bot.handoff.store import HandoffStore
+from bot.kb.corpus import load_corpus
+from bot.kb.ops import build
+from bot.staff.accounts import StaffStore
+from bot.staff.passwords import hash_password
+from tests.e2e.conftest import E2E_PORT, e2e_settings  # noqa: F401 (the fixture)
+from tests.e2e.test_handoff import PASSWORD, SocketCustomer, console, handoff_of
+from tests.e2e.test_rest_conversations import conversation, say
+
+# From SUPPORTBOT_E2E_PORT (P): nginx P+20, Rasa P+21.., action servers P+31.., the editor P+35
+LB, RASA, ACTIONS, EDITOR = E2E_PORT + 20, E2E_PORT + 21, E2E_PORT + 31, E2E_PORT + 35
+
+
+@pytest.fixture(scope="module")
+def cluster(e2e_settings, real_encoder, tmp_path_factory):  # noqa: F811
+    settings = dataclasses.replace(e2e_settings, editor_port=EDITOR)
+    build(load_corpus(settings.corpus_path), settings.index_path, real_encoder)
+    train_if_needed(settings)
+    c = Cluster(settings, 2, lb_port=LB, rasa_port=RASA, action_port=ACTIONS,
+                folder=tmp_path_factory.mktemp("cluster"))
+    with c as url:
+        c.url = url
+        store = HandoffStore.from_url(c.postgres_url)
+        for name in ("ana", "bo"):
+            StaffStore(store.engine).add_agent(name, hash_password(PASSWORD))
+        yield c
+
+
+def texts(replies):
+    return [r["text"] for r in replies if r.get("text")]
+
+
+def test_a_conversation_alternating_between_nodes_keeps_its_state(cluster):
+    a, b = cluster.nodes
+    agent = console(a)  # an agent online: the hand-off is live and pauses the bot
+    sender = conversation()
+    assert any("Brightcart assistant" in t for t in texts(say(a, sender, "hello")))
+    assert texts(say(b, sender, "I want to talk to a real person"))[0].startswith("Connecting you to a person")
+    # node A sees the pause node B recorded: the bot stays quiet, the person gets the message
+    assert texts(say(a, sender, "are you there?")) == []
+    with engine(cluster.postgres_url).connect() as conn:
+        rows = conn.exec_driver_sql("SELECT type_name FROM events WHERE sender_id = %s ORDER BY id",
+                                    (sender,)).all()
+    kinds = [r[0] for r in rows]
+    assert kinds.count("user") == 3 and "pause" in kinds
+    assert kinds.index("pause") < len(kinds) - 1 - kinds[::-1].index("user")  # paused before the last turn
+    agent.post(f"/handoffs/{handoff_of(agent, sender)['id']}/resolve")
+
+
+def test_turns_through_the_load_balancer_reach_both_nodes_and_keep_the_conversation(cluster):
+    class Balanced:  # the load balancer, as the helpers address a server
+        settings = cluster.nodes[0].settings
+        rest_url = cluster.url + "/webhooks/rest/webhook"
+
+    sender = conversation()
+    for n in range(4):
+        assert say(Balanced, sender, "hello" if n == 0 else "where is my order?")
+    logs = [n.log_path("rasa").read_text() for n in cluster.nodes]
+    assert all(log for log in logs)
+    with engine(cluster.postgres_url).connect() as conn:
+        users = conn.exec_driver_sql("SELECT count(*) FROM events WHERE sender_id = %s AND type_name = 'user'",
+                                     (sender,)).scalar()
+    assert users == 4
+    access = (cluster.folder / "nginx" / "access.log").read_text()
+    assert access.count("/webhooks/rest/webhook") >= 4
+
+
+def test_two_agents_on_different_nodes_claiming_one_handoff_exactly_one_wins(cluster):
+    a, b = cluster.nodes
+    ana, bo = console(a, "ana"), console(b, "bo")
+    sender = conversation()
+    say(a, sender, "can I speak to a real person")
+    hid = handoff_of(bo, sender)["id"]
+    barrier, results = threading.Barrier(2), {}
+
+    def claim(name, client):
+        barrier.wait()
+        results[name] = client.post(f"/handoffs/{hid}/claim")
+
+    threads = [threading.Thread(target=claim, args=x) for x in (("ana", ana), ("bo", bo))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.status_code for r in results.values()) == [200, 409]
+    winner = HandoffStore.from_url(cluster.postgres_url).get(hid).agent
+    (ana if winner == "ana" else bo).post(f"/handoffs/{hid}/resolve")
+
+
+def test_an_agent_on_node_a_reaches_a_customer_connected_to_node_b_within_a_second(cluster):
+    a, b = cluster.nodes
+    agent = console(a)
+    sender = conversation()
+    customer = SocketCustomer(b, sender)
+    try:
+        customer.say("I want to talk to a real person")
+        assert customer.next()["text"].startswith("Connecting you to a person")
+        hid = handoff_of(agent, sender)["id"]
+        assert agent.post(f"/handoffs/{hid}/claim").status_code == 200
+        started = time.perf_counter()
+        assert agent.post(f"/handoffs/{hid}/messages", json={"text": "Hi, Ana here."}).status_code == 200
+        pushed = [customer.next(timeout=1.0)["text"] for _ in range(2)]
+        assert time.perf_counter() - started < 1.0
+        assert pushed == ["ana has joined the conversation.", "Hi, Ana here."]
+        # pushed live on node B, so nothing waits in the stored feed for a REST poll
+        r = httpx.get(f"http://127.0.0.1:{a.settings.rasa_port}/webhooks/rest/poll", params={"sender": sender},
+                      headers={"Authorization": f"Bearer {customer.token}"}, timeout=10)
+        assert r.status_code == 200 and r.json() == []
+        agent.post(f"/handoffs/{hid}/resolve")
+    finally:
+        customer.close()
