@@ -16,9 +16,7 @@ BANKING77 = splits.DATASETS / "banking77" / "train.csv"
 @pytest.mark.skipif(not BANKING77.is_file(), reason=f"Banking77 not found at {BANKING77} "
                     "(set SUPPORTBOT_DATASETS to the shared datasets folder)")
 def test_held_out_intents_get_the_promised_precision_with_leave_entry_out(
-        tmp_path, real_encoder, monkeypatch, capsys):
-    monkeypatch.setattr("bot.cli.kb.encoder", lambda settings: real_encoder)
-    monkeypatch.setenv("SUPPORTBOT_OUT_OF_SCOPE", str(tmp_path / "none.yml"))
+        tmp_path, real_kb_cli, capsys):
     files = splits.banking77_held_out(50, 10).write(tmp_path / "set")
     index = tmp_path / "idx"
     assert cli.main(["kb", "build", "--corpus", str(files["corpus"]), "--index", str(index),
