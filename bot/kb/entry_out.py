@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from bot.kb.calibrate import NEAR_OOS, NEAREST, Samples
+from bot.kb.calibrate import NEAR_OOS, NEAREST, Samples, loo_rows
 from bot.kb.evidence import SIGNALS, computations
 from bot.kb.evidence.base import Phrasings
 from bot.kb.index import IndexVersion, make_faiss_index, score_entries
@@ -41,8 +41,11 @@ def entry_folds(n_entries: int, folds: int = FOLDS, seed: int = SEED) -> np.ndar
 
 def asked_rows(owners: np.ndarray, rows: np.ndarray | None = None, per_entry: int = PER_ENTRY) -> np.ndarray:
     """The phrasings leave-entry-out asks (among ``rows`` if given): the first ``per_entry`` of
-    each entry, in phrasing order."""
-    candidates = np.arange(len(owners)) if rows is None else np.sort(np.asarray(rows, dtype=np.int64))
+    each entry with alternates, in phrasing order. An entry's only question is left out as
+    leave-one-out leaves it out: its in-scope samples are answer sentences (``bot.kb.stand_ins``),
+    already on the careful side; with near-miss samples too, StackFAQ (one question per entry)
+    measured precision 0.980 at coverage 0.791 against the promised 0.95, 0.948 at 0.968 without."""
+    candidates = loo_rows(owners, None if rows is None else np.sort(np.asarray(rows, dtype=np.int64)))
     taken: dict[int, int] = {}
     out = []
     for r in candidates:
