@@ -114,3 +114,15 @@ def test_held_out_topics_keep_the_promise_only_with_leave_entry_out(tmp_path):
     new_precision, new_oos_answered = precision(version.thresholds)
     assert old_precision < 0.9 and old_oos_answered > 0.3  # the broken promise
     assert new_precision >= 0.9 and new_oos_answered < old_oos_answered / 2
+
+
+def test_in_domain_samples_get_their_share_of_the_out_of_scope_weight():
+    labels = np.array([0, 1, 2, 3, 4, 5, cal.GENERIC_OOS, cal.GENERIC_OOS, cal.NEAR_OOS, cal.NEAR_OOS,
+                       cal.NEAR_OOS, cal.NEAR_OOS])
+    weight = cal.sample_weights(labels, 0.25, near_share=0.8)
+    assert np.allclose(weight[:6], 1)
+    oos = weight[6:].sum()
+    assert np.isclose(oos / weight.sum(), 0.25)  # out of scope: a quarter of the traffic
+    assert np.isclose(weight[8:].sum() / oos, 0.8)  # four in-domain samples: 80 % of it
+    alone = cal.sample_weights(labels[labels != cal.GENERIC_OOS], 0.25, near_share=0.8)
+    assert np.isclose(alone[6:].sum() / alone.sum(), 0.25)  # one kind only: it takes the whole share
