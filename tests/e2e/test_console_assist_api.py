@@ -96,10 +96,10 @@ def test_canned_replies_agents_use_them_editors_and_admins_manage_them(servers, 
     made = admin.post("/canned", json={"name": "console-admin", "text": "From an admin."})
     assert made.status_code == 200, made.text
     editor, agent_on_editor = staff_client(servers, "eddie"), staff_client(servers, "cara")
-    r = editor.post("/canned", json={"name": "returns-label", "text": "Print the label from your order page."})
+    r = editor.post("/canned", json={"name": "api-label-help", "text": "Print the label from your order page."})
     assert r.status_code == 200, r.text
     cid = r.json()["canned"]["id"]
-    dup = editor.post("/canned", json={"name": "returns-label", "text": "again"})
+    dup = editor.post("/canned", json={"name": "api-label-help", "text": "again"})
     assert dup.status_code == 409 and "already exists" in dup.json()["error"]
     bad = editor.post("/canned", json={"name": "Returns Label", "text": "x"})
     assert bad.status_code == 400 and bad.json()["error"].startswith("name")
@@ -109,14 +109,14 @@ def test_canned_replies_agents_use_them_editors_and_admins_manage_them(servers, 
                          json={"name": "forged", "text": "x"})
     assert no_csrf.status_code == 403
     for write in (lambda c: c.post("/canned", json={"name": "agent-one", "text": "x"}),
-                  lambda c: c.put(f"/canned/{cid}", json={"name": "returns-label", "text": "changed"}),
+                  lambda c: c.put(f"/canned/{cid}", json={"name": "api-label-help", "text": "changed"}),
                   lambda c: c.delete(f"/canned/{cid}")):
         assert write(agent_on_editor).status_code == 403
-    edited = editor.put(f"/canned/{cid}", json={"name": "returns-label", "text": "Print it from Orders."})
+    edited = editor.put(f"/canned/{cid}", json={"name": "api-label-help", "text": "Print it from Orders."})
     assert edited.status_code == 200 and edited.json()["canned"]["updated_by"] == "eddie"
     listed = {c["name"]: c["text"] for c in agent.get("/canned").json()["canned"]}
-    assert listed["returns-label"] == "Print it from Orders." and "by-agent" not in listed
+    assert listed["api-label-help"] == "Print it from Orders." and "by-agent" not in listed
     assert agent.get("/canned").json()["can_edit"] is False
     assert editor.delete(f"/canned/{cid}").status_code == 200
     assert editor.delete(f"/canned/{cid}").status_code == 404
-    assert "returns-label" not in {c["name"] for c in agent.get("/canned").json()["canned"]}
+    assert "api-label-help" not in {c["name"] for c in agent.get("/canned").json()["canned"]}

@@ -540,9 +540,12 @@ def test_a_logged_in_customer_takes_their_conversation_to_another_device(servers
                 jwt.encode({"sub": customer, "exp": int(time.time()) - 60}, JWT_KEY, algorithm="HS256"),
                 jwt.encode({"name": "no sub", "exp": int(time.time()) + 600}, JWT_KEY, algorithm="HS256"),
                 jwt.encode({"sub": customer}, JWT_KEY, algorithm="HS256")):  # no exp: never expires
-        client = socketio.Client(reconnection=False)
+        client, refusals = socketio.Client(reconnection=False), []
+        client.on("connect_error", refusals.append)
         with pytest.raises(socketio.exceptions.ConnectionError):
             client.connect(base(servers), auth={"token": bad}, wait_timeout=10)
+        # what the widget shows: err.data.error, with the field to fix (docs/widget.md)
+        assert refusals and refusals[0]["data"]["field"] == "token" and refusals[0]["data"]["error"], refusals
 
 
 def test_a_vote_on_an_answer_needs_the_conversation_and_an_answer_from_that_entry(servers, store):

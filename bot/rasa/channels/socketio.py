@@ -136,7 +136,7 @@ class SupportSocketIO(SocketIOInput):
             try:
                 user = self.jwt_conversation(str(web_token))
             except AccessDenied as exc:
-                raise ConnectionRefusedError({"error": str(exc), "field": "token"}) from None
+                raise ConnectionRefusedError(str(exc), {"error": str(exc), "field": "token"}) from None
             await sio.save_session(sid, {"user": user}, namespace=namespace)
             return True
 
