@@ -51,47 +51,46 @@
     form.hidden = !may;
   }
 
-  function renderEarlier(rows) {
-    const list = $("#earlier");
+  // A row of an "earlier" list: what it was, its first question, how it was found, a button to open it.
+  function renderList(list, empty, rows, item) {
     list.replaceChildren();
-    for (const e of rows) {
+    for (const r of rows) {
+      const it = item(r);
       const li = C.el("li");
-      const when = new Date(e.created_at).toLocaleString();
-      const rating = e.rating ? " · rated " + e.rating + "/5" : "";
-      const how = e.verified ? e.match : e.match + " (typed by the customer, not verified)";
-      li.append(C.el("span", when + " · " + e.state.replace(/_/g, " ") + " · " + e.reason.replace(/_/g, " ") +
-                             rating + (e.agent ? " · " + e.agent : ""), "meta"),
-                C.el("span", " " + (e.first_question || "—") + " "), C.el("small", "[" + how + "] "));
-      const open = C.el("button", "Open read-only");
+      li.append(C.el("span", it.meta, "meta"), C.el("span", " " + (r.first_question || "—") + " "),
+                C.el("small", "[" + it.how + "] "));
+      const open = C.el("button", it.button);
       open.type = "button";
-      open.setAttribute("aria-label", "Open read-only: earlier hand-off of " + when);
-      open.addEventListener("click", () => openEarlier(e.id));
+      open.setAttribute("aria-label", it.button + ": " + it.what);
+      open.addEventListener("click", () => it.open().catch(fail));
       li.append(open);
       list.append(li);
     }
-    $("#earlier-empty").hidden = rows.length > 0;
+    empty.hidden = rows.length > 0;
+  }
+
+  function renderEarlier(rows) {
+    renderList($("#earlier"), $("#earlier-empty"), rows, (e) => {
+      const when = new Date(e.created_at).toLocaleString();
+      const rating = e.rating ? " · rated " + e.rating + "/5" : "";
+      return { meta: when + " · " + e.state.replace(/_/g, " ") + " · " + e.reason.replace(/_/g, " ") + rating +
+                     (e.agent ? " · " + e.agent : ""),
+               how: e.verified ? e.match : e.match + " (typed by the customer, not verified)",
+               button: "Open read-only", what: "earlier hand-off of " + when, open: () => openEarlier(e.id) };
+    });
   }
 
   function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
 
   function renderSessions(rows) {
-    const list = $("#earlier-sessions");
-    list.replaceChildren();
-    for (const s of rows) {
-      const li = C.el("li");
+    renderList($("#earlier-sessions"), $("#earlier-sessions-empty"), rows, (s) => {
       const when = new Date(s.started_at).toLocaleString();
       const faq = s.faq_answered.length ? "FAQ answered: " + s.faq_answered.join(", ") : "no FAQ answer";
-      li.append(C.el("span", when + " – " + C.time(s.ended_at) + " · " + plural(s.customer_messages, "customer message") +
-                             " · " + faq + " · " + (s.handed_off ? "handed to a person" : "bot only"), "meta"),
-                C.el("span", " " + (s.first_question || "—") + " "), C.el("small", "[" + s.match + "] "));
-      const open = C.el("button", "Open transcript read-only");
-      open.type = "button";
-      open.setAttribute("aria-label", "Open transcript read-only: earlier conversation of " + when);
-      open.addEventListener("click", () => openSession(s.index).catch(fail));
-      li.append(open);
-      list.append(li);
-    }
-    $("#earlier-sessions-empty").hidden = rows.length > 0;
+      return { meta: when + " – " + C.time(s.ended_at) + " · " + plural(s.customer_messages, "customer message") +
+                     " · " + faq + " · " + (s.handed_off ? "handed to a person" : "bot only"),
+               how: s.match, button: "Open transcript read-only", what: "earlier conversation of " + when,
+               open: () => openSession(s.index) };
+    });
   }
 
   function showSession(on) {  // the session's transcript in place of the hand-off's, or back
