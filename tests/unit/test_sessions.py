@@ -70,3 +70,19 @@ def test_sessions_in_which_the_customer_said_nothing_are_not_listed():
     events = FIRST + start(5000) + THIRD
     assert len(split_sessions(events)) == 3
     assert [s.index for s in earlier_sessions(events, at(20001))] == [0]
+
+
+def test_a_sessions_row_masks_customer_text_as_the_console_does_and_names_the_match(tmp_path):
+    from bot.handoff.service import HandoffService
+    from bot.handoff.store import HandoffStore
+    from bot.settings import Settings
+    from bot.web.console_desk import session_row
+
+    settings = Settings(root=tmp_path, handoff_db=str(tmp_path / "h.db"), agents_see_personal_data=False)
+    service = HandoffService(HandoffStore.from_url(settings.handoff_db_url), settings)
+    events = [*start(100), user(101, "my mail is jo@example.com, where is my refund?")]
+    [s] = earlier_sessions(events + SECOND, at(9004))
+    row = session_row(s, service, "u-0123456789abcdef")
+    assert "jo@example.com" not in row["first_question"] and "where is my refund?" in row["first_question"]
+    assert row["match"] == "signed-in customer" and row["customer_messages"] == 1
+    assert session_row(s, service, "c0ffee")["match"] == "same conversation"
