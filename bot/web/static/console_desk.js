@@ -46,7 +46,11 @@
 
   async function showTransfer(h) {
     const form = $("#transfer-form");
-    const may = h.state === "assigned" && (h.agent === C.me || (await myRole()) === "admin");
+    let may = h.state === "assigned" && h.agent === C.me;
+    if (!may && h.state === "assigned") {
+      if (role === null) form.hidden = true;  // not left showing while the role is asked for
+      may = (await myRole()) === "admin";
+    }
     if (may && form.hidden) fillAgents().catch(fail);
     form.hidden = !may;
   }
