@@ -1,5 +1,6 @@
 """Edits of Rasa conversations from outside a customer's turn, under Rasa's lock for that
-conversation: what a person says during a hand-off, pausing the bot, resuming it with a follow-up."""
+conversation: what a person says during a hand-off, pausing the bot, resuming it with a follow-up;
+and, read only, the conversation's earlier sessions."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from rasa.core.channels.channel import OutputChannel
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationPaused, ConversationResumed
 
+from bot.rasa.channels.stored import all_sessions
 from bot.runtime import delivery
 from bot.wire import CustomerPush, bot_message
 
@@ -29,6 +31,10 @@ class RasaBridge:
 
     def __init__(self, rasa_agent: Any):
         self.rasa_agent = rasa_agent
+
+    async def events(self, conversation_id: str) -> list[dict[str, Any]]:
+        """The conversation's events over all its sessions, oldest first (read only)."""
+        return await all_sessions(self.rasa_agent, conversation_id)
 
     async def tell(self, push: CustomerPush, *, agent: str | None = None, pause: bool = False) -> None:
         """Deliver to the customer and record in the conversation (so the transcript has it)."""

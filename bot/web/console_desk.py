@@ -1,6 +1,6 @@
 """The console's desk views (issue 19): internal notes, transfer to another agent with a note, the
-customer's earlier hand-offs. Registered on the console's blueprint by ``bot.web.console``; the rules
-live in ``bot.handoff.desk``."""
+customer's earlier hand-offs and earlier sessions with the bot (``bot.conversation.sessions``).
+Registered on the console's blueprint by ``bot.web.console``; the rules live in ``bot.handoff.desk``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,19 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from bot import wire
+from bot.access.conversations import USER_PREFIX
+from bot.conversation.sessions import Session, earlier_sessions
 from bot.handoff import messages as say
-from bot.handoff.desk import MAX_NOTE_CHARS, BadInput, Desk, NotAllowed, clean_text
+from bot.handoff.desk import (
+    MAX_NOTE_CHARS,
+    SAME_CONVERSATION,
+    SIGNED_IN,
+    BadInput,
+    Desk,
+    NotAllowed,
+    clean_text,
+)
+from bot.handoff.service import HandoffService
 from bot.handoff.states import ASSIGNED
 from bot.runtime import agent_events, handoffs
 from bot.staff.auth import error, ok
@@ -20,6 +31,13 @@ from bot.web.live_events import handoff_event, message_event, message_row
 
 def _body(request: Request) -> dict[str, Any]:
     return request.json if isinstance(request.json, dict) else {}
+
+
+def session_row(s: Session, service: HandoffService, conversation_id: str) -> dict[str, Any]:
+    return {"index": s.index, "started_at": s.started_at.isoformat(), "ended_at": s.ended_at.isoformat(),
+            "customer_messages": s.customer_messages, "first_question": service.for_agent(s.first_question),
+            "faq_answered": s.faq_answered, "handed_off": s.handed_off,
+            "match": SIGNED_IN if conversation_id.startswith(USER_PREFIX) else SAME_CONVERSATION}
 
 
 def register(bp: Blueprint, route: Callable[..., Callable], bridge: Callable[[Request], Any],
@@ -79,3 +97,32 @@ def register(bp: Blueprint, route: Callable[..., Callable], bridge: Callable[[Re
                                 "agent": e.handoff.agent, "ticket": e.handoff.ticket,
                                 "first_question": service.for_agent(e.handoff.first_question),
                                 "match": e.match, "verified": e.verified} for e in found]})
+
+    async def sessions_of(request: Request, hid: str) -> tuple[str, list[Session]]:
+        """The hand-off's conversation's sessions before the hand-off's own: found from the hand-off
+        (HandoffNotFound -> 404), never from a conversation id the request names."""
+        h = handoffs().store.get(hid)
+        return h.conversation_id, earlier_sessions(await bridge(request).events(h.conversation_id),
+                                                   h.created_at)
+
+    @bp.route("/api/handoffs/<hid>/sessions", methods=["GET"])
+    @route(csrf=False)
+    async def sessions(request: Request, hid: str) -> response.HTTPResponse:
+        """The customer's earlier conversations with the bot (Rasa sessions), newest first."""
+        conversation, found = await sessions_of(request, hid)
+        return ok({"sessions": [session_row(s, handoffs(), conversation) for s in found]})
+
+    @bp.route("/api/handoffs/<hid>/sessions/<index:int>", methods=["GET"])
+    @route(csrf=False)
+    async def session_transcript(request: Request, hid: str, index: int) -> response.HTTPResponse:
+        """One earlier session's transcript, read only, customer text masked as in the console."""
+        conversation, found = await sessions_of(request, hid)
+        chosen = next((s for s in found if s.index == index), None)
+        if chosen is None:
+            return error(f"index: hand-off {hid} has no earlier session {index}; pick one from "
+                         f"/console/api/handoffs/{hid}/sessions", 404)
+        service = handoffs()
+        lines = [{"role": t.role.value, "text": service.for_agent(t.text), "at": t.at.isoformat(),
+                  "author": t.author, "faq_id": t.faq_id, "buttons": [b.title for b in t.buttons]}
+                 for t in chosen.transcript]
+        return ok({"session": session_row(chosen, service, conversation), "transcript": lines})

@@ -1,9 +1,10 @@
 """Calibrating from labelled real questions with the real encoder and the demo FAQ: near-topic
 questions an editor marked "not ours" (tests/integration/test_out_of_scope_real.py's, in the
 out-of-scope file as "not ours" puts them) are answered by the corpus-only thresholds more often
-than the promise allows, even with the leave-entry-out near misses (46 % of them, error 0.079); calibrated on the labelled questions (the held-out demo questions
-as customers' helpful votes, the near-topic ones as "not ours", one inbox action per family), the
-precision measured by cross-validation keeps the promise within 0.06, and the report says so."""
+than the promise allows, even with the leave-entry-out near misses (46 % of them, error 0.079);
+calibrated on the labelled questions (the held-out demo questions as customers' helpful votes, the
+near-topic ones as "not ours", one inbox action per family), the precision measured by
+cross-validation keeps the promise within 0.06, and the report says so."""
 
 import csv
 import shutil
