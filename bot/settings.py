@@ -16,6 +16,7 @@ from bot.mail.address import DEFAULT_PORTS, TLS_MODES, sender
 _DEFAULT_WEIGHT = {s.key: s.default for s in SIGNALS}
 MIN_SECRET_KEY_CHARS = 32
 _JWT_METHODS = ("HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512")
+_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 PERSONAL_DATA = ("email", "phone", "card", "iban")  # the kinds bot.handoff.redact finds and masks
 
@@ -108,6 +109,9 @@ class Settings:
     host: str = "127.0.0.1"
     rasa_port: int = 5005
     action_port: int = 5055
+    # Where the Rasa server and the editor reach the action server: a host name such as `actions` (a
+    # container network's service) when it runs elsewhere; empty: `host`, the same machine.
+    action_host: str = ""
     # The FAQ editor's page (supportbot editor): http://<host>:<editor_port>/editor/
     editor_port: int = 5057
     # Conversations persist in Rasa's SQL tracker store: a SQLite file by default, or any
@@ -214,6 +218,10 @@ class Settings:
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("SUPPORTBOT_REDIS_URL must start with redis://, rediss:// or unix://, "
                                 "e.g. redis://127.0.0.1:6379/0 (or be empty for one node)")
+        if self.action_host and not _HOST.fullmatch(self.action_host):
+            raise SettingsError(f"SUPPORTBOT_ACTION_HOST must be a host name or IP address such as actions or "
+                                f"10.0.0.5, with no scheme or port (that is SUPPORTBOT_ACTION_PORT), "
+                                f"got {self.action_host!r}")
         if self.handoff_miss_limit < 1:
             raise SettingsError("SUPPORTBOT_HANDOFF_MISS_LIMIT must be at least 1")
         if self.handoff_webhooks and not self.handoff_webhook_secret:
@@ -273,6 +281,11 @@ class Settings:
         return self.smtp_port or DEFAULT_PORTS.get(self.smtp_tls, 0)
 
     @property
+    def action_url(self) -> str:
+        """The action server's base URL as the Rasa server and the editor reach it."""
+        return f"http://{self.action_host or self.host}:{self.action_port}"
+
+    @property
     def webhook_urls(self) -> list[str]:
         return [u.strip() for u in self.handoff_webhooks.split(",") if u.strip()]
 
@@ -323,7 +336,7 @@ class Settings:
         """Variables that ``endpoints.yml`` expands with ``${VAR}``."""
         dialect = self.tracker_url.split("://")[0] if self.tracker_url else "sqlite"
         return {
-            "ACTION_SERVER_URL": f"http://{self.host}:{self.action_port}/webhook",
+            "ACTION_SERVER_URL": f"{self.action_url}/webhook",
             "TRACKER_DIALECT": dialect,
             "TRACKER_URL": self.tracker_url,
             "TRACKER_DB": str(self.path(Path(self.tracker_db))),
