@@ -139,7 +139,14 @@ http {{
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         proxy_set_header X-Forwarded-Proto $scheme;
         proxy_read_timeout 120s;
+        # customers' sockets, and agents' consoles (the staff namespace, under the console's cookie path)
         location /socket.io/ {{
+            proxy_pass http://sticky;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_buffering off;
+        }}
+        location /console/socket.io/ {{
             proxy_pass http://sticky;
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection $connection_upgrade;
