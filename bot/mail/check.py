@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any
 
 from bot.mail.address import TLS_MODES, sender
 
 
-class SmtpSettings(Protocol):
-    """The fields of :class:`bot.settings.Settings` the check reads."""
-
-    @property
-    def smtp_host(self) -> str: ...
-    @property
-    def smtp_port(self) -> int: ...
-    @property
-    def smtp_tls(self) -> str: ...
-    @property
-    def smtp_user(self) -> str: ...
-    @property
-    def smtp_password(self) -> str: ...
-    @property
-    def smtp_from(self) -> str: ...
-    @property
-    def smtp_timeout(self) -> float: ...
-    @property
-    def smtp_max_attempts(self) -> int: ...
-
-
-def smtp_problem(s: SmtpSettings) -> str | None:
-    """What is wrong with the SMTP settings, or None."""
+def smtp_problem(s: Any) -> str | None:
+    """What is wrong with the SMTP settings of ``s``, a :class:`bot.settings.Settings` (which imports
+    this module, so it is not imported here), or None."""
     if s.smtp_tls not in TLS_MODES:
         return f"SUPPORTBOT_SMTP_TLS must be one of {', '.join(TLS_MODES)}, got {s.smtp_tls!r}"
     if not 0 <= s.smtp_port <= 65535:
