@@ -122,3 +122,17 @@ def test_an_agent_on_node_a_reaches_a_customer_connected_to_node_b_within_a_seco
         agent.post(f"/handoffs/{hid}/resolve")
     finally:
         customer.close()
+
+
+@pytest.mark.parametrize("path", ["/socket.io/", "/console/socket.io/"])
+def test_socket_io_long_polling_through_the_load_balancer_stays_on_the_node_holding_the_socket(cluster, path):
+    """Customers' sockets and the console's staff socket: every request of one Engine.IO session after
+    the handshake must reach the node that made it (the other answers 400 for a session it does not know)."""
+    url = cluster.url + path
+    with httpx.Client(timeout=10) as client:
+        opened = client.get(url, params={"EIO": "4", "transport": "polling"})
+        assert opened.status_code == 200 and opened.text.startswith("0"), opened.text
+        sid = opened.text[1:].split('"sid":"')[1].split('"')[0]
+        answers = [client.post(url, params={"EIO": "4", "transport": "polling", "sid": sid}, content="3")
+                   for _ in range(6)]  # Engine.IO pongs: harmless, and each names the session
+    assert [(a.status_code, a.text) for a in answers] == [(200, "OK")] * 6
