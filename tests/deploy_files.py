@@ -78,3 +78,12 @@ def routes(conf: str) -> dict[str, tuple[str, bool, int]]:
 
 def upstream_hosts(conf: str) -> set[str]:
     return set(re.findall(r"server ([\w.-]+):\d+", conf))
+
+
+def on_loopback(conf: str, ports: dict[str, int], listen: int | None = None) -> str:
+    """deploy/nginx/nginx.conf with its upstream host names (``ports``: name -> a port on 127.0.0.1)
+    and, if given, its listening port moved to loopback: nginx resolves the names when it reads the
+    file, and the containers' names do not resolve here."""
+    for host, port in ports.items():
+        conf = re.sub(rf"server {re.escape(host)}:\d+", f"server 127.0.0.1:{port}", conf)
+    return conf.replace("listen 8080;", f"listen 127.0.0.1:{listen};") if listen else conf

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cluster.local import Nginx
-from tests.deploy_files import DEPLOY, routes, upstream_hosts
+from tests.deploy_files import DEPLOY, on_loopback, routes, upstream_hosts
 
 CONF = DEPLOY / "nginx" / "nginx.conf"
 STICKY = {"/socket.io/", "/console/socket.io/"}  # customers' sockets and the console's staff socket
@@ -39,11 +38,8 @@ def nginx_binary() -> str:
 
 
 def nginx_test(conf: str, folder: Path) -> subprocess.CompletedProcess:
-    """``nginx -t`` on ``conf`` with its upstream host names pointed at loopback (nginx resolves them
-    while it reads the file; the containers' names do not resolve here) and its files under ``folder``."""
-    for host in upstream_hosts(conf):
-        conf = re.sub(rf"server {re.escape(host)}:", "server 127.0.0.1:", conf)
-    (folder / "nginx.conf").write_text(conf)
+    """``nginx -t`` on ``conf`` with its upstream hosts on loopback and its files under ``folder``."""
+    (folder / "nginx.conf").write_text(on_loopback(conf, {h: 5005 for h in upstream_hosts(conf)}))
     return subprocess.run([nginx_binary(), "-t", "-p", str(folder), "-c", str(folder / "nginx.conf"),
                            "-e", str(folder / "error.log"), "-g", f"pid {folder / 'nginx.pid'};"],
                           capture_output=True, text=True, timeout=30)
