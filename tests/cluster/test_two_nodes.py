@@ -154,8 +154,10 @@ def test_socket_io_long_polling_through_the_load_balancer_stays_on_the_node_hold
     """Customers' sockets and the console's staff socket, through `make cluster`'s nginx and through
     deploy/'s: every request of one Engine.IO session after the handshake must reach the node that
     made it (the other answers 400 for a session it does not know)."""
-    url = (cluster.url if balancer == "generated" else request.getfixturevalue("deployed_nginx")) + path
-    with httpx.Client(timeout=10) as client:
+    base = cluster.url if balancer == "generated" else request.getfixturevalue("deployed_nginx")
+    url = base + path
+    # as a browser on the page sends them: the console's socket answers its own origin only (host:port)
+    with httpx.Client(timeout=10, headers={"Origin": base}) as client:
         opened = client.get(url, params={"EIO": "4", "transport": "polling"})
         assert opened.status_code == 200 and opened.text.startswith("0"), opened.text
         sid = opened.text[1:].split('"sid":"')[1].split('"')[0]
