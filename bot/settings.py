@@ -11,42 +11,19 @@ from typing import Callable, Mapping, cast
 
 from bot.hours import HoursError, parse_hours
 from bot.kb.evidence import SIGNALS, weight_problem
-from bot.mail.address import DEFAULT_PORTS, TLS_MODES, sender
+from bot.mail.address import DEFAULT_PORTS
+from bot.mail.check import smtp_problem
 
 _DEFAULT_WEIGHT = {s.key: s.default for s in SIGNALS}
 MIN_SECRET_KEY_CHARS = 32
 _JWT_METHODS = ("HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512")
+_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 PERSONAL_DATA = ("email", "phone", "card", "iban")  # the kinds bot.handoff.redact finds and masks
 
 
 class SettingsError(ValueError):
     """An environment variable holds a value that cannot be used."""
-
-
-def smtp_problem(s: Settings) -> str | None:
-    """What is wrong with the SMTP settings, or None."""
-    if s.smtp_tls not in TLS_MODES:
-        return f"SUPPORTBOT_SMTP_TLS must be one of {', '.join(TLS_MODES)}, got {s.smtp_tls!r}"
-    if not 0 <= s.smtp_port <= 65535:
-        return "SUPPORTBOT_SMTP_PORT must be a port number (0 for the usual one)"
-    if s.smtp_max_attempts < 1 or s.smtp_timeout <= 0:
-        return "SUPPORTBOT_SMTP_MAX_ATTEMPTS must be at least 1 and SUPPORTBOT_SMTP_TIMEOUT positive"
-    if bool(s.smtp_user) != bool(s.smtp_password):
-        return "SUPPORTBOT_SMTP_USER and SUPPORTBOT_SMTP_PASSWORD go together: set both or neither"
-    if not s.smtp_host:
-        return None
-    if not s.smtp_from:
-        return "SUPPORTBOT_SMTP_HOST is set, so SUPPORTBOT_SMTP_FROM must be set too (the replies' From)"
-    try:
-        sender(s.smtp_from)
-    except ValueError as exc:
-        return f"SUPPORTBOT_SMTP_FROM: {exc}"
-    loopback = s.smtp_host in ("localhost", "127.0.0.1", "::1")
-    if s.smtp_user and s.smtp_tls == "none" and not loopback:
-        return ("SUPPORTBOT_SMTP_TLS=none would send SUPPORTBOT_SMTP_PASSWORD unencrypted to "
-                f"{s.smtp_host}: use starttls or tls")
-    return None
 
 
 def _project_root() -> Path:
@@ -108,6 +85,9 @@ class Settings:
     host: str = "127.0.0.1"
     rasa_port: int = 5005
     action_port: int = 5055
+    # Where the Rasa server and the editor reach the action server: a host name such as `actions` (a
+    # container network's service) when it runs elsewhere; empty: `host`, the same machine.
+    action_host: str = ""
     # The FAQ editor's page (supportbot editor): http://<host>:<editor_port>/editor/
     editor_port: int = 5057
     # Conversations persist in Rasa's SQL tracker store: a SQLite file by default, or any
@@ -214,6 +194,10 @@ class Settings:
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("SUPPORTBOT_REDIS_URL must start with redis://, rediss:// or unix://, "
                                 "e.g. redis://127.0.0.1:6379/0 (or be empty for one node)")
+        if self.action_host and not _HOST.fullmatch(self.action_host):
+            raise SettingsError(f"SUPPORTBOT_ACTION_HOST must be a host name or IP address such as actions or "
+                                f"10.0.0.5, with no scheme or port (that is SUPPORTBOT_ACTION_PORT), "
+                                f"got {self.action_host!r}")
         if self.handoff_miss_limit < 1:
             raise SettingsError("SUPPORTBOT_HANDOFF_MISS_LIMIT must be at least 1")
         if self.handoff_webhooks and not self.handoff_webhook_secret:
@@ -273,6 +257,11 @@ class Settings:
         return self.smtp_port or DEFAULT_PORTS.get(self.smtp_tls, 0)
 
     @property
+    def action_url(self) -> str:
+        """The action server's base URL as the Rasa server and the editor reach it."""
+        return f"http://{self.action_host or self.host}:{self.action_port}"
+
+    @property
     def webhook_urls(self) -> list[str]:
         return [u.strip() for u in self.handoff_webhooks.split(",") if u.strip()]
 
@@ -323,7 +312,7 @@ class Settings:
         """Variables that ``endpoints.yml`` expands with ``${VAR}``."""
         dialect = self.tracker_url.split("://")[0] if self.tracker_url else "sqlite"
         return {
-            "ACTION_SERVER_URL": f"http://{self.host}:{self.action_port}/webhook",
+            "ACTION_SERVER_URL": f"{self.action_url}/webhook",
             "TRACKER_DIALECT": dialect,
             "TRACKER_URL": self.tracker_url,
             "TRACKER_DB": str(self.path(Path(self.tracker_db))),

@@ -36,9 +36,9 @@ def serving(index_dir: Path) -> dict[str, Any]:
 
 
 def action_server_notifier(settings: Settings) -> Callable[[], None]:
-    """Tell this machine's action server to load the new index version now (best effort: it also
-    looks by itself every SUPPORTBOT_RELOAD_INTERVAL seconds)."""
-    url = f"http://{settings.host}:{settings.action_port}/reload"
+    """Tell the action server (at SUPPORTBOT_ACTION_HOST) to load the new index version now (best
+    effort: every action server also looks by itself every SUPPORTBOT_RELOAD_INTERVAL seconds)."""
+    url = f"{settings.action_url}/reload"
     headers = {"Authorization": f"Bearer {action_server_token(settings)}"}
 
     def notify() -> None:

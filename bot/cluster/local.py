@@ -135,14 +135,21 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         proxy_http_version 1.1;
-        proxy_set_header Host $host;
+        proxy_set_header Host $http_host;  # with its port: the apps compare it to Origin
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         proxy_set_header X-Forwarded-Proto $scheme;
+        # WebSocket upgrades; here, not in the locations: a location's own proxy_set_header would drop
+        # every one set at this level (Host, X-Forwarded-*)
+        proxy_set_header Upgrade $http_upgrade;
+        proxy_set_header Connection $connection_upgrade;
         proxy_read_timeout 120s;
+        # customers' sockets, and agents' consoles (the staff namespace, under the console's cookie path)
         location /socket.io/ {{
             proxy_pass http://sticky;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection $connection_upgrade;
+            proxy_buffering off;
+        }}
+        location /console/socket.io/ {{
+            proxy_pass http://sticky;
             proxy_buffering off;
         }}
         location / {{ proxy_pass http://any; }}

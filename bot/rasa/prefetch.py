@@ -77,7 +77,7 @@ class Prefetcher:
 @functools.lru_cache(maxsize=1)
 def prefetcher() -> Prefetcher:
     s = settings()
-    return Prefetcher(f"http://{s.host}:{s.action_port}/prefetch", action_server_token(s))
+    return Prefetcher(f"{s.action_url}/prefetch", action_server_token(s))
 
 
 async def prefetch(text: object) -> None:

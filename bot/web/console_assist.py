@@ -42,10 +42,10 @@ def latest_customer_text(hid: str) -> str | None:
 
 
 async def nearest_entries(text: str) -> dict[str, Any]:
-    """The action server's ``POST /assist`` for ``text`` (its token, on this machine)."""
+    """The action server's ``POST /assist`` for ``text`` (its token, at SUPPORTBOT_ACTION_HOST)."""
     s = settings()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=ASSIST_TIMEOUT_S)) as session:
-        async with session.post(f"http://{s.host}:{s.action_port}/assist",
+        async with session.post(f"{s.action_url}/assist",
                                 json={"text": text, "k": ASSIST_ENTRIES},
                                 headers={"Authorization": f"Bearer {action_server_token(s)}"}) as reply:
             reply.raise_for_status()

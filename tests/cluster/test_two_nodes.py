@@ -2,6 +2,8 @@
 as customers and agents use them: each test picks the node each request goes to."""
 
 import dataclasses
+import shutil
+import subprocess
 import threading
 import time
 
@@ -10,12 +12,14 @@ import pytest
 
 from bot.apps.cluster import Cluster
 from bot.apps.training import train_if_needed
+from bot.cluster.local import wait_for_port
 from bot.db import engine
 from bot.handoff.store import HandoffStore
 from bot.kb.corpus import load_corpus
 from bot.kb.ops import build
 from bot.staff.accounts import StaffStore
 from bot.staff.passwords import hash_password
+from tests.deploy_files import DEPLOY, on_loopback
 from tests.e2e.conftest import E2E_PORT, e2e_settings  # noqa: F401 (the fixture)
 from tests.e2e.test_handoff import PASSWORD, SocketCustomer, console, handoff_of
 from tests.e2e.test_rest_conversations import conversation, say
@@ -37,6 +41,25 @@ def cluster(e2e_settings, real_encoder, tmp_path_factory):  # noqa: F811
         for name in ("ana", "bo"):
             StaffStore(store.engine).add_agent(name, hash_password(PASSWORD))
         yield c
+
+
+@pytest.fixture(scope="module")
+def deployed_nginx(cluster, tmp_path_factory):
+    """deploy/nginx/nginx.conf itself in front of the two nodes and the editor (their names -> ports)."""
+    folder, port = tmp_path_factory.mktemp("deployed-nginx"), E2E_PORT + 30
+    conf = on_loopback((DEPLOY / "nginx" / "nginx.conf").read_text(),
+                       {"rasa-0.rasa": RASA, "rasa-1.rasa": RASA + 1, "editor": EDITOR}, listen=port)
+    (folder / "nginx.conf").write_text(conf)
+    proc = subprocess.Popen([shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(folder), "-c",
+                             str(folder / "nginx.conf"), "-e", str(folder / "error.log"),
+                             "-g", f"daemon off; pid {folder / 'nginx.pid'};"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for_port(port, 10, proc), "nginx did not start with deploy/nginx/nginx.conf"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def texts(replies):
@@ -122,3 +145,38 @@ def test_an_agent_on_node_a_reaches_a_customer_connected_to_node_b_within_a_seco
         agent.post(f"/handoffs/{hid}/resolve")
     finally:
         customer.close()
+
+
+@pytest.mark.parametrize("balancer", ["generated", "deployed"])
+@pytest.mark.parametrize("path", ["/socket.io/", "/console/socket.io/"])
+def test_socket_io_long_polling_through_the_load_balancer_stays_on_the_node_holding_the_socket(
+        request, cluster, balancer, path):
+    """Customers' sockets and the console's staff socket, through `make cluster`'s nginx and through
+    deploy/'s: every request of one Engine.IO session after the handshake must reach the node that
+    made it (the other answers 400 for a session it does not know)."""
+    base = cluster.url if balancer == "generated" else request.getfixturevalue("deployed_nginx")
+    url = base + path
+    # as a browser on the page sends them: the console's socket answers its own origin only (host:port)
+    with httpx.Client(timeout=10, headers={"Origin": base}) as client:
+        opened = client.get(url, params={"EIO": "4", "transport": "polling"})
+        assert opened.status_code == 200 and opened.text.startswith("0"), opened.text
+        sid = opened.text[1:].split('"sid":"')[1].split('"')[0]
+        answers = [client.post(url, params={"EIO": "4", "transport": "polling", "sid": sid}, content="3")
+                   for _ in range(6)]  # Engine.IO pongs: harmless, and each names the session
+    assert [(a.status_code, a.text) for a in answers] == [(200, "OK")] * 6
+
+
+def test_the_deployed_nginx_balances_rest_turns_and_serves_the_editor(cluster, deployed_nginx):
+    class Balanced:  # deploy/'s load balancer, as the helpers address a server
+        settings = cluster.nodes[0].settings
+        rest_url = deployed_nginx + "/webhooks/rest/webhook"
+
+    assert httpx.get(deployed_nginx + "/nginx-health").text == "ok\n"
+    assert httpx.get(deployed_nginx + "/editor/health").status_code == 200
+    sender = conversation()
+    for n in range(4):
+        assert say(Balanced, sender, "hello" if n == 0 else "where is my order?")
+    with engine(cluster.postgres_url).connect() as conn:
+        users = conn.exec_driver_sql("SELECT count(*) FROM events WHERE sender_id = %s AND type_name = 'user'",
+                                     (sender,)).scalar()
+    assert users == 4
