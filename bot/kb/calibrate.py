@@ -28,9 +28,6 @@ MAX_OOS_CLARIFY = 0.1  # at most this share of out-of-scope questions get a "did
 NEAREST = 20  # phrasings a leave-one-out search looks at, as a served search does (search_k)
 BELOW_ANY = -2.0  # a score below every cosine: a declined sample's
 MARGINS = (0.0, 0.01, 0.02, 0.03, 0.04, 0.06, 0.08, 0.1)
-GENERIC_OOS, NEAR_OOS = -1, -2  # labels of out-of-scope samples: generic, and in-domain (bot.kb.entry_out)
-NEAR_SHARE = 0.8  # of the out-of-scope weight, the in-domain samples' share (when there are both kinds):
-# real out-of-scope questions mostly sit next to the FAQ's topics (issue 18), few are "what's the weather"
 
 
 def generic_oos_questions() -> list[str]:
@@ -124,28 +121,12 @@ def query_samples(version: IndexVersion, vectors: np.ndarray, labels: Sequence[i
     return Samples.from_hits(labels, hits)
 
 
-def sample_weights(labels: np.ndarray, oos_share: float, near_share: float = NEAR_SHARE) -> np.ndarray:
-    """Each sample's weight: in-scope 1; out-of-scope samples together weigh ``oos_share`` of the
-    total, in-domain ones (NEAR_OOS) ``near_share`` of that when there are generic ones too."""
-    oos, near = labels < 0, labels == NEAR_OOS
-    n_in = int((~oos).sum())
-    total = (oos_share / (1 - oos_share)) * n_in  # the out-of-scope samples' summed weight
-    weight = np.ones(len(labels), dtype=np.float64)
-    parts = [(near, near_share), (oos & ~near, 1 - near_share)] if near.any() and (oos & ~near).any() \
-        else [(oos, 1.0)]
-    for rows, share in parts:
-        if rows.any():
-            weight[rows] = share * total / int(rows.sum())
-    return weight
-
-
 def choose_thresholds(samples: Samples, target_precision: float = TARGET_PRECISION, oos_share: float = 0.25,
                       clarify_precision: float = 0.5, base: Thresholds | None = None,
-                      source: str = "calibrated", near_share: float = NEAR_SHARE) -> tuple[Thresholds, dict]:
+                      source: str = "calibrated") -> tuple[Thresholds, dict]:
     """Grid-search answer threshold and margin: most correct answers at the target precision.
 
-    Out-of-scope samples are weighted so that they make up ``oos_share`` of the traffic
-    (:func:`sample_weights`).
+    Out-of-scope samples are weighted so that they make up ``oos_share`` of the traffic.
     The clarify threshold is the lowest at which at least ``clarify_precision`` of clarify
     prompts contain the right entry, and at most MAX_OOS_CLARIFY of out-of-scope samples get one.
     """
@@ -154,14 +135,14 @@ def choose_thresholds(samples: Samples, target_precision: float = TARGET_PRECISI
     if not 0 <= oos_share < 1:
         raise ValueError("the out-of-scope share must be in [0, 1)")
     base = base or Thresholds()
-    oos, near = samples.labels < 0, samples.labels == NEAR_OOS
+    oos = samples.labels < 0
     n_in, n_oos = int((~oos).sum()), int(oos.sum())
     if n_in == 0:
         raise ValueError("no in-scope samples to calibrate on: give some entries alternates (two or "
                          "more phrasings) or answers of at least one sentence of three words, "
                          "calibrate on labelled questions ('kb calibrate --queries'), or build with "
                          "--no-calibrate to keep the default thresholds")
-    weight = sample_weights(samples.labels, oos_share, near_share)
+    weight = np.where(oos, (oos_share / (1 - oos_share)) * n_in / n_oos if n_oos else 0.0, 1.0)
     s1 = samples.top_scores[:, 0]
     s2 = np.where(np.isfinite(samples.top_scores[:, 1]), samples.top_scores[:, 1], -1.0)
     right1 = (samples.top_ids[:, 0] == samples.labels) & ~oos
@@ -216,9 +197,6 @@ def choose_thresholds(samples: Samples, target_precision: float = TARGET_PRECISI
         "estimated_precision": round(precision, 4),
         "estimated_in_scope_accuracy": round(accuracy, 4),
         "estimated_oos_answered": round(float(answered[oos].mean()), 4) if n_oos else None,
-        "samples_near_out_of_scope": int(near.sum()),  # of samples_out_of_scope: leave-entry-out's
-        "near_share": near_share if near.any() else None,
-        "estimated_near_oos_answered": round(float(answered[near].mean()), 4) if near.any() else None,
         "thresholds": thresholds.to_json(),
     }
     return thresholds, report

@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from bot.kb import calibrate as cal
-from bot.kb import entry_out, stand_ins
+from bot.kb import stand_ins
 from bot.kb.build import BuildResult, build_index
 from bot.kb.corpus import Corpus, CorpusError, load_corpus
 from bot.kb.decision import Thresholds
@@ -53,34 +53,28 @@ class CorpusSamples:
 def corpus_samples(version: IndexVersion, encoder: Encoder, index_dir: Path, vectors: np.ndarray | None,
                    examples: Sequence[str], ex_vectors: np.ndarray,
                    target_precision: float = cal.TARGET_PRECISION) -> CorpusSamples:
-    """Leave-one-out over the phrasings, answer sentences of single-question entries, leave-entry-out
-    (in-domain out of scope), the generic out-of-scope questions and the editors' examples, each
-    declined as served."""
+    """Leave-one-out over the phrasings, answer sentences of single-question entries, the generic
+    out-of-scope questions and the editors' examples, each declined as served."""
     if vectors is None:
         vectors, _ = embed_phrasings(index_dir, encoder, version.texts)
     oos_texts = cal.generic_oos_questions()
     oos_vectors, _ = embed_phrasings(index_dir, encoder, oos_texts)
     rows = held_out_rows(version)  # a tuned model: only the phrasings it never trained on
     loo = cal.loo_rows(version.owners, rows)
-    near = entry_out.asked_rows(version.owners, rows) if len(version.entries) >= entry_out.MIN_ENTRIES \
-        else np.zeros(0, dtype=np.int64)
     stand_in, in_scope = stand_ins.version_samples(  # entries with one phrasing: their answers
         version, vectors, lambda texts: embed_phrasings(index_dir, encoder, texts)[0], ex_vectors)
     samples = (cal.declined(cal.version_leave_one_out(version, vectors, rows), vectors[loo], ex_vectors)
                + stand_in
-               + cal.declined(entry_out.version_leave_entry_out(version, vectors, rows), vectors[near],
-                              ex_vectors)
                + cal.declined(cal.query_samples(version, oos_vectors, [-1] * len(oos_texts), oos_texts),
                               oos_vectors, ex_vectors)
                + cal.declined(cal.query_samples(version, ex_vectors, [-1] * len(examples), list(examples)),
                               ex_vectors, ex_vectors, skip_self=True))
     keys = [normalised(version.texts[r]) for r in loo] + [""] * len(stand_in.labels) \
-        + [normalised(version.texts[r]) for r in near] + [normalised(t) for t in (*oos_texts, *examples)]
+        + [normalised(t) for t in (*oos_texts, *examples)]
     which = "phrasings held out of tuning" if rows is not None else "leave-one-out"
     in_scope = {"phrasings": len(loo), "entries_with_alternates": len(np.unique(version.owners[loo])),
                 **in_scope}
-    source = f"calibrated on the corpus ({stand_ins.describe(which, in_scope)} + {len(near)} phrasings " \
-             f"asked with their entry left out, as in-domain out-of-scope + generic out-of-scope" \
+    source = f"calibrated on the corpus ({stand_ins.describe(which, in_scope)} + generic out-of-scope" \
              f" + {len(examples)} from the out-of-scope file), target precision {target_precision}"
     return CorpusSamples(samples, keys, in_scope, source)
 

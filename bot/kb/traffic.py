@@ -14,9 +14,6 @@ an index version as a served search would score them, held out of whatever learn
   by examples from outside its own fold of the cross-validation (never by itself);
 - any other question is searched as a customer's message is.
 
-A "not ours" question is out of scope of the in-domain kind (label ``calibrate.NEAR_OOS``, as
-leave-entry-out's samples are): real ones sit next to the FAQ's topics.
-
 A "not that entry" label is a sample only while the version still answers the question with that
 entry (then answering it is wrong, whatever the right answer is); otherwise nothing is known about
 it and it is counted as ``unknown_now``.
@@ -35,7 +32,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from bot.kb.calibrate import BELOW_ANY, NEAR_OOS, Samples, query_samples, version_leave_one_out
+from bot.kb.calibrate import BELOW_ANY, Samples, query_samples, version_leave_one_out
 from bot.kb.index import IndexVersion
 from bot.kb.out_of_scope import DECLINE_MARGIN, normalised
 from bot.kb.query import clean_query
@@ -122,14 +119,14 @@ def traffic_samples(version: IndexVersion, vectors: np.ndarray, embed: Callable[
         loo = version_leave_one_out(version, vectors, rows[order])
         if len(loo.labels) != len(rows) or np.any(np.sort(rows) != rows[order]):
             raise AssertionError("leave-one-out dropped a labelled phrasing")
-        labels = [index_of[phrasing[i][0].entry_id] if phrasing[i][0].entry_id else NEAR_OOS for i in order]
+        labels = [index_of[phrasing[i][0].entry_id] if phrasing[i][0].entry_id else -1 for i in order]
         ordered += [phrasing[i][0] for i in order]
         parts.append((Samples(np.asarray(labels, dtype=np.int64), loo.top_ids, loo.top_scores),
                       vectors[rows[order]]))
     if searched:
         texts = [clean_query(q.text, max_chars) for q in searched]
         q_vectors = embed(texts)
-        labels = [index_of[q.entry_id] if q.entry_id else NEAR_OOS for q in searched]
+        labels = [index_of[q.entry_id] if q.entry_id else -1 for q in searched]
         parts.append((query_samples(version, q_vectors, labels, texts, k), q_vectors))
         ordered += searched
     if not parts:

@@ -15,7 +15,9 @@ THREADS = 40  # the first 40 threads: 400 rephrasings, about a minute to build o
 @pytest.mark.skipif(not SOURCE.is_file(), reason=f"StackFAQ not found at {SOURCE} "
                     "(set SUPPORTBOT_DATASETS to the shared datasets folder)")
 def test_a_single_question_faq_builds_with_the_default_commands_and_answers_well(
-        tmp_path, real_kb_cli, capsys):
+        tmp_path, real_encoder, monkeypatch, capsys):
+    monkeypatch.setattr("bot.cli.kb.encoder", lambda settings: real_encoder)
+    monkeypatch.setenv("SUPPORTBOT_OUT_OF_SCOPE", str(tmp_path / "none.yml"))
     corpus, queries = write_set(tmp_path / "set", limit=THREADS)
     index = tmp_path / "idx"
     assert cli.main(["kb", "build", "--corpus", str(corpus), "--index", str(index)]) == 0

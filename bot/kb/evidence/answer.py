@@ -47,10 +47,6 @@ class AnswerEvidence:
                  rows: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(vectors[rows]) @ state.T
 
-    def without_entries(self, state: np.ndarray, vectors: np.ndarray, phrasings: Phrasings, keep: np.ndarray,
-                        rows: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(vectors[rows]) @ state.T  # each answer is its own entry's alone
-
     def for_stand_ins(self, state: np.ndarray, scores: list[Any], labels: np.ndarray, vectors: np.ndarray,
                       phrasings: Phrasings) -> list[Any]:
         """A sentence of an answer matches that answer far better than a customer's question does:

@@ -59,12 +59,6 @@ class Evidence(Protocol):
         """Scores of the phrasings ``rows`` as if they were unseen customer messages (calibration)."""
         ...
 
-    def without_entries(self, state: Any, vectors: np.ndarray, phrasings: Phrasings, keep: np.ndarray,
-                        rows: np.ndarray) -> np.ndarray:
-        """Scores of the phrasings ``rows`` by the signal as if only the phrasings ``keep`` existed
-        (calibration's leave-entry-out: ``rows`` belong to entries with no phrasing in ``keep``)."""
-        ...
-
     def for_stand_ins(self, state: Any, scores: list[Any], labels: np.ndarray, vectors: np.ndarray,
                       phrasings: Phrasings) -> list[Any]:
         """``scores`` (from :meth:`scores`) of calibration's stand-in questions, sentences of the

@@ -147,14 +147,6 @@ class HeadEvidence:
                  rows: np.ndarray) -> np.ndarray:
         return cross_fitted_probabilities(vectors, phrasings.owners, phrasings.n_entries)[rows]
 
-    def without_entries(self, state: Head, vectors: np.ndarray, phrasings: Phrasings, keep: np.ndarray,
-                        rows: np.ndarray) -> np.ndarray:
-        """A head fitted on ``keep`` alone: its probabilities share out among the entries left."""
-        n = phrasings.n_entries
-        if len(np.unique(phrasings.owners[keep])) < 2:
-            return np.full((len(rows), n), 1.0, dtype=np.float32)  # the one entry left takes all
-        return fit_head(vectors[keep], phrasings.owners[keep], n).probabilities(vectors[rows])
-
     def for_stand_ins(self, state: Any, scores: list[Any], labels: np.ndarray, vectors: np.ndarray,
                       phrasings: Phrasings) -> list[Any]:
         return scores  # the head learns from phrasings only, never answers: nothing to leave out

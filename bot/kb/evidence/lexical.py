@@ -101,11 +101,6 @@ class LexicalEvidence:
                  rows: np.ndarray) -> np.ndarray:
         return cross_fitted_scores(phrasings.texts, phrasings.owners, phrasings.n_entries, rows)
 
-    def without_entries(self, state: Lexical, vectors: np.ndarray, phrasings: Phrasings, keep: np.ndarray,
-                        rows: np.ndarray) -> np.ndarray:
-        lexical = Lexical([phrasings.texts[i] for i in keep], phrasings.owners[keep], phrasings.n_entries)
-        return np.asarray([lexical.scores(phrasings.texts[i]) for i in rows], dtype=np.float32)
-
     def for_stand_ins(self, state: Any, scores: list[Any], labels: np.ndarray, vectors: np.ndarray,
                       phrasings: Phrasings) -> list[Any]:
         return scores  # its documents are phrasings only, never answers: nothing to leave out

@@ -475,11 +475,6 @@ async function loadCalibration() {
       if (left.length) define(labels, "Left out", left.join(", "));
       define(labels, "Held out", `${traffic.folds}-fold cross-validation over the labelled questions`);
     }
-    if (s.samples_near_out_of_scope) {
-      define(labels, "Near misses", `${s.samples_near_out_of_scope} of the FAQ's phrasings, each asked with its ` +
-             `entry left out, stand in for questions on topics the FAQ lacks (${Math.round(100 * s.near_share)}% ` +
-             `of the out-of-scope weight); these thresholds would answer ${num(s.estimated_near_oos_answered)} of them`);
-    }
     const now = data.labels_now;
     define(labels, "There now", `${now.questions} labelled questions (${now.in_scope} in scope, ${now.out_of_scope} ` +
            `out of scope, ${now.not_entry} voted not helpful); at least ${now.min_labels} usable ones are needed, ` +
