@@ -1,10 +1,9 @@
 """Calibrating from labelled real questions with the real encoder and the demo FAQ: near-topic
 questions an editor marked "not ours" (tests/integration/test_out_of_scope_real.py's, in the
-out-of-scope file as "not ours" puts them) are answered by the corpus-only thresholds more often
-than the promise allows, even with the leave-entry-out near misses (46 % of them, error 0.079);
-calibrated on the labelled questions (the held-out demo questions as customers' helpful votes, the
-near-topic ones as "not ours", one inbox action per family), the precision measured by
-cross-validation keeps the promise within 0.06, and the report says so."""
+out-of-scope file as "not ours" puts them) are answered by the corpus-only thresholds far more
+often than the promise allows; calibrated on the labelled questions (the held-out demo questions
+as customers' helpful votes, the near-topic ones as "not ours", one inbox action per family), the
+precision measured by cross-validation keeps the promise within 0.06, and the report says so."""
 
 import csv
 import shutil
@@ -46,14 +45,13 @@ def test_traffic_calibration_keeps_the_promise_that_corpus_only_calibration_miss
     print(t["corpus_only"]["measured"], t["from_traffic"]["measured"], t["calibration_error"])
     assert t["labels"]["usable"] == 241 and t["folds"] == 5
     corpus_m, traffic_m = t["corpus_only"]["measured"], t["from_traffic"]["measured"]
-    # corpus-only (with leave-entry-out): 0.821 measured, 46 % of the near-topic questions answered;
-    # outside the bound the traffic thresholds keep (0.792 and 57 % before leave-entry-out)
-    assert corpus_m["oos_answered"] > 0.4 and t["calibration_error"]["corpus_only"] > 0.06
-    # from traffic, held out: within 0.06 of the promise (0.859), fewer near-topic questions answered
-    # (32 %), and still most in-scope questions answered
+    # corpus-only: more than half the near-topic questions answered, precision ~0.1 short
+    assert corpus_m["oos_answered"] > 0.5 and t["calibration_error"]["corpus_only"] > 0.09
+    # from traffic, held out: within 0.06 of the promise, far fewer near-topic questions answered,
+    # and still most in-scope questions answered
     assert t["calibration_error"]["from_traffic"] < 0.06
-    assert traffic_m["precision"] > corpus_m["precision"] + 0.02
-    assert traffic_m["oos_answered"] < corpus_m["oos_answered"] - 0.1
+    assert traffic_m["precision"] > corpus_m["precision"] + 0.05
+    assert traffic_m["oos_answered"] < corpus_m["oos_answered"] - 0.2
     assert traffic_m["in_scope_accuracy"] > 0.6
     assert (thresholds.answer, thresholds.margin) > (corpus_only.answer, corpus_only.margin)
     assert IndexVersion(path).thresholds == thresholds  # what the bot serves now
