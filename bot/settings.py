@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Mapping, cast
 
-from bot.hours import HoursError, parse_hours
-from bot.kb.evidence import SIGNALS, weight_problem
+from bot.kb.evidence import SIGNALS
 from bot.mail.address import DEFAULT_PORTS
-from bot.mail.check import smtp_problem
+from bot.settings_check import MIN_SECRET_KEY_CHARS, PERSONAL_DATA, SettingsError, check
+
+__all__ = ["MIN_SECRET_KEY_CHARS", "PERSONAL_DATA", "Settings", "SettingsError"]
 
 _DEFAULT_WEIGHT = {s.key: s.default for s in SIGNALS}
-MIN_SECRET_KEY_CHARS = 32
-_JWT_METHODS = ("HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512")
-_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
-_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
-PERSONAL_DATA = ("email", "phone", "card", "iban")  # the kinds bot.handoff.redact finds and masks
-
-
-class SettingsError(ValueError):
-    """An environment variable holds a value that cannot be used."""
 
 
 def _project_root() -> Path:
@@ -155,84 +145,7 @@ class Settings:
     smtp_max_attempts: int = 20
 
     def __post_init__(self) -> None:
-        if self.reload_interval <= 0:
-            raise SettingsError("SUPPORTBOT_RELOAD_INTERVAL must be a positive number of seconds")
-        if self.wait_warning_seconds <= 0:
-            raise SettingsError("SUPPORTBOT_WAIT_WARNING_SECONDS must be a positive number of seconds")
-        if self.encoder_threads < 1:
-            raise SettingsError("SUPPORTBOT_ENCODER_THREADS must be at least 1")
-        if self.encoder_backend not in ("torch", "onnx", "onnx-int8"):
-            raise SettingsError("SUPPORTBOT_ENCODER_BACKEND must be torch, onnx or onnx-int8, "
-                                f"got {self.encoder_backend!r}")
-        if self.search_k < 3:
-            raise SettingsError("SUPPORTBOT_SEARCH_K must be at least 3")
-        if self.max_query_chars < 10:
-            raise SettingsError("SUPPORTBOT_MAX_QUERY_CHARS must be at least 10")
-        if self.max_message_chars < 100:
-            raise SettingsError("SUPPORTBOT_MAX_MESSAGE_CHARS must be at least 100")
-        if self.messages_per_minute < 1:
-            raise SettingsError("SUPPORTBOT_MESSAGES_PER_MINUTE must be at least 1")
-        for signal in SIGNALS:
-            problem = weight_problem(signal, getattr(self, signal.key))
-            if problem:
-                raise SettingsError(f"{signal.setting} {problem}")
-        if not 0 < self.target_precision < 1:
-            raise SettingsError("SUPPORTBOT_TARGET_PRECISION must be between 0 and 1 (exclusive), "
-                                f"got {self.target_precision}")
-        if self.traffic_min_labels < 1:
-            raise SettingsError("SUPPORTBOT_TRAFFIC_MIN_LABELS must be at least 1")
-        if self.recalibrate_after_labels < 0:
-            raise SettingsError("SUPPORTBOT_RECALIBRATE_AFTER_LABELS must be 0 (off) or more")
-        if self.tracker_url and not self.tracker_url.startswith(("postgresql://", "sqlite://")):
-            raise SettingsError(
-                "SUPPORTBOT_TRACKER_URL must start with postgresql:// (or sqlite://), "
-                f"got {self.tracker_url.split(':')[0]!r}"
-            )
-
-        if self.handoff_url and not self.handoff_url.startswith(("postgresql://", "sqlite://")):
-            raise SettingsError("SUPPORTBOT_HANDOFF_URL must start with postgresql:// (or sqlite://)")
-        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise SettingsError("SUPPORTBOT_REDIS_URL must start with redis://, rediss:// or unix://, "
-                                "e.g. redis://127.0.0.1:6379/0 (or be empty for one node)")
-        if self.action_host and not _HOST.fullmatch(self.action_host):
-            raise SettingsError(f"SUPPORTBOT_ACTION_HOST must be a host name or IP address such as actions or "
-                                f"10.0.0.5, with no scheme or port (that is SUPPORTBOT_ACTION_PORT), "
-                                f"got {self.action_host!r}")
-        if self.handoff_miss_limit < 1:
-            raise SettingsError("SUPPORTBOT_HANDOFF_MISS_LIMIT must be at least 1")
-        if self.handoff_webhooks and not self.handoff_webhook_secret:
-            raise SettingsError("SUPPORTBOT_HANDOFF_WEBHOOKS is set, so SUPPORTBOT_HANDOFF_WEBHOOK_SECRET "
-                                "must be set too (receivers check the signature with it)")
-        if self.secret_key and len(self.secret_key) < MIN_SECRET_KEY_CHARS:
-            raise SettingsError(f"SUPPORTBOT_SECRET_KEY must have at least {MIN_SECRET_KEY_CHARS} characters, "
-                                "e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(48))'")
-        for origin in self.origin_list:
-            if origin != "*" and not _ORIGIN.fullmatch(origin):
-                raise SettingsError(f"SUPPORTBOT_ALLOWED_ORIGINS: {origin!r} is not an origin; write "
-                                    "scheme://host[:port] with no path, e.g. https://shop.example.com")
-        if self.jwt_method not in _JWT_METHODS:
-            raise SettingsError(f"SUPPORTBOT_JWT_METHOD must be one of {', '.join(_JWT_METHODS)}")
-        for proxy in self.proxy_list:
-            try:
-                ipaddress.ip_address(proxy)
-            except ValueError:
-                raise SettingsError(f"SUPPORTBOT_TRUSTED_PROXIES: {proxy!r} is not an IP address") from None
-        unknown = sorted(set(self.mask_kinds) - set(PERSONAL_DATA))
-        if unknown:
-            raise SettingsError(f"SUPPORTBOT_MASK_AT_REST: unknown kind(s) {', '.join(map(repr, unknown))}; "
-                                f"use a comma list of {', '.join(PERSONAL_DATA)} (or leave it empty)")
-        import phonenumbers
-
-        if self.phone_region and self.phone_region.upper() not in phonenumbers.SUPPORTED_REGIONS:
-            raise SettingsError("SUPPORTBOT_PHONE_REGION must be a two-letter region such as US, GB or DE "
-                                f"(or empty), got {self.phone_region!r}")
-        problem = smtp_problem(self)
-        if problem:
-            raise SettingsError(problem)
-        try:
-            parse_hours(self.handoff_hours, self.handoff_timezone)
-        except HoursError as exc:
-            raise SettingsError(f"SUPPORTBOT_HANDOFF_HOURS / SUPPORTBOT_HANDOFF_TIMEZONE: {exc}") from exc
+        check(self)
 
     @property
     def handoff_db_url(self) -> str:
