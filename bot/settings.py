@@ -123,6 +123,10 @@ class Settings:
     # their conversation follows them to any device. Empty: no JWTs.
     jwt_key: str = field(default="", repr=False)
     jwt_method: str = "HS256"
+    # What the JWT's ``aud`` and ``iss`` claims must be (checked and required when set). With no
+    # audience set, a JWT that names one is refused: it was issued for another service.
+    jwt_audience: str = ""
+    jwt_issuer: str = ""
     # Personal data masked before it is stored (tracker, hand-offs, customer feed): a comma list of
     # email, phone, card, iban; empty stores everything as typed.
     mask_at_rest: str = "card,iban"

@@ -79,9 +79,16 @@ def user_conversation(settings: Settings, web_token: str, key: str = "", method:
     key, method = key or settings.jwt_key, method or settings.jwt_method
     if not key:
         raise AccessDenied("token", "this server takes no JWT: set SUPPORTBOT_JWT_KEY to accept them", 401)
+    required = ["exp", "sub"] + ["aud"] * bool(settings.jwt_audience) + ["iss"] * bool(settings.jwt_issuer)
     try:
-        claims: dict[str, Any] = jwt.decode(web_token, key, algorithms=[method],
-                                            options={"require": ["exp", "sub"]})
+        claims: dict[str, Any] = jwt.decode(web_token, key, algorithms=[method], options={"require": required},
+                                            audience=settings.jwt_audience or None,
+                                            issuer=settings.jwt_issuer or None)
+    except jwt.InvalidAudienceError:
+        expected = (f"SUPPORTBOT_JWT_AUDIENCE is {settings.jwt_audience!r}" if settings.jwt_audience
+                    else "set SUPPORTBOT_JWT_AUDIENCE to accept JWTs that name an audience")
+        raise AccessDenied("token", f"the JWT was refused: its aud claim is not this bot's ({expected})",
+                           401) from None
     except jwt.PyJWTError as exc:
         raise AccessDenied("token", f"the JWT was refused: {exc}", 401) from None
     subject = claims.get("sub")

@@ -57,6 +57,23 @@ def test_a_site_jwt_names_the_customer_and_their_conversation(settings):
         user_conversation(Settings(root=settings.root, secret_key="s" * 40), "x")
 
 
+def test_a_site_jwt_must_be_for_this_bot_when_an_audience_or_issuer_is_set(settings):
+    # unset: a JWT that names an audience was issued for some other service, and says how to accept it
+    with pytest.raises(AccessDenied, match="SUPPORTBOT_JWT_AUDIENCE"):
+        user_conversation(settings, signed({"sub": "alice", "aud": "billing"}))
+    strict = Settings(root=settings.root, secret_key="s" * 40, jwt_key="site key",
+                      jwt_audience="support", jwt_issuer="https://shop.example")
+    ok = {"sub": "alice", "aud": "support", "iss": "https://shop.example"}
+    assert user_conversation(strict, signed(ok)) == user_conversation(settings, signed({"sub": "alice"}))
+    assert user_conversation(strict, signed({**ok, "aud": ["billing", "support"]})).sender
+    for bad, says in (({**ok, "aud": "billing"}, "aud claim is not this bot's"),
+                      ({"sub": "alice", "iss": "https://shop.example"}, "aud"),
+                      ({**ok, "iss": "https://evil.example"}, "issuer"),
+                      ({"sub": "alice", "aud": "support"}, "iss")):
+        with pytest.raises(AccessDenied, match=says):
+            user_conversation(strict, signed(bad))
+
+
 def test_message_limits_refuse_long_and_rapid_messages_per_conversation():
     now = [1000.0]
     limits = MessageLimits(max_chars=100, per_minute=3, clock=lambda: now[0])
