@@ -66,10 +66,10 @@ def delivery() -> Delivery:
 @functools.lru_cache(maxsize=1)
 def message_limits() -> MessageLimits:
     """How long and how often customers of this process may write (``bot.access.limits``)."""
-    from bot.access.limits import MessageLimits
+    from bot.access.limits import message_limits as limits
 
     s = settings()
-    return MessageLimits(s.max_message_chars, s.messages_per_minute)
+    return limits(s.max_message_chars, s.messages_per_minute, s.redis_url)
 
 
 @functools.lru_cache(maxsize=1)
