@@ -22,6 +22,7 @@ from typing import Any
 
 import jwt
 
+from bot.errors import FieldError
 from bot.keys import derived_key
 from bot.settings import Settings
 
@@ -34,12 +35,10 @@ class Issued:
     token: str | None  # None for a JWT customer's conversation: only a JWT opens it
 
 
-class AccessDenied(ValueError):
+class AccessDenied(FieldError):
     """The request may not touch that conversation; ``field`` names what to fix."""
 
-    def __init__(self, field: str, message: str, status: int = 403):
-        super().__init__(message)
-        self.field, self.status = field, status
+    status = 403
 
 
 def _sign(settings: Settings, what: str) -> str:

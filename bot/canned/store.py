@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.db import aware, metadata, utcnow
+from bot.errors import FieldError
 
 NAME = re.compile(r"[a-z0-9-]{1,40}")
 MAX_TEXT = 2000
@@ -25,16 +26,14 @@ canned_replies = sa.Table(
 )
 
 
-class CannedError(ValueError):
+class CannedError(FieldError):
     """Input that is not a canned reply: ``field`` names what to fix."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
 
 
 class NameTaken(CannedError):
     """Another canned reply already has this name."""
+
+    status = 409
 
 
 class CannedNotFound(LookupError):

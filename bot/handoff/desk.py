@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.access.conversations import USER_PREFIX
+from bot.errors import FieldError
 from bot.handoff.customer_input import is_email
 from bot.handoff.service import HandoffService
 from bot.handoff.states import ASSIGNED, HandoffError, InvalidTransition
@@ -35,10 +36,8 @@ class NotAllowed(HandoffError):
     """The agent may not do this; the message says who may."""
 
 
-class BadInput(ValueError):
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
+class BadInput(FieldError):
+    """A request's value that cannot be used (413 when it is too long)."""
 
 
 @dataclass
@@ -55,7 +54,7 @@ def clean_text(value: Any, field: str, limit: int, required: bool = True) -> str
     if required and not text:
         raise BadInput(field, f"send a JSON body with a non-empty {field}")
     if len(text) > limit:
-        raise BadInput(field, f"{field} can have at most {limit} characters; this one has {len(text)}")
+        raise BadInput(field, f"{field} can have at most {limit} characters; this one has {len(text)}", 413)
     return text
 
 

@@ -11,6 +11,7 @@ from typing import Any, Awaitable, Callable
 
 from bot.access.limits import MessageLimits
 from bot.conversation.answered import question_answered_by
+from bot.errors import FieldError
 from bot.inbox.store import InboxStore
 from bot.kb.corpus import ID_PATTERN
 from bot.wire import MAX_SENDER_CHARS
@@ -25,12 +26,12 @@ class Vote:
     helpful: bool
 
 
-class VoteRefused(ValueError):
+class VoteRefused(FieldError):
     """Why a vote is not stored: the field to fix, what to do (the message), the HTTP status."""
 
     def __init__(self, field: str, message: str, status: int = 400, retry_after: int = 0):
-        super().__init__(message)
-        self.field, self.status, self.retry_after = field, status, retry_after
+        super().__init__(field, message, status)
+        self.retry_after = retry_after
 
 
 def parse_vote(body: Any, sender_key: str = "sender") -> Vote:

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterable
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from bot.canned.store import CannedError, CannedNotFound, CannedStore, NameTaken
+from bot.canned.store import CannedError, CannedNotFound, CannedStore
 from bot.staff.accounts import ADMIN, AGENT, EDITOR, StaffStore
 from bot.staff.auth import error, ok, staff_route
 
@@ -22,10 +22,8 @@ def add_canned_routes(bp: Blueprint, staff: Callable[[], StaffStore], store: Cal
         async def handler(request: Request, **kwargs: Any) -> response.HTTPResponse:
             try:
                 return change(request, **kwargs)
-            except NameTaken as exc:
-                return error(str(exc), 409)
-            except CannedError as exc:
-                return error(str(exc), 400)
+            except CannedError as exc:  # NameTaken: 409
+                return error(str(exc), exc.status)
             except CannedNotFound as exc:
                 return error(str(exc), 404)
         handler.__name__ = change.__name__

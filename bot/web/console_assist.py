@@ -49,7 +49,15 @@ async def nearest_entries(text: str) -> dict[str, Any]:
                                 json={"text": text, "k": ASSIST_ENTRIES},
                                 headers={"Authorization": f"Bearer {action_server_token(s)}"}) as reply:
             reply.raise_for_status()
-            return await reply.json()
+            found = await reply.json()
+    if not isinstance(found, dict) or not isinstance(found.get("entries", []), list):
+        raise BadReply(f"the action server's /assist answered {type(found).__name__} JSON, "
+                       "not an object with a list of entries")
+    return found
+
+
+class BadReply(ValueError):
+    """The action server answered, but not with what ``POST /assist`` answers."""
 
 
 def add_assist_routes(bp: Blueprint, agent_route: Callable[..., Callable], roles: tuple[str, ...]) -> None:
@@ -63,6 +71,10 @@ def add_assist_routes(bp: Blueprint, agent_route: Callable[..., Callable], roles
             return ok({"text": None, "entries": []})
         try:
             found = await nearest_entries(text)
+        except BadReply as exc:  # e.g. another service on that port, or a version mismatch
+            log.warning("agent assist: %s", exc)
+            return error("agent assist is unavailable: the action server answered something that is not "
+                         "an assist reply (see the console server's log)", 502)
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
             log.warning("agent assist: the action server did not answer: %s", exc)
             return error("agent assist is unavailable: the action server did not answer; try again", 503)

@@ -49,7 +49,7 @@ def register(bp: Blueprint, route: Callable[..., Callable], bridge: Callable[[Re
 
     def refused(exc: Exception) -> response.HTTPResponse:
         if isinstance(exc, BadInput):
-            return error(f"{exc.field}: {exc}", 413 if "at most" in str(exc) else 400)
+            return error(f"{exc.field}: {exc}", exc.status)
         return error(str(exc), 403)
 
     @bp.route("/api/handoffs/<hid>/notes", methods=["POST"])

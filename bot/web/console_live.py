@@ -24,6 +24,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from socketio.exceptions import ConnectionRefusedError
 
+from bot.errors import FieldError
 from bot.handoff.service import HandoffService
 from bot.handoff.store import Handoff, Message
 from bot.runtime import agent_events, handoffs, staff
@@ -37,12 +38,10 @@ TYPING_EVERY = 2.0  # seconds: at most one "typing" per conversation this often,
 SWEEP_EVERY = 30.0  # seconds between checks that each connected console's session is still live
 
 
-class Refused(Exception):
+class Refused(FieldError):
     """Why a socket may not join the agents' room; ``field`` names what to fix."""
 
-    def __init__(self, field: str, message: str):
-        self.field = field
-        super().__init__(message)
+    status = 403
 
 
 def same_origin(origin: str | None, host: str) -> bool:
