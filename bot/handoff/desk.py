@@ -7,8 +7,8 @@ changes the holder in one conditional UPDATE (``HandoffStore.reassign``), so exa
 changes at once wins, and is recorded as an assigned -> assigned transition naming the new holder.
 
 Earlier hand-offs are found only by what the customer cannot choose for someone else: the same
-conversation id (for a site's signed-in customer, ``u-...``, derived from the JWT's subject) or, marked
-as unverified, the same email address they left (never a masked one).
+conversation id (for a site's signed-in customer, ``u-...``, derived from the JWT's subject). Not by
+the email address they typed: anyone can type anyone's.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import sqlalchemy as sa
 
 from bot.access.conversations import USER_PREFIX
 from bot.errors import FieldError
-from bot.handoff.customer_input import is_email
 from bot.handoff.service import HandoffService
 from bot.handoff.states import ASSIGNED, HandoffError, InvalidTransition
 from bot.handoff.store import NOTE, Handoff, Message, handoffs
@@ -28,8 +27,7 @@ from bot.staff.accounts import ADMIN, AGENT
 
 MAX_NOTE_CHARS = 2000
 MAX_EARLIER = 20
-MASKED_EMAIL = "[email]"  # bot.privacy.at_rest's mask: equal masks say nothing about who wrote them
-SAME_CONVERSATION, SIGNED_IN, SAME_EMAIL = "same conversation", "signed-in customer", "same email address"
+SAME_CONVERSATION, SIGNED_IN = "same conversation", "signed-in customer"
 
 
 class NotAllowed(HandoffError):
@@ -43,8 +41,7 @@ class BadInput(FieldError):
 @dataclass
 class Earlier:
     handoff: Handoff
-    match: str  # SAME_CONVERSATION, SIGNED_IN or SAME_EMAIL
-    verified: bool  # False for an email address, which the customer typed
+    match: str  # SAME_CONVERSATION or SIGNED_IN
 
 
 def clean_text(value: Any, field: str, limit: int, required: bool = True) -> str:
@@ -87,27 +84,17 @@ class Desk:
             raise BadInput("to", f"{to!r} is not an agent or admin account: pick one from the list")
         if to == h.agent:
             raise BadInput("to", f"{to} holds this hand-off already: pick another agent")
-        moved = self.store.reassign(handoff_id, h.agent, to, actor)
-        self.store.add_message(handoff_id, NOTE, f"Transferred from {h.agent} to {to}"
-                               + (f": {note}" if note else "."), author=actor)
-        return moved
+        return self.store.reassign(handoff_id, h.agent, to, actor,
+                                   note=f"Transferred from {h.agent} to {to}" + (f": {note}" if note else "."))
 
     def earlier(self, h: Handoff) -> list[Earlier]:
-        """The customer's other hand-offs, newest first (the current one left out)."""
+        """The customer's other hand-offs, newest first (the current one left out): only those of
+        the same conversation, which a signed-in customer keeps on every device. Never by an email
+        address: the customer types it, so anyone could type someone else's and have the agent see
+        (and perhaps read out) that person's hand-offs."""
         c = handoffs.c
-        same = [c.conversation_id == h.conversation_id]
-        email = (h.customer_email or "").strip().lower()
-        if email and email != MASKED_EMAIL and is_email(email):
-            same.append(sa.func.lower(c.customer_email) == email)
         with self.store.engine.connect() as conn:
-            rows = conn.execute(sa.select(handoffs).where(sa.or_(*same), c.id != h.id)
+            rows = conn.execute(sa.select(handoffs).where(c.conversation_id == h.conversation_id, c.id != h.id)
                                 .order_by(c.created_at.desc()).limit(MAX_EARLIER)).all()
-        found = []
-        for row in rows:
-            other = Handoff.from_row(row)
-            if other.conversation_id == h.conversation_id:
-                signed = h.conversation_id.startswith(USER_PREFIX)
-                found.append(Earlier(other, SIGNED_IN if signed else SAME_CONVERSATION, True))
-            else:
-                found.append(Earlier(other, SAME_EMAIL, False))
-        return found
+        match = SIGNED_IN if h.conversation_id.startswith(USER_PREFIX) else SAME_CONVERSATION
+        return [Earlier(Handoff.from_row(row), match) for row in rows]

@@ -212,9 +212,11 @@ class HandoffStore:
                                                      actor=actor or agent, agent=values.get("agent")))
         return self.get(handoff_id)
 
-    def reassign(self, handoff_id: str, holder: str, to_agent: str, actor: str) -> Handoff:
+    def reassign(self, handoff_id: str, holder: str, to_agent: str, actor: str,
+                 note: str | None = None) -> Handoff:
         """Hand an assigned hand-off from ``holder`` to ``to_agent`` (a transfer): one conditional
-        UPDATE, so of two changes at once exactly one wins; recorded as assigned -> assigned."""
+        UPDATE, so of two changes at once exactly one wins; recorded as assigned -> assigned, with
+        the internal ``note`` (if any) in the same transaction: both are stored or neither."""
         now = utcnow()
         with self.engine.begin() as conn:
             result = conn.execute(handoffs.update().where(
@@ -228,6 +230,8 @@ class HandoffStore:
                 raise InvalidTransition(handoff_id, fresh.state, f"transferred from {holder}", fresh.agent)
             conn.execute(transitions.insert().values(handoff_id=handoff_id, from_state=ASSIGNED,
                                                      to_state=ASSIGNED, at=now, actor=actor, agent=to_agent))
+            if note is not None:
+                self.add_message(handoff_id, NOTE, note, author=actor, conn=conn)
         return self.get(handoff_id)
 
     def history(self, handoff_id: str) -> list[dict[str, Any]]:

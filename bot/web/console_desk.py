@@ -96,7 +96,7 @@ def register(bp: Blueprint, route: Callable[..., Callable], bridge: Callable[[Re
                                 "created_at": e.handoff.created_at.isoformat(), "rating": e.handoff.rating,
                                 "agent": e.handoff.agent, "ticket": e.handoff.ticket,
                                 "first_question": service.for_agent(e.handoff.first_question),
-                                "match": e.match, "verified": e.verified} for e in found]})
+                                "match": e.match} for e in found]})
 
     async def sessions_of(request: Request, hid: str) -> tuple[str, list[Session]]:
         """The hand-off's conversation's sessions before the hand-off's own: found from the hand-off

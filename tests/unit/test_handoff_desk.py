@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import bot.handoff.store as store_module
 from bot.analytics.figures import compute
 from bot.analytics.period import Period
-from bot.handoff.desk import SAME_CONVERSATION, SAME_EMAIL, SIGNED_IN, BadInput, Desk, NotAllowed, clean_text
+from bot.handoff.desk import SAME_CONVERSATION, SIGNED_IN, BadInput, Desk, NotAllowed, clean_text
 from bot.handoff.packet import Reason, build_packet
 from bot.handoff.service import HandoffService
 from bot.handoff.states import ASSIGNED, RESOLVED, InvalidTransition
@@ -101,6 +101,27 @@ def test_only_the_holder_or_an_admin_transfers_to_an_agent_and_it_is_recorded(se
     assert {c["name"] for c in desk.candidates("cy")} == {"ana", "bo", "root"}  # no editor, not me
 
 
+def test_a_transfer_and_its_note_are_stored_together_or_not_at_all(service, desk, monkeypatch):
+    h = open_one(service)
+    service.claim(h.id, "ana")
+    real = HandoffStore.add_message
+
+    def failing(self, handoff_id, role, text, author=None, conn=None):
+        if role == "note":
+            raise sa.exc.OperationalError("INSERT INTO handoff_messages", {}, Exception("disk full"))
+        return real(self, handoff_id, role, text, author, conn)
+
+    monkeypatch.setattr(HandoffStore, "add_message", failing)
+    with pytest.raises(sa.exc.OperationalError):
+        desk.transfer(h.id, "ana", "agent", "bo", "she wants a refund")
+    # the note could not be written: the transfer did not happen either, ana still holds it
+    assert service.store.get(h.id).agent == "ana"
+    assert not [r for r in service.store.history(h.id) if r["from_state"] == ASSIGNED]  # no transfer recorded
+    assert service.store.messages(h.id, notes=True) == []
+    monkeypatch.setattr(HandoffStore, "add_message", real)
+    assert desk.transfer(h.id, "ana", "agent", "bo", "she wants a refund").agent == "bo"
+
+
 def test_of_two_transfers_at_once_exactly_one_wins(service, desk):
     h = open_one(service)
     service.claim(h.id, "ana")
@@ -146,7 +167,7 @@ def test_analytics_times_a_transferred_handoff_from_first_claim_to_its_end(servi
     assert figures.total.handling == [pytest.approx(10 * 60.0, abs=0.01)]  # not reset by the transfer
 
 
-def test_earlier_handoffs_by_conversation_signed_identity_or_email_but_never_a_mask(service, desk):
+def test_earlier_handoffs_by_conversation_or_signed_identity_never_by_a_typed_email(service, desk):
     first = open_one(service, "conv-1", email="jo@example.com")
     service.finish(first.id, "bot", RESOLVED)
     service.store.rate(first.id, 4)
@@ -155,9 +176,10 @@ def test_earlier_handoffs_by_conversation_signed_identity_or_email_but_never_a_m
     open_one(service, "conv-3", email="someone.else@example.com", minutes=2)
     now = open_one(service, "conv-1", email="jo@example.com", minutes=3)
     found = desk.earlier(now)
-    assert [(e.handoff.id, e.match, e.verified) for e in found] == [
-        (by_email.id, SAME_EMAIL, False), (first.id, SAME_CONVERSATION, True)]
-    assert found[1].handoff.rating == 4
+    # conv-2 typed jo's address: anyone can, so its hand-off is not shown as jo's (nor theirs as its)
+    assert [(e.handoff.id, e.match) for e in found] == [(first.id, SAME_CONVERSATION)]
+    assert found[0].handoff.rating == 4
+    assert desk.earlier(service.store.get(by_email.id)) == []
     # a site's signed-in customer: their conversation id comes from the JWT subject
     signed = open_one(service, "u-abc", email="signed@example.com", minutes=4)
     service.finish(signed.id, "bot", RESOLVED)

@@ -79,7 +79,7 @@
       const rating = e.rating ? " · rated " + e.rating + "/5" : "";
       return { meta: when + " · " + e.state.replace(/_/g, " ") + " · " + e.reason.replace(/_/g, " ") + rating +
                      (e.agent ? " · " + e.agent : ""),
-               how: e.verified ? e.match : e.match + " (typed by the customer, not verified)",
+               how: e.match,
                button: "Open read-only", what: "earlier hand-off of " + when, open: () => openEarlier(e.id) };
     });
   }
