@@ -65,3 +65,31 @@ def test_agent_works_a_handoff_in_the_browser_and_customer_text_stays_text(
     [proposed] = [q for q in InboxStore(store.engine).questions((PROPOSED,)) if q.conversation_id == sender]
     assert proposed.proposed_by == "ana" and proposed.proposed_answer == "Hi, Ana here. <b>Not bold</b>"
     page.close()
+
+
+def test_bot_answers_show_their_markdown_as_the_customer_saw_it_and_customer_text_stays_text(
+        servers, store, browser):  # noqa: F811
+    from tests.e2e.test_console_desk_browser import logged_in
+
+    context, page = logged_in(browser, servers, "ana")
+    sender = conversation()
+    say(servers, sender, "How do I create an account?")  # answered: "Choose **Sign in → Create account**..."
+    say(servers, sender, "**not bold** <img src=x onerror=\"window.__xss = 4\"> [link](javascript:alert(1))")
+    say(servers, sender, "talk to a human")
+    row = page.locator("#queue tbody tr", has_text="create an account")
+    row.wait_for(timeout=10_000)
+    row.locator("button", has_text="Open").click()
+    answer = page.locator("#transcript li.bot", has_text="Create account").first
+    answer.wait_for()
+    # the answer's Markdown is rendered (bold, no asterisks), as in the widget
+    assert answer.locator("strong", has_text="Sign in → Create account").count() == 1
+    assert "**" not in answer.inner_text()
+    # the customer's Markdown and HTML are shown literally: nothing rendered, nothing ran
+    said = page.locator("#transcript li.customer", has_text="not bold")
+    assert "**not bold**" in said.inner_text() and said.locator("strong, img, a").count() == 0
+    assert page.evaluate("window.__xss") is None
+    # suggested answers are rendered the same way
+    suggestion = page.locator("#assist-list .assist-answer strong").first
+    suggestion.wait_for(timeout=10_000)
+    assert "**" not in page.locator("#assist-list").inner_text()
+    context.close()

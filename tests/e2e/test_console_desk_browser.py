@@ -100,11 +100,15 @@ def test_a_note_stays_internal_and_a_transfer_moves_the_chat_to_the_other_agent(
     bo.wait_for_selector("#readonly-banner:visible")
     bo.wait_for_selector(f"#transcript li.note:has-text('{NOTE}')")
     assert bo.locator("#reply").is_hidden() and bo.locator("#claim").is_hidden()
+    # nor suggested answers: they are for the live hand-off, not this finished one
+    bo.wait_for_timeout(500)  # assist answers asynchronously: give it the time to (wrongly) show
+    assert bo.locator("#assist").is_hidden()
     bo.locator("#conversation").screenshot(path=str(IMAGES / "console-earlier.png"))
     bo.click("#back-to-current")
     bo.wait_for_selector("#readonly-banner", state="hidden")
     bo.click("#claim")
     bo.wait_for_selector("#conv-state:has-text('assigned · bo')")
+    bo.wait_for_selector("#assist", state="visible")  # the live hand-off has its suggestions again
     bo.click("#resolve")
     ctx_a.close()
     ctx_b.close()

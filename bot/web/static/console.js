@@ -79,8 +79,17 @@ function fillQueueTable(body, handoffs, status) {
   }
 }
 
+// A bot answer as the customer saw it: its Markdown through markdown.js (marked, then DOMPurify), the
+// widget's own renderer. Only bot answers: what customers and agents type stays text.
+function answer(text, cls) {
+  const node = el("div", undefined, "md" + (cls ? " " + cls : ""));
+  node.innerHTML = window.SupportbotMarkdown.render(text);
+  return node;
+}
+
 function line(role, text, meta) {
-  const li = el("li", text, role);
+  const li = el("li", role === "bot" ? undefined : text, role);
+  if (role === "bot") li.append(answer(text));
   li.append(el("span", meta, "meta"));
   $("#transcript").append(li);
   li.scrollIntoView({ block: "nearest" });
@@ -262,7 +271,8 @@ document.addEventListener("DOMContentLoaded", async () => {
 // Hooks for the console's feature files (console_live.js: live updates over socket.io; console_assist.js:
 // suggestions, Why panels, canned replies): sc.on(what, listener) for login, logout, queue (its data),
 // open (a hand-off's detail), state (its state, on each showing), transcriptLine (li, line) and messages
-// (each batch of new messages). console_desk.js: notes, transfer, earlier hand-offs.
+// (each batch of new messages). console_desk.js: notes, transfer, earlier hand-offs. answer(text) renders
+// a bot answer's Markdown safely.
 function notify(what, ...args) {
   for (const listener of window.supportConsole.listeners[what]) listener(...args);
 }
@@ -274,5 +284,5 @@ window.supportConsole = {
   get me() { return me; },
   open: openHandoff,
   replyBox: () => $("#reply textarea"),
-  api, el, time, refreshQueue, pollConversation, appendMessages, showState, waited,
+  api, el, answer, time, refreshQueue, pollConversation, appendMessages, showState, waited,
 };

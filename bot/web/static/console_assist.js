@@ -84,7 +84,7 @@
         box.focus();
         q("#assist-status").textContent = "The answer is in the reply box: edit it, then Send.";
       });
-      li.append(title, el("p", e.answer, "assist-answer"), use);
+      li.append(title, sc.answer(e.answer, "assist-answer"), use);
       list.append(li);
     }
     q("#assist-status").textContent = d.entries.length ? "" : "No FAQ entry comes close.";

@@ -113,7 +113,8 @@
     const list = $("#session-transcript");
     list.replaceChildren();
     for (const t of d.transcript) {
-      const li = C.el("li", t.text, t.role);
+      const li = C.el("li", t.role === "bot" ? undefined : t.text, t.role);
+      if (t.role === "bot") li.append(C.answer(t.text));
       const buttons = t.buttons.length ? " · buttons: " + t.buttons.join(" | ") : "";
       li.append(C.el("span", C.time(t.at) + " · " + (t.author || t.role) + (t.faq_id ? " · FAQ " + t.faq_id : "") +
                              buttons, "meta"));
@@ -125,8 +126,10 @@
     showSession(true);
   }
 
-  function readOnly() {  // an earlier hand-off: nothing to act on from here
+  function readOnly() {  // an earlier hand-off: nothing to act on from here, nor suggestions for it
     for (const f of ["#reply", "#transfer-form", "#email-reply"]) $(f).hidden = true;
+    const assist = $("#assist");
+    if (assist) assist.hidden = true;
     for (const b of document.querySelectorAll("#conversation .actions button")) b.hidden = true;
   }
 
@@ -149,6 +152,8 @@
       return;
     }
     readOnlyId = null; liveId = d.handoff.id; $("#readonly-banner").hidden = true;
+    const assist = $("#assist");
+    if (assist) assist.hidden = false;
     if (earlierFor !== liveId) {
       earlierFor = liveId;
       C.api(path("/earlier")).then((r) => renderEarlier(r.earlier)).catch(fail);
