@@ -40,6 +40,21 @@
   }
 
   // -- agent assist -----------------------------------------------------------------------------
+  // An answer's Markdown as the plain text an agent sends (the widget shows agents' words as text, so
+  // "**" would reach the customer as it is): emphasis dropped, a link as "words (address)", one line
+  // per paragraph, list item and line break.
+  function plainText(markdown) {
+    const node = sc.answer(markdown);
+    for (const a of node.querySelectorAll("a[href]")) {
+      const href = a.getAttribute("href");
+      if (href !== a.textContent) a.append(" (" + href + ")");
+    }
+    for (const li of node.querySelectorAll("li")) li.prepend("- ");
+    for (const br of node.querySelectorAll("br")) br.replaceWith("\n");
+    for (const block of node.querySelectorAll("p, li, h1, h2, h3, h4, h5, h6, pre, blockquote")) block.append("\n");
+    return node.textContent.replace(/\n{3,}/g, "\n\n").trim();
+  }
+
   function assistSection() {
     let s = q("#assist");
     if (s) return s;
@@ -80,7 +95,7 @@
       use.setAttribute("aria-label", "Use this answer: " + e.question);
       use.addEventListener("click", () => {
         const box = sc.replyBox();
-        box.value = e.answer;  // to edit and send: never sent from here
+        box.value = plainText(e.answer);  // to edit and send: never sent from here
         box.focus();
         q("#assist-status").textContent = "The answer is in the reply box: edit it, then Send.";
       });
