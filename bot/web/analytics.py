@@ -22,7 +22,7 @@ from bot.staff.auth import SECURITY_HEADERS, add_login_routes, error, ok, staff_
 from bot.web.assets import page_routes
 
 ROLES = (AGENT, EDITOR, ADMIN)
-STATIC = {"analytics.js", "analytics.css"}
+STATIC = {"analytics.js", "analytics.css", "staff.js"}
 VENDOR = {"chart.umd.min.js"}
 REFRESH_BUDGET = 0.5  # seconds a request spends folding new events into the summary; the rest waits
 

@@ -39,7 +39,7 @@ from bot.web.console_assist import add_assist_routes
 from bot.web.live_events import handoff_event, kind_of, message_event, message_row
 
 MAX_MESSAGE_CHARS = 4000
-STATIC = {"console.js", "console.css", "console_live.js", "console_live.css", "markdown.js",
+STATIC = {"console.js", "console.css", "console_live.js", "console_live.css", "markdown.js", "staff.js",
           "console_assist.js", "console_assist.css", "console_desk.js", "console_desk.css"}
 VENDOR = {"socket.io.min.js", "marked.umd.js", "purify.min.js"}
 ROLES = (AGENT, ADMIN)

@@ -32,7 +32,7 @@ from bot.web.assets import page_routes
 
 READERS = (AGENT, EDITOR, ADMIN)
 WRITERS = (EDITOR, ADMIN)
-STATIC = {"editor.js", "editor.css", "markdown.js", "editor_canned.js"}
+STATIC = {"editor.js", "editor.css", "markdown.js", "editor_canned.js", "staff.js"}
 VENDOR = {"marked.umd.js", "purify.min.js"}
 MAX_MESSAGE_CHARS = 500
 

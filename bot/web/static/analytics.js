@@ -14,15 +14,7 @@ const SERIES = [
   { color: "#7a1f6b", pattern: "horizontal", point: "rectRot", dash: [10, 3, 2, 3] },
 ];
 
-async function api(path, options = {}) {
-  const headers = { ...(options.headers || {}) };
-  if (options.body) headers["Content-Type"] = "application/json";
-  if (csrf) headers["X-CSRF-Token"] = csrf;
-  const res = await fetch("/analytics/api" + path, { credentials: "same-origin", ...options, headers });
-  const body = await res.json().catch(() => ({}));
-  if (!res.ok) { const e = new Error(body.error || res.statusText); e.status = res.status; throw e; }
-  return body;
-}
+const api = staffApi("/analytics/api", () => csrf);  // staff.js
 const post = (path, body) => api(path, { method: "POST", body: JSON.stringify(body || {}) });
 
 function pattern(kind, color) {

@@ -7,21 +7,7 @@ let current = null;        // id of the open hand-off
 let lastMessage = 0;       // id of the last hand-off message shown
 let me = null;
 
-async function api(path, options = {}) {
-  const headers = { "Content-Type": "application/json" };
-  if (csrf) headers["X-CSRF-Token"] = csrf;
-  const res = await fetch("/console/api" + path, { credentials: "same-origin", ...options, headers });
-  const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw Object.assign(new Error(body.error || res.statusText), { status: res.status });
-  return body;
-}
-
-function el(tag, text, cls) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  if (cls) node.className = cls;
-  return node;
-}
+const api = staffApi("/console/api", () => csrf);  // staff.js, as el()
 
 function waited(seconds) {
   if (seconds < 60) return seconds + " s";

@@ -19,12 +19,7 @@
   let audio = null;
   let typingTimer = null;
 
-  function el(tag, text, cls) {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    if (cls) node.className = cls;
-    return node;
-  }
+  const el = sc.el;  // staff.js's
 
   // -- the status line, the sound toggle, "customer is typing…" -------------------------------
   const status = el("span", "", "live-status");

@@ -15,23 +15,10 @@ let selectedVersion = null;
 let validateTimer = null;
 let pendingGroup = null;  // the inbox group the open edit answers: {question_ids, action}
 
-async function api(path, options = {}) {
-  const headers = { "Content-Type": "application/json" };
-  if (csrf) headers["X-CSRF-Token"] = csrf;
-  const res = await fetch("/editor/api" + path, { credentials: "same-origin", ...options, headers });
-  const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw Object.assign(new Error(body.error || res.statusText), { status: res.status, body });
-  return body;
-}
+const api = staffApi("/editor/api", () => csrf);  // staff.js, as el()
 
 const post = (path, body) => api(path, { method: "POST", body: JSON.stringify(body || {}) });
 
-function el(tag, text, cls) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  if (cls) node.className = cls;
-  return node;
-}
 
 function renderMarkdown(text) {
   return window.SupportbotMarkdown.render(text);  // sanitised by DOMPurify
