@@ -4,8 +4,8 @@ message costs its sender a refusal, not every other customer a slow turn.
 
 One node counts the rate in its process; with Redis configured (``SUPPORTBOT_REDIS_URL``) every node
 counts in Redis, so a customer whose requests the load balancer spreads over several nodes gets the
-same limit as on one. Should Redis be unreachable, messages go on uncounted (and it is logged): the
-limit protects the service, and refusing every customer would be the outage it exists to prevent.
+same limit as on one. Should Redis be unreachable, each node counts alone again for a while (and it
+is logged): neither refusing every customer nor dropping the limit.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 WINDOW_S = 60.0
 TRACKED = 50_000  # conversations remembered; the least recently active are forgotten first
-RETRY_REDIS_S = 10.0  # after Redis failed to answer, messages go on uncounted this long
+RETRY_REDIS_S = 10.0  # after Redis failed to answer, each node counts alone this long
 
 
 @dataclass(frozen=True)
@@ -106,15 +106,16 @@ class RedisMessageLimits(MessageLimits):
 
         now = self.clock()
         if now < self._skip_until:
-            return 0
+            return super()._wait(conversation_id)
         try:
             oldest = self._count(keys=[self.PREFIX + conversation_id],
                                  args=[now, WINDOW_S, self.per_minute, uuid.uuid4().hex])
         except redis.RedisError as exc:
             # the call blocks the event loop, so a Redis that is down is not asked again for a while
             self._skip_until = now + RETRY_REDIS_S
-            log.warning("message rates not counted for %.0f s: Redis unreachable (%s)", RETRY_REDIS_S, exc)
-            return 0
+            log.warning("message rates counted by this node alone for %.0f s: Redis unreachable (%s)",
+                        RETRY_REDIS_S, exc)
+            return super()._wait(conversation_id)
         return 0 if oldest is None else max(1, math.ceil(float(oldest) + WINDOW_S - now))
 
 

@@ -33,13 +33,15 @@ def test_without_redis_url_one_node_counts_in_process():
     assert type(limits) is MessageLimits
 
 
-def test_when_redis_goes_away_messages_go_on_uncounted_and_it_is_logged(caplog):
+def test_when_redis_goes_away_each_node_counts_alone_and_it_is_logged(caplog):
     with RedisServer() as url:
         limits = message_limits(100, 1, url)
         assert isinstance(limits, RedisMessageLimits)
         assert limits.refusal("conv-3", "hi") is None
         assert limits.refusal("conv-3", "hi").status == 429
     with caplog.at_level(logging.WARNING, logger="bot.access.limits"):
-        assert limits.refusal("conv-3", "hi") is None  # the server has stopped
-        assert limits.refusal("conv-3", "hi") is None  # not asked again at once
+        # the server has stopped: not an error for the customer, and the limit still holds on this node
+        assert limits.refusal("conv-3", "hi") is None
+        assert limits.refusal("conv-3", "hi").status == 429  # counted here, Redis not asked again at once
+        assert limits.refusal("conv-4", "hi") is None
     assert sum("Redis unreachable" in r.message for r in caplog.records) == 1
