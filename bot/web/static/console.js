@@ -68,9 +68,7 @@ function fillQueueTable(body, handoffs, status) {
 // A bot answer as the customer saw it: its Markdown through markdown.js (marked, then DOMPurify), the
 // widget's own renderer. Only bot answers: what customers and agents type stays text.
 function answer(text, cls) {
-  const node = el("div", undefined, "md" + (cls ? " " + cls : ""));
-  node.innerHTML = window.SupportbotMarkdown.render(text);
-  return node;
+  return window.SupportbotMarkdown.fill(el("div", undefined, "md" + (cls ? " " + cls : "")), text);
 }
 
 function line(role, text, meta) {

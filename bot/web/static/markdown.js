@@ -8,6 +8,8 @@
 // window.marked / window.DOMPurify change nothing here.
 //
 //   window.SupportbotMarkdown.render(text) -> sanitised HTML string
+//   window.SupportbotMarkdown.fill(node, text) -> node, holding that HTML (for pages whose own code
+//   never assigns HTML: the staff console)
 (function () {
   "use strict";
   if (window.SupportbotMarkdown) return;
@@ -34,6 +36,10 @@
     render(text) {
       render = render || make();
       return render(text);
+    },
+    fill(node, text) {
+      node.innerHTML = this.render(text);  // sanitised by DOMPurify
+      return node;
     },
   });
 })();
