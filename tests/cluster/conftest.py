@@ -32,3 +32,30 @@ def database(postgres_url):
     """A fresh database on the module's PostgreSQL server."""
     with fresh_database(postgres_url) as url:
         yield url
+
+
+def two_nodes(settings, encoder, folder, base: int, agents: tuple[str, ...]):
+    """``make cluster``'s topology (bot/apps/cluster.py) for a test module: the demo FAQ built and the
+    model trained, 2 nodes with nginx on ``base``, Rasa on base+1.., action servers on base+11.. and
+    the editor on base+15, and ``agents`` able to log in. Yields the started Cluster (``.url`` set)."""
+    import dataclasses
+
+    from bot.apps.cluster import Cluster
+    from bot.apps.training import train_if_needed
+    from bot.handoff.store import HandoffStore
+    from bot.kb.corpus import load_corpus
+    from bot.kb.ops import build
+    from bot.staff.accounts import StaffStore
+    from bot.staff.passwords import hash_password
+    from tests.e2e.test_handoff import PASSWORD
+
+    settings = dataclasses.replace(settings, editor_port=base + 15)
+    build(load_corpus(settings.corpus_path), settings.index_path, encoder)
+    train_if_needed(settings)
+    c = Cluster(settings, 2, lb_port=base, rasa_port=base + 1, action_port=base + 11, folder=folder)
+    with c as url:
+        c.url = url
+        staff = StaffStore(HandoffStore.from_url(c.postgres_url).engine)
+        for name in agents:
+            staff.add_agent(name, hash_password(PASSWORD))
+        yield c

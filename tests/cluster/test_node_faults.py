@@ -9,16 +9,11 @@ import httpx
 import pytest
 import socketio
 
-from bot.apps.cluster import Cluster
-from bot.apps.training import train_if_needed
 from bot.db import engine
 from bot.handoff.store import HandoffStore
-from bot.kb.corpus import load_corpus
-from bot.kb.ops import build
-from bot.staff.accounts import StaffStore
-from bot.staff.passwords import hash_password
+from tests.cluster.conftest import two_nodes
 from tests.e2e.conftest import E2E_PORT, e2e_settings  # noqa: F401 (the fixture)
-from tests.e2e.test_handoff import PASSWORD, SocketCustomer, console, handoff_of
+from tests.e2e.test_handoff import SocketCustomer, console, handoff_of
 
 # From SUPPORTBOT_E2E_PORT (P): nginx P+40, Rasa P+41.., action servers P+51.., the editor P+55
 LB, RASA, ACTIONS, EDITOR = E2E_PORT + 40, E2E_PORT + 41, E2E_PORT + 51, E2E_PORT + 55
@@ -26,15 +21,7 @@ LB, RASA, ACTIONS, EDITOR = E2E_PORT + 40, E2E_PORT + 41, E2E_PORT + 51, E2E_POR
 
 @pytest.fixture(scope="module")
 def cluster(e2e_settings, real_encoder, tmp_path_factory):  # noqa: F811
-    settings = dataclasses.replace(e2e_settings, editor_port=EDITOR)
-    build(load_corpus(settings.corpus_path), settings.index_path, real_encoder)
-    train_if_needed(settings)
-    c = Cluster(settings, 2, lb_port=LB, rasa_port=RASA, action_port=ACTIONS,
-                folder=tmp_path_factory.mktemp("cluster-faults"))
-    with c as url:
-        c.url = url
-        StaffStore(HandoffStore.from_url(c.postgres_url).engine).add_agent("ana", hash_password(PASSWORD))
-        yield c
+    yield from two_nodes(e2e_settings, real_encoder, tmp_path_factory.mktemp("cluster-faults"), LB, ("ana",))
 
 
 class Balanced:

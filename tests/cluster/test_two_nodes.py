@@ -1,7 +1,6 @@
 """Two nodes behind nginx on one PostgreSQL and one Redis (``make cluster``'s topology, bot/apps/cluster.py),
 as customers and agents use them: each test picks the node each request goes to."""
 
-import dataclasses
 import shutil
 import subprocess
 import threading
@@ -10,18 +9,13 @@ import time
 import httpx
 import pytest
 
-from bot.apps.cluster import Cluster
-from bot.apps.training import train_if_needed
 from bot.cluster.local import wait_for_port
 from bot.db import engine
 from bot.handoff.store import HandoffStore
-from bot.kb.corpus import load_corpus
-from bot.kb.ops import build
-from bot.staff.accounts import StaffStore
-from bot.staff.passwords import hash_password
+from tests.cluster.conftest import two_nodes
 from tests.deploy_files import DEPLOY, on_loopback
 from tests.e2e.conftest import E2E_PORT, e2e_settings  # noqa: F401 (the fixture)
-from tests.e2e.test_handoff import PASSWORD, SocketCustomer, console, handoff_of
+from tests.e2e.test_handoff import SocketCustomer, console, handoff_of
 from tests.e2e.test_rest_conversations import conversation, say
 
 # From SUPPORTBOT_E2E_PORT (P): nginx P+20, Rasa P+21.., action servers P+31.., the editor P+35
@@ -30,17 +24,7 @@ LB, RASA, ACTIONS, EDITOR = E2E_PORT + 20, E2E_PORT + 21, E2E_PORT + 31, E2E_POR
 
 @pytest.fixture(scope="module")
 def cluster(e2e_settings, real_encoder, tmp_path_factory):  # noqa: F811
-    settings = dataclasses.replace(e2e_settings, editor_port=EDITOR)
-    build(load_corpus(settings.corpus_path), settings.index_path, real_encoder)
-    train_if_needed(settings)
-    c = Cluster(settings, 2, lb_port=LB, rasa_port=RASA, action_port=ACTIONS,
-                folder=tmp_path_factory.mktemp("cluster"))
-    with c as url:
-        c.url = url
-        store = HandoffStore.from_url(c.postgres_url)
-        for name in ("ana", "bo"):
-            StaffStore(store.engine).add_agent(name, hash_password(PASSWORD))
-        yield c
+    yield from two_nodes(e2e_settings, real_encoder, tmp_path_factory.mktemp("cluster"), LB, ("ana", "bo"))
 
 
 @pytest.fixture(scope="module")
