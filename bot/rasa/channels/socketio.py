@@ -13,7 +13,9 @@ Agents' consoles use the namespace ``/staff`` of this same server (``bot.web.con
 widget's ``user_typing`` reaches them there during a hand-off.
 
 On (re)connection the customer also gets what a person sent while they were away; while
-connected, pushes to them (``bot.delivery``) reach their room at once.
+connected, pushes to them (``bot.delivery``) reach their room at once. Each push carries its
+``delivery_id``, which the client acknowledges (``delivered`` ``{"ids": [...]}``); what it has not
+acknowledged is sent again on its next ``session_request``.
 
 A conversation id is not a key (``bot.access.conversations``): ``session_request`` without a
 ``session_id`` starts a conversation and ``session_confirm`` answers ``{"session_id", "token"}``;
@@ -49,6 +51,7 @@ from bot.web import console_live
 from bot.wire import MAX_SENDER_CHARS, CustomerPush, history, message_problem, text_paragraphs
 
 Shared = Callable[[], Presence | None]
+MAX_ACKNOWLEDGED = 100  # delivery ids in one "delivered" event
 
 
 def room_pusher(sio: AsyncServer, event: str, namespace: str,
@@ -175,12 +178,27 @@ class SupportSocketIO(SocketIOInput):
             await sio.emit("session_confirm", {"session_id": issued.sender, "token": issued.token,
                                                "max_message_chars": settings().max_message_chars},
                            room=sid, namespace=namespace)
-            missed = delivery().take(issued.sender)
             if send_history:  # the history holds what was missed, too
+                delivery().take(issued.sender)
                 await sio.emit("history", await transcript(issued.sender), room=sid, namespace=namespace)
                 return None
-            for item in missed:
+            for item in delivery().pending(issued.sender):  # missed, or pushed and not acknowledged
                 await sio.emit(self.bot_message_evt, item, room=sid, namespace=namespace)
+            return None
+
+        @sio.on("delivered", namespace=self.namespace)
+        async def delivered(sid: str, data: Any = None) -> None:
+            """``{"ids": [<delivery_id>, ...]}``: the client has these pushes of the conversation this
+            socket joined; the others are sent again when it reconnects."""
+            ids = data.get("ids") if isinstance(data, dict) else None
+            if not (isinstance(ids, list) and 0 < len(ids) <= MAX_ACKNOWLEDGED
+                    and all(type(i) is int for i in ids)):
+                return await refuse(sid, "ids", f'send {{"ids": [<delivery_id>, ...]}} with 1 to '
+                                                f"{MAX_ACKNOWLEDGED} ids from bot_uttered")
+            joined = (await sio.get_session(sid, namespace=namespace)).get("conversation")
+            if not joined:
+                return await refuse(sid, "session_id", "send session_request first")
+            delivery().acknowledged(joined, ids)
             return None
 
         @sio.on("disconnect", namespace=self.namespace)
