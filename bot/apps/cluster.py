@@ -40,13 +40,16 @@ class Cluster:
         self.rasa_port = rasa_port or settings.rasa_port + 100  # nodes' ports: 5105, 5106, ...
         self.action_port = action_port or settings.action_port + 100  # 5155, 5156, ...
         self.postgres_url = self.redis_url = ""
+        self.postgres: Postgres | None = None  # the shared servers, while running: the fault tests
+        self.redis: RedisServer | None = None  # stop() and start() them
         self.folder = folder or settings.root / ".run" / "cluster"
         self.nodes: list[Servers] = []
         self._stack = contextlib.ExitStack()
 
     def _start(self) -> str:
-        self.postgres_url = postgres_url = self._stack.enter_context(Postgres())
-        self.redis_url = redis_url = self._stack.enter_context(RedisServer())
+        self.postgres, self.redis = Postgres(), RedisServer()
+        self.postgres_url = postgres_url = self._stack.enter_context(self.postgres)
+        self.redis_url = redis_url = self._stack.enter_context(self.redis)
         for i in range(self.count):
             node = Servers(node_settings(self.settings, i, postgres_url, redis_url, self.rasa_port,
                                          self.action_port),

@@ -59,3 +59,27 @@ def two_nodes(settings, encoder, folder, base: int, agents: tuple[str, ...]):
         for name in agents:
             staff.add_agent(name, hash_password(PASSWORD))
         yield c
+
+
+@pytest.fixture(scope="session")
+def webhooks():
+    """The receiver of the restart tests' cluster's hand-off webhooks (SUPPORTBOT_E2E_PORT+76)."""
+    from tests.cluster.webhook_receiver import WebhookReceiver
+    from tests.e2e.conftest import E2E_PORT
+
+    with WebhookReceiver(E2E_PORT + 76) as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="session")
+def restart_cluster(e2e_settings, real_encoder, tmp_path_factory, webhooks):
+    """One cluster for the Redis and PostgreSQL restart tests (their servers are stopped and started
+    again in place): nginx on SUPPORTBOT_E2E_PORT+60, Rasa +61.., action servers +71.., the editor +75;
+    hand-off webhooks go to ``webhooks``."""
+    import dataclasses
+
+    from tests.e2e.conftest import E2E_PORT
+
+    settings = dataclasses.replace(e2e_settings, handoff_webhooks=webhooks.url)
+    yield from two_nodes(settings, real_encoder, tmp_path_factory.mktemp("cluster-restarts"),
+                         E2E_PORT + 60, ("ana",))
