@@ -188,22 +188,46 @@ http {{
             proxy_buffering off;
         }}
         location / {{ proxy_pass http://any; }}
-    }}
+    }}{actions}
 }}
 """
+
+# The action servers behind their own port, for the Rasa nodes' action endpoint (and the editor's
+# and console's calls). A server that is down is skipped: a refused or timed-out connection goes to
+# the next one (proxy_next_upstream; a request already sent is never resent, so no action runs twice).
+ACTIONS_CONF = """
+    upstream actions {{ {servers} }}
+    server {{
+        listen 127.0.0.1:{port};
+        proxy_http_version 1.1;
+        proxy_set_header Host $http_host;
+        proxy_connect_timeout 1s;
+        proxy_next_upstream error timeout http_502 http_503;
+        proxy_next_upstream_tries 3;
+        proxy_read_timeout 60s;
+        location / {{ proxy_pass http://actions; }}
+    }}"""
+
+
+def _servers(ports: list[int]) -> str:
+    return " ".join(f"server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;" for p in ports)
 
 
 class Nginx:
     """``with Nginx(port, [node ports], folder) as url:`` the load balancer in front of the Rasa nodes,
-    its configuration written to ``folder/nginx.conf``."""
+    its configuration written to ``folder/nginx.conf``; ``actions=(port, [action server ports])``
+    puts the action servers behind it too, on that port."""
 
-    def __init__(self, port: int, upstreams: list[int], folder: Path) -> None:
-        self.port, self.upstreams, self.dir = port, upstreams, folder
+    def __init__(self, port: int, upstreams: list[int], folder: Path,
+                 actions: tuple[int, list[int]] | None = None) -> None:
+        self.port, self.upstreams, self.dir, self.actions = port, upstreams, folder, actions
         self.proc: subprocess.Popen | None = None
 
     def config(self) -> str:
-        servers = " ".join(f"server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;" for p in self.upstreams)
-        return NGINX_CONF.format(dir=self.dir, servers=servers, port=self.port)
+        actions = ACTIONS_CONF.format(servers=_servers(self.actions[1]), port=self.actions[0]) \
+            if self.actions else ""
+        return NGINX_CONF.format(dir=self.dir, servers=_servers(self.upstreams), port=self.port,
+                                 actions=actions)
 
     def __enter__(self) -> str:
         binary = shutil.which("nginx") or "/usr/sbin/nginx"
