@@ -7,8 +7,8 @@ from tests.cluster.conftest import two_nodes
 from tests.e2e.conftest import E2E_PORT, e2e_settings  # noqa: F401 (the fixture)
 from tests.e2e.test_rest_conversations import conversation, say
 
-# From SUPPORTBOT_E2E_PORT (P): nginx P+60 (actions P+69), Rasa P+61.., action servers P+71.., editor P+75
-LB = E2E_PORT + 60
+# From SUPPORTBOT_E2E_PORT (P): nginx P+100 (actions P+109), Rasa P+101.., action servers P+111.., editor P+115
+LB = E2E_PORT + 100
 
 
 @pytest.fixture(scope="module")
