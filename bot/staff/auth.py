@@ -14,7 +14,9 @@ import logging
 from datetime import timedelta
 from typing import Any, Callable, Iterable
 
+import sqlalchemy as sa
 from sanic import Blueprint, response
+from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 
 from bot.staff.accounts import ROLES, StaffStore
@@ -39,6 +41,24 @@ def error(message: str, status: int) -> response.HTTPResponse:
 
 def ok(body: Any) -> response.HTTPResponse:
     return response.json(body, headers=SECURITY_HEADERS)
+
+
+def add_error_handlers(bp: Blueprint) -> None:
+    """A staff API's answers to what no route handles itself: a body Sanic cannot parse (400) and a
+    database that does not answer (503, try again), as JSON with the security headers, not Sanic's
+    HTML page or a bare 500."""
+
+    @bp.exception(InvalidUsage)
+    async def bad_request(request: Request, exc: InvalidUsage) -> response.HTTPResponse:
+        return error(f"{exc}: send a JSON object", 400)
+
+    @bp.exception(sa.exc.OperationalError, sa.exc.InterfaceError)
+    async def database_away(request: Request, exc: Exception) -> response.HTTPResponse:
+        log.warning("staff request %s %s: the database did not answer (%s)", request.method, request.path,
+                    str(exc).splitlines()[0][:200])
+        reply = error("the database is unreachable for the moment; try again in a few seconds", 503)
+        reply.headers["Retry-After"] = "5"
+        return reply
 
 
 def staff_route(store: Callable[[], StaffStore], roles: Iterable[str] = ROLES,

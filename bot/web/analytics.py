@@ -18,7 +18,7 @@ from bot.analytics.period import PeriodError, parse_period
 from bot.analytics.service import Analytics
 from bot.analytics.tables import to_csv
 from bot.staff.accounts import ADMIN, AGENT, EDITOR, StaffStore
-from bot.staff.auth import SECURITY_HEADERS, add_login_routes, error, ok, staff_route
+from bot.staff.auth import SECURITY_HEADERS, add_error_handlers, add_login_routes, error, ok, staff_route
 from bot.web.assets import page_routes
 
 ROLES = (AGENT, EDITOR, ADMIN)
@@ -30,6 +30,7 @@ REFRESH_BUDGET = 0.5  # seconds a request spends folding new events into the sum
 def blueprint(analytics: Callable[[], Analytics], staff: Callable[[], StaffStore], tz: str, *,
               session_hours: Callable[[], float], trusted_proxies: Callable[[], list[str]]) -> Blueprint:
     bp = Blueprint("analytics", url_prefix="/analytics")
+    add_error_handlers(bp)
     add_login_routes(bp, staff, cookie_path="/analytics", roles=ROLES, session_hours=session_hours,
                      trusted_proxies=trusted_proxies)
     page_routes(bp, "analytics.html", STATIC, SECURITY_HEADERS, VENDOR)

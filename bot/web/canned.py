@@ -11,7 +11,7 @@ from sanic.request import Request
 
 from bot.canned.store import CannedError, CannedNotFound, CannedStore
 from bot.staff.accounts import ADMIN, AGENT, EDITOR, StaffStore
-from bot.staff.auth import error, ok, staff_route
+from bot.staff.auth import add_error_handlers, error, ok, staff_route
 
 
 def add_canned_routes(bp: Blueprint, staff: Callable[[], StaffStore], store: Callable[[], CannedStore],
@@ -53,5 +53,6 @@ def add_canned_routes(bp: Blueprint, staff: Callable[[], StaffStore], store: Cal
 def editor_blueprint(staff: Callable[[], StaffStore], store: Callable[[], CannedStore]) -> Blueprint:
     """``/editor/api/canned``: on the editor page, where editors and admins log in (agents read)."""
     bp = Blueprint("canned_replies", url_prefix="/editor")
+    add_error_handlers(bp)
     add_canned_routes(bp, staff, store, readers=(AGENT, EDITOR, ADMIN), writers=(EDITOR, ADMIN))
     return bp

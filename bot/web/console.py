@@ -11,7 +11,6 @@ import functools
 from typing import Any, Callable, Protocol
 
 from sanic import Blueprint, response
-from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 
 from bot import wire
@@ -32,7 +31,7 @@ from bot.handoff.store import Handoff, Message
 from bot.handoff.tickets import TicketReplies
 from bot.runtime import agent_events, handoffs, inbox, staff
 from bot.staff.accounts import ADMIN, AGENT
-from bot.staff.auth import SECURITY_HEADERS, add_login_routes, error, ok, staff_route
+from bot.staff.auth import SECURITY_HEADERS, add_error_handlers, add_login_routes, error, ok, staff_route
 from bot.web import console_desk
 from bot.web.assets import page_routes
 from bot.web.console_assist import add_assist_routes
@@ -94,10 +93,7 @@ def blueprint(bridge: Callable[[Request], Bridge]) -> Blueprint:
     """The console; ``bridge(request)`` edits the request's server's conversations."""
     bp = Blueprint("agent_console", __name__)
 
-    @bp.exception(InvalidUsage)
-    async def bad_request(request: Request, exc: InvalidUsage) -> response.HTTPResponse:
-        """A body Sanic cannot parse (e.g. invalid JSON): a JSON 400, not Sanic's HTML page."""
-        return error(f"{exc}: send a JSON object", 400)
+    add_error_handlers(bp)
 
     add_login_routes(bp, staff, cookie_path="/console", roles=ROLES,
                      session_hours=lambda: handoffs().settings.agent_session_hours,

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from sanic import Blueprint, response
-from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 
 from bot.editor.changes import Change, ChangeError, entry_json, parse_changes
@@ -27,7 +26,7 @@ from bot.inbox.store import ALTERNATES, NEW_ENTRY, InboxActionError, InboxStore
 from bot.kb.corpus import Corpus, Issue
 from bot.kb.index import KbIndexError
 from bot.staff.accounts import ADMIN, AGENT, EDITOR, StaffStore
-from bot.staff.auth import SECURITY_HEADERS, add_login_routes, error, ok, staff_route
+from bot.staff.auth import SECURITY_HEADERS, add_error_handlers, add_login_routes, error, ok, staff_route
 from bot.web.assets import page_routes
 
 READERS = (AGENT, EDITOR, ADMIN)
@@ -124,9 +123,7 @@ def blueprint(app: EditorApp) -> Blueprint:
             return guard(inner)
         return wrap
 
-    @bp.exception(InvalidUsage)
-    async def bad_request(request: Request, exc: InvalidUsage) -> response.HTTPResponse:
-        return error(f"{exc}: send a JSON object", 400)
+    add_error_handlers(bp)
 
     add_login_routes(bp, app.staff, cookie_path="/editor", roles=READERS,
                      session_hours=app.session_hours, trusted_proxies=app.trusted_proxies)
