@@ -21,6 +21,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -301,6 +302,7 @@ def main() -> int:
     for nodes in args.nodes:
         result["runs"].append(topology(settings, nodes, texts, QUICK_LEVELS if args.quick else LEVELS,
                                        work / f"{nodes}-nodes"))
+    shutil.rmtree(work, ignore_errors=True)  # the servers' logs: kept only when a start failed
     lines = report(result)
     print("\n".join(lines))
     if args.json_out:
