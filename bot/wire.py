@@ -49,6 +49,7 @@ class CustomerPush(TypedDict, total=False):
     text: str
     buttons: list[dict[str, Any]]
     custom: dict[str, Any]  # AgentMessageCustom + {"from": "agent"}, StateChangeCustom or HandoffStatus
+    delivery_id: int  # the stored feed row, on a live push: socket.io clients acknowledge it
 
 
 def handoff_status(handoff_id: str, state: str, position: int, live: bool) -> HandoffStatus:

@@ -64,11 +64,13 @@ def workloads() -> dict[str, dict[str, Any]]:
     return found
 
 
-def routes(conf: str) -> dict[str, tuple[str, bool, int]]:
-    """nginx ``location`` -> (its upstream, whether that upstream is ``ip_hash``, how many servers)."""
+def routes(conf: str, server: int = 0) -> dict[str, tuple[str, bool, int]]:
+    """nginx ``location`` -> (its upstream, whether that upstream is ``ip_hash``, how many servers),
+    in the ``server``-th server block (0: the public one, 1: the action servers')."""
     upstreams = {m.group(1): m.group(2) for m in re.finditer(r"upstream (\w+) \{([^}]*)\}", conf)}
     found = {}
-    for m in re.finditer(r"location (?:= )?(\S+) \{([^}]*)\}", conf):
+    block = re.split(r"\n\s*server \{", conf)[1 + server]
+    for m in re.finditer(r"location (?:= )?(\S+) \{([^}]*)\}", block):
         target = re.search(r"proxy_pass http://(\w+);", m.group(2))
         if target:
             body = upstreams[target.group(1)]
@@ -80,10 +82,13 @@ def upstream_hosts(conf: str) -> set[str]:
     return set(re.findall(r"server ([\w.-]+):\d+", conf))
 
 
-def on_loopback(conf: str, ports: dict[str, int], listen: int | None = None) -> str:
+def on_loopback(conf: str, ports: dict[str, int], listen: int | None = None,
+                actions_listen: int | None = None) -> str:
     """deploy/nginx/nginx.conf with its upstream host names (``ports``: name -> a port on 127.0.0.1)
-    and, if given, its listening port moved to loopback: nginx resolves the names when it reads the
-    file, and the containers' names do not resolve here."""
+    and, if given, its listening ports (public, action servers') moved to loopback: nginx resolves
+    the names when it reads the file, and the containers' names do not resolve here."""
     for host, port in ports.items():
         conf = re.sub(rf"server {re.escape(host)}:\d+", f"server 127.0.0.1:{port}", conf)
+    if actions_listen:
+        conf = conf.replace("listen 5055;", f"listen 127.0.0.1:{actions_listen};")
     return conf.replace("listen 8080;", f"listen 127.0.0.1:{listen};") if listen else conf

@@ -183,11 +183,12 @@ def _print_built(built) -> None:
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     from bot.kb import ops
+    from bot.kb.shared import build_once  # several nodes: once, under a lock, for all of them
 
     corpus = _ops(ops.read_corpus, _corpus_path(args, settings), "the build stopped; " + ops.UNCHANGED)
     for issue in corpus.warnings:
         print(issue, file=sys.stderr)
-    _print_built(_ops(ops.build_corpus, settings, corpus, _index(args, settings), force=args.force,
+    _print_built(_ops(build_once, settings, corpus, _index(args, settings), force=args.force,
                       calibrate=not args.no_calibrate, progress=sys.stderr.isatty(),
                       encoder=encoder(settings), **_overrides(args)))
     return EXIT_OK

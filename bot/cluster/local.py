@@ -1,6 +1,8 @@
 """Throw-away servers on loopback from Debian's packages, for ``make cluster`` and the tests:
 PostgreSQL (``postgresql``), Redis (``redis-server``) and nginx, the load balancer (``nginx``).
 Each is a context manager that starts it in its own temporary folder and stops and removes it after;
+PostgreSQL and Redis also ``stop()``, ``start()`` and ``restart()`` on the same port and folder (the
+fault tests);
 ``scripts/system-deps.sh`` installs the packages."""
 
 from __future__ import annotations
@@ -74,19 +76,35 @@ class Postgres:
         subprocess.run([*self.prefix, *cmd], check=True, capture_output=True, text=True, timeout=120)
 
     def __enter__(self) -> str:
-        initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
         if self.prefix:
             shutil.chown(self.work, "postgres")
-        self._run(initdb, "-D", str(self.dir), "-A", "trust", "-U", "supportbot", "--no-sync")
-        self._run(pg_ctl, "-D", str(self.dir), "-l", str(self.dir.parent / "pg.log"), "-w", "-o",
+        self._run(_bin("initdb"), "-D", str(self.dir), "-A", "trust", "-U", "supportbot", "--no-sync")
+        return self.start()
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://supportbot@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> str:
+        """Start the server on its port and data folder (again, after :meth:`stop`); its URL."""
+        self._run(_bin("pg_ctl"), "-D", str(self.dir), "-l", str(self.work / "pg.log"), "-w", "-o",
                   f"-h 127.0.0.1 -p {self.port} -k {self.dir} -F", "start")
         if wait_for_port(self.port, 30):
-            return f"postgresql://supportbot@127.0.0.1:{self.port}/postgres"
-        raise PostgresUnavailable("PostgreSQL did not start; see " + str(self.dir.parent / "pg.log"))
+            return self.url
+        raise PostgresUnavailable("PostgreSQL did not start; see " + str(self.work / "pg.log"))
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server, keeping its data: ``fast`` ends every session (as a restart by an operator
+        does), ``immediate`` is a crash (recovery from the write-ahead log on the next start)."""
+        subprocess.run([*self.prefix, _bin("pg_ctl"), "-D", str(self.dir), "-m", mode, "stop"],
+                       capture_output=True, timeout=60)
+
+    def restart(self) -> str:
+        self.stop()
+        return self.start()
 
     def __exit__(self, *exc: object) -> None:
-        subprocess.run([*self.prefix, _bin("pg_ctl"), "-D", str(self.dir), "-m", "fast", "stop"],
-                       capture_output=True, timeout=60)
+        self.stop()
         shutil.rmtree(self.work, ignore_errors=True)
 
 
@@ -103,6 +121,10 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def __enter__(self) -> str:
+        return self.start()
+
+    def start(self) -> str:
+        """Start the server on its port (again, after :meth:`stop`: empty, as nothing is persisted)."""
         binary = shutil.which("redis-server")
         if not binary:
             raise RedisUnavailable("redis-server not found: install it (apt-get install -y redis-server)")
@@ -116,8 +138,16 @@ class RedisServer:
         self.__exit__()
         raise RedisUnavailable(f"redis-server did not start on port {self.port}")
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> None:
+        """Stop the server (SIGTERM: it closes every client's connection), keeping its folder."""
         stop(self.proc)
+
+    def restart(self) -> str:
+        self.stop()
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
         shutil.rmtree(self.work, ignore_errors=True)
 
 
@@ -158,22 +188,46 @@ http {{
             proxy_buffering off;
         }}
         location / {{ proxy_pass http://any; }}
-    }}
+    }}{actions}
 }}
 """
+
+# The action servers behind their own port, for the Rasa nodes' action endpoint (and the editor's
+# and console's calls). A server that is down is skipped: a refused or timed-out connection goes to
+# the next one (proxy_next_upstream; a request already sent is never resent, so no action runs twice).
+ACTIONS_CONF = """
+    upstream actions {{ {servers} }}
+    server {{
+        listen 127.0.0.1:{port};
+        proxy_http_version 1.1;
+        proxy_set_header Host $http_host;
+        proxy_connect_timeout 1s;
+        proxy_next_upstream error timeout http_502 http_503;
+        proxy_next_upstream_tries 3;
+        proxy_read_timeout 60s;
+        location / {{ proxy_pass http://actions; }}
+    }}"""
+
+
+def _servers(ports: list[int]) -> str:
+    return " ".join(f"server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;" for p in ports)
 
 
 class Nginx:
     """``with Nginx(port, [node ports], folder) as url:`` the load balancer in front of the Rasa nodes,
-    its configuration written to ``folder/nginx.conf``."""
+    its configuration written to ``folder/nginx.conf``; ``actions=(port, [action server ports])``
+    puts the action servers behind it too, on that port."""
 
-    def __init__(self, port: int, upstreams: list[int], folder: Path) -> None:
-        self.port, self.upstreams, self.dir = port, upstreams, folder
+    def __init__(self, port: int, upstreams: list[int], folder: Path,
+                 actions: tuple[int, list[int]] | None = None) -> None:
+        self.port, self.upstreams, self.dir, self.actions = port, upstreams, folder, actions
         self.proc: subprocess.Popen | None = None
 
     def config(self) -> str:
-        servers = " ".join(f"server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;" for p in self.upstreams)
-        return NGINX_CONF.format(dir=self.dir, servers=servers, port=self.port)
+        actions = ACTIONS_CONF.format(servers=_servers(self.actions[1]), port=self.actions[0]) \
+            if self.actions else ""
+        return NGINX_CONF.format(dir=self.dir, servers=_servers(self.upstreams), port=self.port,
+                                 actions=actions)
 
     def __enter__(self) -> str:
         binary = shutil.which("nginx") or "/usr/sbin/nginx"

@@ -7,7 +7,7 @@ script that deletes it only while it still holds our token to release it, so a h
 expired cannot release another's. While held it is renewed (``reacquire``) every third of its
 lifetime, so a long turn keeps it; the fencing check on exit says when it was lost anyway (Redis
 unreachable, or the process stalled past the lifetime) by raising ``LockLost`` instead of passing
-silently.
+silently. A release that cannot reach Redis leaves the lock to expire (logged): the turn is done.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import logging
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
+import redis
 import redis.asyncio
 from redis.exceptions import LockError, LockNotOwnedError
 
@@ -69,6 +70,8 @@ class ConversationLocks:
                 await lock.release()
             except LockNotOwnedError:
                 lost.set()
+            except (redis.ConnectionError, redis.TimeoutError) as exc:  # the turn is done and stored:
+                log.warning("conversation lock %s left to expire: Redis unreachable (%s)", lock.name, exc)
             if lost.is_set():
                 raise LockLost(f"the lock of conversation {conversation_id!r} expired or was taken over "
                                "while this node held it")

@@ -1,6 +1,7 @@
 """The stored customer feed (table ``customer_feed``): messages for a customer that arrive outside
-their own request (agent messages, status, the bot's follow-up), kept until their client takes them:
-REST clients on their next request or a poll, socket.io clients when they (re)connect."""
+their own request (agent messages, status, the bot's follow-up), kept until their client has them:
+REST clients take them on their next request or a poll; socket.io clients get each pushed with its
+row id and acknowledge it, so a push lost with a dropping connection is sent again on reconnection."""
 
 from __future__ import annotations
 
@@ -36,6 +37,25 @@ class FeedStore:
             result = conn.execute(feed.insert().values(conversation_id=conversation_id, at=utcnow(),
                                                        payload=json.dumps(payload), delivered=False))
             return int(result.inserted_primary_key[0])
+
+    def feed_pending(self, conversation_id: str) -> list[tuple[int, dict[str, Any]]]:
+        """Undelivered messages for the customer with their row ids, oldest first, left undelivered
+        until :meth:`feed_ack` (a socket.io client's acknowledgement)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(feed.c.id, feed.c.payload).where(
+                feed.c.conversation_id == conversation_id, feed.c.delivered.is_(False))
+                .order_by(feed.c.id)).all()
+        return [(row.id, json.loads(row.payload)) for row in rows]
+
+    def feed_ack(self, conversation_id: str, ids: list[int]) -> int:
+        """Marks the customer's messages with these ids delivered; another conversation's are left
+        alone. Returns how many were marked."""
+        if not ids:
+            return 0
+        with self.engine.begin() as conn:
+            return int(conn.execute(feed.update().where(
+                feed.c.conversation_id == conversation_id, feed.c.id.in_(ids), feed.c.delivered.is_(False))
+                .values(delivered=True)).rowcount)
 
     def feed_take(self, conversation_id: str) -> list[dict[str, Any]]:
         """Undelivered messages for the customer, oldest first, marked delivered. Each message is

@@ -12,6 +12,10 @@ version is recalibrated from them (``bot.kb.traffic_calibration``) after each pu
 calibration, and whenever SUPPORTBOT_RECALIBRATE_AFTER_LABELS new labelled questions arrived
 since its last calibration from traffic (looked at every LABELS_EVERY_S seconds); always with
 at least SUPPORTBOT_TRAFFIC_MIN_LABELS usable ones.
+
+With a shared index (``bot.kb.shared``: PostgreSQL) each build holds the one build lock of all nodes,
+and each version (and each recalibration of it) is published to the shared store before the action
+servers are told.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from bot.kb.corpus import Corpus, load_corpus
 from bot.kb.encoder import Encoder, SentenceTransformerEncoder, load_encoder
 from bot.kb.index import IndexVersion, current_path, serving_name
 from bot.kb.models import fresh_tuned
+from bot.kb.shared import SharedIndex, SharedIndexError
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,6 +65,20 @@ class Builder:
         self._labels = labels  # the labelled questions of these entries (None: the inbox's tables)
         self.labels_every = LABELS_EVERY_S
         self._labels_checked = time.monotonic()
+        self._shared: SharedIndex | None | bool = False  # False: not looked up yet
+
+    @property
+    def shared(self) -> SharedIndex | None:
+        if self._shared is False:
+            self._shared = SharedIndex.from_settings(self.settings)
+        return self._shared if isinstance(self._shared, SharedIndex) else None
+
+    def _serve_now(self) -> None:
+        """Publish the serving version to the shared store (several nodes), then tell the bot."""
+        name = serving_name(self.settings.index_path)
+        if self.shared is not None and name:
+            self.shared.publish(name)
+        self.notify()
 
     # -- the queue --------------------------------------------------------------------------------
 
@@ -144,6 +163,18 @@ class Builder:
         return self._load(path) if path is not None and version.model != self.base.name else self.base
 
     def build(self, version_id: int) -> None:
+        shared = self.shared
+        if shared is None:
+            return self._build(version_id)
+        try:
+            with shared.build_lock(on_wait=lambda: self.versions.set_build(
+                    version_id, BUILDING, "waiting for another FAQ build to finish")):
+                self._build(version_id)
+        except SharedIndexError as exc:
+            self.versions.set_build(version_id, FAILED, f"{exc}; the previous version keeps serving")
+        return None
+
+    def _build(self, version_id: int) -> None:
         started = time.perf_counter()
         self.versions.set_build(version_id, BUILDING, "indexing the FAQ")
         index = self.settings.index_path
@@ -162,7 +193,7 @@ class Builder:
                             shutil.copyfile(source, path / name)
 
             result = recipe.build(corpus, index, encoder, carry_thresholds)
-            self.notify()
+            self._serve_now()
             served = time.perf_counter() - started
             note = "" if corpus.content_hash() == wanted.corpus_hash else \
                 " (the files changed again on disk meanwhile; what is on disk now was built)"
@@ -170,7 +201,7 @@ class Builder:
                 self.versions.set_build(version_id, BUILDING, f"serving {result.name}; calibrating{note}",
                                         index_version=result.name, seconds=served)
                 recipe.calibrate(result.path, encoder, index)
-                self.notify()
+                self._serve_now()
                 note = self.calibrate_from_traffic(result.path, encoder, recipe.out_of_scope) + note
             self._tune_due = self.tune is not None and fresh_tuned(index, corpus, self.base.name) is None
             self.versions.set_build(version_id, SERVING,
@@ -226,7 +257,7 @@ class Builder:
         except Exception as exc:  # noqa: BLE001 - the corpus-only thresholds serve; the editor sees why
             log.exception("calibrating index %s from traffic failed", path.name)
             return f"; calibrating from labelled questions failed ({exc}), the corpus's thresholds serve"
-        self.notify()
+        self._serve_now()
         return f"; recalibrated from {report['traffic']['labels']['usable']} labelled real questions"
 
     def new_labels(self, path: Path) -> int:

@@ -1,8 +1,9 @@
 """The knowledge-base service the action server uses: ask a question, get a decision.
 
 It owns the encoder and the serving index version, and swaps in a newly built version
-(hot reload) without a restart. Each request takes one reference to a version and uses it
-throughout, so a swap never mixes two versions within a request.
+(hot reload) without a restart; with a shared index (``bot.kb.shared``: PostgreSQL configured) each
+look first brings kb_index/ to the version the shared pointer names. Each request takes one
+reference to a version and uses it throughout, so a swap never mixes two versions within a request.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +24,9 @@ from bot.kb.index import IndexVersion, KbIndexError, current_name
 from bot.kb.models import version_encoder
 from bot.kb.query import clean_query
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.kb.shared import SharedIndex
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +46,10 @@ class Answer:
 
 class KnowledgeBase:
     def __init__(self, index_dir: Path, encoder: Encoder | None = None, model: str = "",
-                 search_k: int = 20, max_query_chars: int = 1000, backend: str = "torch", threads: int = 1):
+                 search_k: int = 20, max_query_chars: int = 1000, backend: str = "torch", threads: int = 1,
+                 shared: SharedIndex | None = None):
         self.index_dir = index_dir
+        self.shared = shared
         self._encoder = encoder
         self._model = model
         self._backend, self._threads = backend, threads  # SUPPORTBOT_ENCODER_BACKEND, _THREADS
@@ -53,6 +60,7 @@ class KnowledgeBase:
         self._serving: tuple[IndexVersion, Encoder] | None = None
         self._key: tuple | None = None
         self._error: str | None = None
+        self._refused: str | None = None  # why the shared pointer's version was refused
         self._lock = threading.Lock()
         self._reload_lock = threading.Lock()  # the watcher and a POST /reload never load at once
         self._stop = threading.Event()
@@ -62,8 +70,11 @@ class KnowledgeBase:
 
     @classmethod
     def from_settings(cls, settings: Settings, encoder: Encoder | None = None) -> KnowledgeBase:
+        from bot.kb.shared import SharedIndex
+
         return cls(settings.index_path, encoder, settings.model, settings.search_k,
-                   settings.max_query_chars, settings.encoder_backend, settings.encoder_threads)
+                   settings.max_query_chars, settings.encoder_backend, settings.encoder_threads,
+                   SharedIndex.from_settings(settings))
 
     @property
     def encoder(self) -> Encoder:
@@ -112,6 +123,17 @@ class KnowledgeBase:
             return self._reload()
 
     def _reload(self) -> bool:
+        if self.shared is not None:
+            from bot.kb.shared import SharedIndexError
+
+            try:
+                self.shared.sync()
+                if self._error and self._error == self._refused:  # the pointer moved on
+                    self._error = None
+                self._refused = None
+            except SharedIndexError as exc:  # refused: what kb_index/CURRENT names keeps serving
+                self._refused = str(exc)
+                self._set_error(self._refused, self._key or ("refused",))
         try:
             key = self._disk_key()
         except KbIndexError as exc:  # an unreadable CURRENT pointer

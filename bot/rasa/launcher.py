@@ -175,6 +175,7 @@ def install_app_hooks() -> None:
 def main() -> None:
     from bot.apps.environment import rasa_variables
     from bot.rasa.fallback import install_fallback
+    from bot.rasa.tracker_store import install_fail_loudly
     from bot.rasa.typed_intents import install_typed_intent_check
     from bot.settings import Settings
 
@@ -185,6 +186,7 @@ def main() -> None:
     install_fallback()
     install_app_hooks()
     install_typed_intent_check()
+    install_fail_loudly()
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *sys.argv[1:]]

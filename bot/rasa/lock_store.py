@@ -1,18 +1,32 @@
 """Rasa's lock store for one node or several: in memory as Rasa's own default while
 ``SUPPORTBOT_REDIS_URL`` is unset, else ``bot.cluster.lock`` (a Redis lock per conversation, without
 the race of Rasa's ``RedisLockStore``). Configured in ``endpoints.yml``:
-``lock_store: type: bot.rasa.lock_store.SupportLockStore``."""
+``lock_store: type: bot.rasa.lock_store.SupportLockStore``.
+
+Should Redis be unreachable, the lock fails open across nodes: each node takes its own in-memory lock
+for ``LOCAL_FOR_S`` seconds before asking Redis again (logged), so customers' turns are still answered
+and still one at a time on each node (a socket.io customer's turns all go to one node, through the
+load balancer's sticky sessions). Failing closed would refuse every customer of every node for as
+long as Redis is away; the cost of failing open is that two REST turns of one conversation sent at
+the same instant to two nodes may run together.
+"""
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
+import logging
+import time
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, AsyncGenerator
 
+import redis
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore
 
 from bot.cluster import async_client
 from bot.cluster.lock import ConversationLocks
+
+log = logging.getLogger(__name__)
+LOCAL_FOR_S = 5.0  # after Redis failed to answer, each node locks conversations alone this long
 
 
 class SupportLockStore(InMemoryLockStore):
@@ -24,6 +38,7 @@ class SupportLockStore(InMemoryLockStore):
             redis_url = settings().redis_url
         self.redis_url = redis_url
         self._locks: ConversationLocks | None = None
+        self._local_until = 0.0
 
     def _shared(self) -> ConversationLocks:
         if self._locks is None:  # created in the server's event loop, on the first turn
@@ -37,5 +52,16 @@ class SupportLockStore(InMemoryLockStore):
             async with super().lock(conversation_id, lock_lifetime, wait_time_in_seconds) as held:
                 yield held
             return
-        async with self._shared().hold(conversation_id):
+        async with AsyncExitStack() as stack:
+            shared = time.monotonic() >= self._local_until
+            if shared:
+                try:
+                    await stack.enter_async_context(self._shared().hold(conversation_id))
+                except (redis.ConnectionError, redis.TimeoutError) as exc:
+                    shared, self._local_until = False, time.monotonic() + LOCAL_FOR_S
+                    log.warning("conversations locked by this node alone for %g s: Redis unreachable (%s)",
+                                LOCAL_FOR_S, exc)
+            if not shared:
+                await stack.enter_async_context(super().lock(conversation_id, lock_lifetime,
+                                                             wait_time_in_seconds))
             yield TicketLock(conversation_id)

@@ -24,6 +24,11 @@ the rows as they are written: the current turn ran on what the customer typed, l
 masked text. A conversation erased or purged in the database (``supportbot forget``/``purge``) is
 noticed on its next read: the remembered rows are only reused while their last row still exists.
 
+On PostgreSQL the pool pings a connection before lending it (Rasa's engine does not): after the
+server restarts, the first turn on each node no longer fails on a connection the server has closed.
+And a database that fails is an error (``install_fail_loudly``), where Rasa would run the turn on an
+empty conversation in memory and keep it there, out of the transcript for good.
+
 Configured in ``endpoints.yml``: ``tracker_store: type: bot.rasa.tracker_store.SupportTrackerStore``.
 """
 
@@ -36,7 +41,14 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import sqlalchemy as sa
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import (
+    FailSafeTrackerStore,
+    InMemoryTrackerStore,
+    SQLTrackerStore,
+    TrackerStore,
+    create_engine_kwargs,
+)
+from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -85,6 +97,10 @@ class SupportTrackerStore(SQLTrackerStore):
         if is_sqlite_file(engine.url):
             engine.dispose()
             self.engine = sqlite_engine(engine.url, future=False, synchronous_normal=True)
+            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+        elif engine.dialect.name == "postgresql":
+            engine.dispose()
+            self.engine = sa.create_engine(engine.url, pool_pre_ping=True, **create_engine_kwargs(engine.url))
             self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     def _remember(self, sender_id: str, count: int) -> None:
@@ -183,3 +199,23 @@ class SupportTrackerStore(SQLTrackerStore):
             self._stored.pop(sender_id, None)  # Rasa counts from the new session's start now
         else:
             self._remember(sender_id, len(tracker.events))
+
+
+def _raise(error: Exception) -> None:
+    raise error
+
+
+def _fail_loudly(store: TrackerStore | None, domain: Domain) -> TrackerStore:
+    if store is not None:
+        store.domain = domain
+    return FailSafeTrackerStore(store or InMemoryTrackerStore(domain), on_tracker_store_error=_raise)
+
+
+def install_fail_loudly() -> None:
+    """Rasa wraps the tracker store in a ``FailSafeTrackerStore`` that, when the database fails, reads
+    the conversation as new and saves the turn in memory: the customer is answered as a stranger (a
+    hand-off's pause forgotten) and the turn never reaches the transcript. Its error callback raises
+    here instead, so the turn fails and the channel tells the customer to send it again."""
+    from rasa.core.agent import Agent
+
+    Agent._create_tracker_store = staticmethod(_fail_loudly)  # type: ignore[method-assign,assignment]

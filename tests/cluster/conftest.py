@@ -36,8 +36,9 @@ def database(postgres_url):
 
 def two_nodes(settings, encoder, folder, base: int, agents: tuple[str, ...]):
     """``make cluster``'s topology (bot/apps/cluster.py) for a test module: the demo FAQ built and the
-    model trained, 2 nodes with nginx on ``base``, Rasa on base+1.., action servers on base+11.. and
-    the editor on base+15, and ``agents`` able to log in. Yields the started Cluster (``.url`` set)."""
+    model trained, 2 nodes with nginx on ``base``, Rasa on base+1.., action servers on base+11.. behind
+    nginx's action port base+9, and the editor on base+15, and ``agents`` able to log in. Yields the
+    started Cluster (``.url`` set)."""
     import dataclasses
 
     from bot.apps.cluster import Cluster
@@ -52,10 +53,35 @@ def two_nodes(settings, encoder, folder, base: int, agents: tuple[str, ...]):
     settings = dataclasses.replace(settings, editor_port=base + 15)
     build(load_corpus(settings.corpus_path), settings.index_path, encoder)
     train_if_needed(settings)
-    c = Cluster(settings, 2, lb_port=base, rasa_port=base + 1, action_port=base + 11, folder=folder)
+    c = Cluster(settings, 2, lb_port=base, rasa_port=base + 1, action_port=base + 11,
+                action_lb_port=base + 9, folder=folder)
     with c as url:
         c.url = url
         staff = StaffStore(HandoffStore.from_url(c.postgres_url).engine)
         for name in agents:
             staff.add_agent(name, hash_password(PASSWORD))
         yield c
+
+
+@pytest.fixture(scope="session")
+def webhooks():
+    """The receiver of the restart tests' cluster's hand-off webhooks (SUPPORTBOT_E2E_PORT+76)."""
+    from tests.cluster.webhook_receiver import WebhookReceiver
+    from tests.e2e.conftest import E2E_PORT
+
+    with WebhookReceiver(E2E_PORT + 76) as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="session")
+def restart_cluster(e2e_settings, real_encoder, tmp_path_factory, webhooks):
+    """One cluster for the Redis and PostgreSQL restart tests (their servers are stopped and started
+    again in place): nginx on SUPPORTBOT_E2E_PORT+60, Rasa +61.., action servers +71.., the editor +75;
+    hand-off webhooks go to ``webhooks``."""
+    import dataclasses
+
+    from tests.e2e.conftest import E2E_PORT
+
+    settings = dataclasses.replace(e2e_settings, handoff_webhooks=webhooks.url)
+    yield from two_nodes(settings, real_encoder, tmp_path_factory.mktemp("cluster-restarts"),
+                         E2E_PORT + 60, ("ana",))

@@ -29,10 +29,13 @@ def cluster(e2e_settings, real_encoder, tmp_path_factory):  # noqa: F811
 
 @pytest.fixture(scope="module")
 def deployed_nginx(cluster, tmp_path_factory):
-    """deploy/nginx/nginx.conf itself in front of the two nodes and the editor (their names -> ports)."""
+    """deploy/nginx/nginx.conf itself in front of the two nodes, the action servers and the editor
+    (their names -> ports; its action servers' side on P+36)."""
     folder, port = tmp_path_factory.mktemp("deployed-nginx"), E2E_PORT + 30
     conf = on_loopback((DEPLOY / "nginx" / "nginx.conf").read_text(),
-                       {"rasa-0.rasa": RASA, "rasa-1.rasa": RASA + 1, "editor": EDITOR}, listen=port)
+                       {"rasa-0.rasa": RASA, "rasa-1.rasa": RASA + 1, "editor": EDITOR,
+                        "actions-0.actions": ACTIONS, "actions-1.actions": ACTIONS + 1},
+                       listen=port, actions_listen=E2E_PORT + 36)
     (folder / "nginx.conf").write_text(conf)
     proc = subprocess.Popen([shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(folder), "-c",
                              str(folder / "nginx.conf"), "-e", str(folder / "error.log"),

@@ -11,6 +11,7 @@ import socketio
 import sqlalchemy as sa
 
 from bot.access.conversations import token_for
+from bot.delivery.feed import FeedStore
 from bot.events.outbox import Outbox
 from bot.handoff import messages
 from bot.handoff.store import HandoffStore
@@ -361,15 +362,22 @@ def test_console_is_served_with_assets(servers):
 class SocketCustomer:
     """A website customer on socket.io with session persistence, as the widget connects."""
 
-    def __init__(self, servers, session_id=None, *, token=None, web_token=None, history=False):
+    def __init__(self, servers, session_id=None, *, token=None, web_token=None, history=False, ack=True):
         """``session_id`` with its token (signed here unless given), or a new conversation
-        (``session_id`` None); ``web_token``: a site's JWT for a logged-in customer."""
+        (``session_id`` None); ``web_token``: a site's JWT for a logged-in customer. Pushes are
+        acknowledged as the widget does (``ack``); without, it is as if they never arrived."""
         self.received = queue.Queue()
         self.errors = queue.Queue()
         self.history = queue.Queue()
         self.custom = []
         self.client = socketio.Client(reconnection=False)
-        self.client.on("bot_uttered", lambda data: self.received.put(data))
+
+        def received(data):
+            self.received.put(data)
+            if ack and isinstance(data.get("delivery_id"), int):
+                self.client.emit("delivered", {"ids": [data["delivery_id"]]})
+
+        self.client.on("bot_uttered", received)
         self.client.on("error", lambda data: self.errors.put(data))
         self.client.on("history", lambda data: self.history.put(data))
         confirmed = queue.Queue()
@@ -419,7 +427,8 @@ def test_socketio_customer_gets_replies_and_live_pushes_from_the_agent(servers, 
         assert time.perf_counter() - started < 1.0
         assert pushed == ["ana has joined the conversation.", "Hi, Ana here."]
         assert customer.custom[0]["handoff"]["state"] == "queued"  # the widget's status payload
-        assert poll(servers, sender) == []  # pushed live, so not queued again for REST
+        acknowledged(store, sender)
+        assert poll(servers, sender) == []  # pushed live and acknowledged, so not queued again for REST
         customer.say("thanks!")
         deadline = time.time() + 2
         while time.time() < deadline and "thanks!" not in [
@@ -434,6 +443,52 @@ def test_socketio_customer_gets_replies_and_live_pushes_from_the_agent(servers, 
         got = [customer.next()["text"] for _ in range(3)]
         assert got[:2] == ["Your refund is on its way.", "ana has marked your question as resolved."]
         assert got[2].startswith("I'm back. How would you rate")
+    finally:
+        customer.close()
+
+
+def acknowledged(store, sender, seconds=5.0):
+    """Waits until the customer's socket has acknowledged every push."""
+    feed, deadline = FeedStore(store.engine), time.monotonic() + seconds
+    while feed.feed_pending(sender) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert feed.feed_pending(sender) == []
+
+
+def test_a_push_that_never_arrived_is_sent_again_on_reconnection_and_shown_once(servers, store):
+    """A push emitted as the customer's connection drops (or to a node that died and still counts as
+    holding their socket) never reaches them: they did not acknowledge it, so their reconnection gets
+    it again, with the same delivery_id for the widget to show it once."""
+    agent, sender, hid = waiting_customer(servers)
+    lost = SocketCustomer(servers, sender, ack=False)
+    try:
+        assert lost.next(timeout=5)["text"] == "ana has joined the conversation."  # kept since the claim
+        agent.post(f"/handoffs/{hid}/messages", json={"text": "Are you still there?"})
+        pushed = lost.next(timeout=5)
+        assert pushed["text"] == "Are you still there?" and isinstance(pushed["delivery_id"], int)
+    finally:
+        lost.close()
+    customer = SocketCustomer(servers, sender)
+    try:
+        again = [customer.next(timeout=5) for _ in range(2)]
+        assert [m["text"] for m in again] == ["ana has joined the conversation.", "Are you still there?"]
+        assert again[1]["delivery_id"] == pushed["delivery_id"]
+        acknowledged(store, sender)
+        # another conversation's delivery ids are not this socket's to acknowledge; junk is refused
+        other_agent, other, other_hid = waiting_customer(servers, claim=True)
+        other_agent.post(f"/handoffs/{other_hid}/messages", json={"text": "for someone else"})
+        rows = [row for row, _ in FeedStore(store.engine).feed_pending(other)]
+        customer.client.emit("delivered", {"ids": rows})
+        customer.client.emit("delivered", {"ids": "all"})
+        assert customer.errors.get(timeout=5)["field"] == "ids"
+        assert [p["text"] for _, p in FeedStore(store.engine).feed_pending(other)] == [
+            "ana has joined the conversation.", "for someone else"]
+    finally:
+        customer.close()
+    customer = SocketCustomer(servers, sender)  # acknowledged: nothing comes twice
+    try:
+        with pytest.raises(queue.Empty):
+            customer.next(timeout=1.5)
     finally:
         customer.close()
 

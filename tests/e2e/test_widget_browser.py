@@ -10,7 +10,7 @@ from bot.kb.corpus import load_corpus
 from bot.kb.ops import build
 from tests.e2e.a11y import assert_accessible
 from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.test_handoff import PASSWORD, base, store  # noqa: F401
+from tests.e2e.test_handoff import PASSWORD, acknowledged, base, store  # noqa: F401
 from tests.e2e.test_rest_conversations import conversation, say
 
 
@@ -88,6 +88,13 @@ def test_person_journey_live_both_ways_then_rating(servers, store, browser, shop
     agent.click("#reply button[type=submit]")
     msg = shop.wait_for_selector(".sb-agent:has-text('How can I help?')", timeout=2000)
     assert "from our support team" in msg.inner_text() and "ana" in msg.inner_text()
+    acknowledged(store, session)  # the widget acknowledged each push: a reconnection sends none again
+    shop.reload()
+    shop.wait_for_selector(".sb-agent:has-text('How can I help?')", state="attached")  # its own history
+    shop.click(".sb-launcher")
+    time.sleep(1.0)
+    assert shop.locator(".sb-agent:has-text('How can I help?')").count() == 1
+    assert shop.locator(".sb-bot:has-text('ana has joined the conversation.')").count() == 1
     shop.fill(".sb-input", "My parcel is late")
     shop.press(".sb-input", "Enter")
     agent.wait_for_selector("#transcript li.customer:has-text('My parcel is late')", timeout=2000)

@@ -29,7 +29,8 @@ from tests.deploy_files import (
 
 FILLED = {"POSTGRES_PASSWORD": "pw-for-the-test", "SUPPORTBOT_SECRET_KEY": "k" * 40}
 SETTINGS = {f"SUPPORTBOT_{f.name.upper()}" for f in fields(Settings)}
-COMPONENT = {"rasa1": "rasa", "rasa2": "rasa", "actions": "actions", "worker": "worker", "editor": "editor"}
+COMPONENT = {"rasa1": "rasa", "rasa2": "rasa", "actions1": "actions", "actions2": "actions", "worker": "worker",
+             "editor": "editor"}
 
 
 def yaml_files() -> list[Path]:
@@ -64,11 +65,16 @@ def test_compose_refuses_to_start_without_the_secrets_and_env_example_names_them
 def test_compose_has_make_clusters_topology():
     spec = compose(FILLED)
     services = spec["services"]
-    assert {"postgres", "redis", "nginx", "rasa1", "rasa2", "actions", "worker", "editor"} <= set(services)
-    assert services["actions"]["deploy"]["replicas"] == 2
-    aliases = {a for n in ("rasa1", "rasa2") for a in services[n]["networks"]["default"]["aliases"]}
+    assert {"postgres", "redis", "nginx", *COMPONENT} <= set(services)
+    aliases = {a for n in ("rasa1", "rasa2", "actions1", "actions2")
+               for a in services[n]["networks"]["default"]["aliases"]}
     conf = (DEPLOY / "nginx" / "nginx.conf").read_text()
-    assert upstream_hosts(conf) == aliases | {"editor"}  # nginx sends to both Rasa servers, and only them
+    # nginx sends to both Rasa servers and both action servers, and only them
+    assert upstream_hosts(conf) == aliases | {"editor"}
+    assert aliases >= {"actions-0.actions", "actions-1.actions"}
+    # the Rasa servers reach the action servers through nginx's inside port, which is not published
+    assert services["nginx"]["networks"]["default"]["aliases"] == ["actions-lb"]
+    assert services["nginx"]["ports"] == ["8080:8080"]
     assert "./nginx/nginx.conf:/etc/nginx/nginx.conf:ro" in services["nginx"]["volumes"]
     for name, service in app_services(spec).items():
         assert {"postgres", "redis"} <= set(service["depends_on"]), name
@@ -101,7 +107,7 @@ def test_the_compose_settings_are_real_settings_that_load():
         assert s.secret_key == FILLED["SUPPORTBOT_SECRET_KEY"]
         assert s.tracker_url == s.handoff_url == "postgresql://supportbot:pw-for-the-test@postgres:5432/supportbot"
         assert s.redis_url == "redis://redis:6379/0"
-        assert s.rasa_env()["ACTION_SERVER_URL"] == "http://actions:5055/webhook"
+        assert s.rasa_env()["ACTION_SERVER_URL"] == "http://actions-lb:5055/webhook"
 
 
 def k8s_env(pod: dict) -> tuple[dict[str, str], set[str]]:
@@ -127,6 +133,11 @@ def test_kubernetes_runs_the_same_processes_with_the_same_settings_as_compose():
     assert pods["rasa"]["spec"]["replicas"] == 2 and pods["actions"]["spec"]["replicas"] == 2
     assert pods["rasa"]["kind"] == "StatefulSet" and pods["rasa"]["spec"]["serviceName"] == "rasa"
     assert k8s("Service", "rasa")["spec"]["clusterIP"] == "None"  # names rasa-0.rasa, rasa-1.rasa
+    assert pods["actions"]["kind"] == "StatefulSet" and pods["actions"]["spec"]["serviceName"] == "actions"
+    assert k8s("Service", "actions")["spec"]["clusterIP"] == "None"  # actions-0.actions, actions-1.actions
+    balancer = k8s("Service", "actions-lb")["spec"]  # SUPPORTBOT_ACTION_HOST: nginx's inside port
+    assert balancer["selector"] == k8s("Service", "nginx")["spec"]["selector"] and "type" not in balancer
+    assert balancer["ports"] == [{"name": "actions", "port": 5055}]
     for name, service in app_services(spec).items():
         pod = pods[COMPONENT[name]]
         assert pod["spec"]["template"]["spec"]["containers"][0]["command"] == service["command"], name
@@ -167,7 +178,7 @@ def validate(docs: list[dict]) -> list[str]:
 def test_every_manifest_passes_kubernetes_schemas_and_a_wrong_one_does_not():
     docs = manifests()
     assert len(docs) >= 16 and validate(docs) == []
-    broken = copy.deepcopy(k8s("Deployment", "actions"))
+    broken = copy.deepcopy(k8s("StatefulSet", "actions"))
     broken["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]["configMapref"] = {"name": "x"}
     assert len(validate([broken])) == 1
 

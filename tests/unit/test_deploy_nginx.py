@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -26,6 +27,17 @@ def test_the_generated_and_the_deployed_configs_route_socket_io_sticky_and_the_r
         assert all(conf[p][2] == 2 for p in STICKY)
     assert {p: r for p, r in deployed.items() if p != "/editor/"} == generated
     assert deployed["/editor/"] == ("editor", False, 1)
+
+
+def test_both_configs_put_the_action_servers_behind_their_own_port_and_skip_a_dead_one(tmp_path):
+    generated = Nginx(5005, [5105, 5106], tmp_path, actions=(5055, [5155, 5156])).config()
+    deployed = CONF.read_text()
+    for conf in (generated, deployed):
+        assert routes(conf, server=1) == {"/": ("actions", False, 2)}  # round robin over both
+        actions = re.split(r"\n\s*server \{", conf)[2]
+        assert "proxy_next_upstream error timeout" in actions and "non_idempotent" not in actions
+        assert re.search(r"proxy_connect_timeout [1-3]s;", actions)
+    assert "listen 5055;" in deployed and "listen 127.0.0.1:5055;" in generated
 
 
 def nginx_binary() -> str:

@@ -16,10 +16,14 @@ store's limit) and a string ``message``; anything else is a 400 naming the field
 it. A missing or wrong token is a 401/403 (``field: token``): knowing a conversation's id is not
 enough to read or write it. A message over ``SUPPORTBOT_MAX_MESSAGE_CHARS`` is a 413, one over the
 conversation's rate a 429 with ``Retry-After`` (``bot.access.limits``), also before NLU.
+A turn that fails (the tracker store's database is down, say) is a 503 with ``Retry-After`` saying to
+send the message again, where Rasa's own channel answers 200 with no messages, as if the bot had
+nothing to say; what was kept for the customer and taken for that reply is kept again.
 """
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -33,6 +37,10 @@ from bot.rasa.channels.stored import stored_events
 from bot.rasa.prefetch import prefetch
 from bot.runtime import delivery, inbox, message_limits, settings
 from bot.wire import message_problem, text_paragraphs
+
+TURN_FAILED = ("your message could not be taken just now (the service is briefly unavailable): "
+               "send it again in a few seconds")
+_failures: ContextVar[list[str] | None] = ContextVar("rest_turn_failures", default=None)
 
 
 def refused(field: str, message: str, status: int = 400, retry_after: int = 0) -> response.HTTPResponse:
@@ -84,11 +92,21 @@ class SupportRest(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         async def with_feed(message: UserMessage) -> None:
-            await prefetch(message.text)
-            if isinstance(message.output_channel, CollectingOutputChannel):
-                message.output_channel.messages.extend(delivery().take(message.sender_id))
-                message.output_channel = AnswerCollector(message.output_channel)
-            await on_new_message(message)
+            taken: list[dict[str, Any]] = []
+            try:
+                await prefetch(message.text)
+                if isinstance(message.output_channel, CollectingOutputChannel):
+                    taken = delivery().take(message.sender_id)
+                    message.output_channel.messages.extend(taken)
+                    message.output_channel = AnswerCollector(message.output_channel)
+                await on_new_message(message)
+            except Exception as exc:  # Rasa's channel logs it and answers 200 []: see ``failed_turn``
+                failures = _failures.get()
+                if failures is not None:
+                    failures.append(type(exc).__name__)
+                for item in taken:
+                    delivery().feed.feed_push(message.sender_id, item)
+                raise
 
         bp = super().blueprint(with_feed)
 
@@ -107,6 +125,14 @@ class SupportRest(RestInput):
             limit = message_limits().refusal(body["sender"], body["message"], body.get("metadata"))
             if limit is not None:
                 return refused(limit.field, limit.message, limit.status, limit.retry_after)
+            request.ctx.failures = []
+            _failures.set(request.ctx.failures)  # the handler runs in this same task and context
+            return None
+
+        @bp.middleware("response")
+        async def failed_turn(request: Request, res: response.HTTPResponse) -> response.HTTPResponse | None:
+            if getattr(request.ctx, "failures", None):
+                return refused("message", TURN_FAILED, 503, retry_after=5)
             return None
 
         @bp.route("/conversations", methods=["POST"])

@@ -13,7 +13,9 @@ Agents' consoles use the namespace ``/staff`` of this same server (``bot.web.con
 widget's ``user_typing`` reaches them there during a hand-off.
 
 On (re)connection the customer also gets what a person sent while they were away; while
-connected, pushes to them (``bot.delivery``) reach their room at once.
+connected, pushes to them (``bot.delivery``) reach their room at once. Each push carries its
+``delivery_id``, which the client acknowledges (``delivered`` ``{"ids": [...]}``); what it has not
+acknowledged is sent again on its next ``session_request``.
 
 A conversation id is not a key (``bot.access.conversations``): ``session_request`` without a
 ``session_id`` starts a conversation and ``session_confirm`` answers ``{"session_id", "token"}``;
@@ -21,26 +23,30 @@ to continue one, the client sends both, and a socket may write only to the conve
 joined. A socket that connected with a site's JWT (``auth: {"token": ...}``) always joins its
 customer's conversation. ``"history": true`` in ``session_request`` asks for the conversation so
 far (a ``history`` event), for a device that has none of it. Refusals are ``error`` events
-``{"error", "field"}``, never silence; the message limits of ``bot.access.limits`` apply.
+``{"error", "field"}``, never silence (a turn that fails says to send the message again); the message
+limits of ``bot.access.limits`` apply.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
-from socketio import AsyncRedisManager, AsyncServer
+from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError
 
 from bot.access.conversations import AccessDenied, Issued, check, new_conversation, user_conversation
 from bot.cluster import async_client
 from bot.cluster.presence import Presence
+from bot.cluster.rooms import SharedRooms
 from bot.handoff.packet import transcript_from_events
 from bot.inbox.votes import VoteRefused, cast, parse_vote
 from bot.rasa.channels.origins import socketio_origin_check
+from bot.rasa.channels.rest import TURN_FAILED
 from bot.rasa.channels.stored import stored_events
 from bot.rasa.launcher import MAX_BODY_BYTES
 from bot.rasa.prefetch import prefetch
@@ -48,7 +54,9 @@ from bot.runtime import delivery, inbox, message_limits, settings
 from bot.web import console_live
 from bot.wire import MAX_SENDER_CHARS, CustomerPush, history, message_problem, text_paragraphs
 
+log = logging.getLogger(__name__)
 Shared = Callable[[], Presence | None]
+MAX_ACKNOWLEDGED = 100  # delivery ids in one "delivered" event
 
 
 def room_pusher(sio: AsyncServer, event: str, namespace: str,
@@ -95,12 +103,23 @@ class SupportSocketIO(SocketIOInput):
         sio.eio.cors_allowed_origins = socketio_origin_check  # Rasa allows any page to connect
         sio.eio.max_http_buffer_size = MAX_BODY_BYTES  # engineio's default: 1 MB per message
         shared: list[Presence] = []  # several nodes: created in the server's loop on first use
+        rooms = SharedRooms(settings().redis_url, "supportbot-socketio") if settings().redis_url else None
+        if rooms is not None:  # rooms across nodes: an emit reaches the node holding the socket
+            rooms.set_server(sio)
+            sio.manager = rooms
+
+        async def hand_over(conversations: list[str]) -> None:
+            """After Redis came back: what other nodes kept for this node's customers meanwhile."""
+            for conversation_id in conversations:
+                for item in delivery().pending(conversation_id):
+                    await sio.emit(self.bot_message_evt, item, room=conversation_id, namespace=namespace)
 
         def presence() -> Presence | None:
-            if not settings().redis_url:
+            if rooms is None:
                 return None
             if not shared:
-                shared.append(Presence(async_client(settings().redis_url)))
+                shared.append(Presence(async_client(settings().redis_url), ready=lambda: rooms.listening,
+                                       on_back=hand_over))
             return shared[0]
 
         async def left(conversation_id: str, sid: str) -> None:
@@ -108,10 +127,6 @@ class SupportSocketIO(SocketIOInput):
             if here is not None:
                 await here.left(conversation_id, sid)
 
-        if settings().redis_url:  # rooms across nodes: an emit reaches the node holding the socket
-            manager = AsyncRedisManager(settings().redis_url, channel="supportbot-socketio")
-            manager.set_server(sio)
-            sio.manager = manager
         delivery().add_pusher(room_pusher(sio, self.bot_message_evt, namespace, presence))
         typing = console_live.attach(sio)  # the agents' namespace (/staff) on this same server
         server: dict[str, Any] = {}  # the Sanic app, seen on the first connection
@@ -175,12 +190,33 @@ class SupportSocketIO(SocketIOInput):
             await sio.emit("session_confirm", {"session_id": issued.sender, "token": issued.token,
                                                "max_message_chars": settings().max_message_chars},
                            room=sid, namespace=namespace)
-            missed = delivery().take(issued.sender)
-            if send_history:  # the history holds what was missed, too
+            try:  # missed, or pushed and not acknowledged; with a history, that holds them too
+                missed = delivery().pending(issued.sender) if not send_history else []
+                if send_history:
+                    delivery().take(issued.sender)
+            except Exception:  # the feed's database is down: kept there for the next connection
+                log.exception("socket.io: the stored feed of %s could not be read", issued.sender)
+                missed = []
+            if send_history:
                 await sio.emit("history", await transcript(issued.sender), room=sid, namespace=namespace)
                 return None
             for item in missed:
                 await sio.emit(self.bot_message_evt, item, room=sid, namespace=namespace)
+            return None
+
+        @sio.on("delivered", namespace=self.namespace)
+        async def delivered(sid: str, data: Any = None) -> None:
+            """``{"ids": [<delivery_id>, ...]}``: the client has these pushes of the conversation this
+            socket joined; the others are sent again when it reconnects."""
+            ids = data.get("ids") if isinstance(data, dict) else None
+            if not (isinstance(ids, list) and 0 < len(ids) <= MAX_ACKNOWLEDGED
+                    and all(type(i) is int for i in ids)):
+                return await refuse(sid, "ids", f'send {{"ids": [<delivery_id>, ...]}} with 1 to '
+                                                f"{MAX_ACKNOWLEDGED} ids from bot_uttered")
+            joined = (await sio.get_session(sid, namespace=namespace)).get("conversation")
+            if not joined:
+                return await refuse(sid, "session_id", "send session_request first")
+            delivery().acknowledged(joined, ids)
             return None
 
         @sio.on("disconnect", namespace=self.namespace)
@@ -235,10 +271,14 @@ class SupportSocketIO(SocketIOInput):
             limit = message_limits().refusal(sender_id, text, data.get(self.metadata_key))
             if limit is not None:
                 return await refuse(sid, limit.field, limit.message)
-            await prefetch(text)
-            await on_new_message(UserMessage(
-                text, FixedSocketIOOutput(sio, self.bot_message_evt), sender_id,
-                input_channel=self.name(), metadata=data.get(self.metadata_key) or {}))
+            try:
+                await prefetch(text)
+                await on_new_message(UserMessage(
+                    text, FixedSocketIOOutput(sio, self.bot_message_evt), sender_id,
+                    input_channel=self.name(), metadata=data.get(self.metadata_key) or {}))
+            except Exception:  # the turn failed (a store is down): say so, never silence
+                log.exception("socket.io turn of %s failed", sender_id)
+                return await refuse(sid, "message", TURN_FAILED)
             return None
 
         return bp

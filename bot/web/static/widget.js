@@ -65,7 +65,7 @@
     try { return JSON.parse(localStorage.getItem(STORE)) || {}; } catch (e) { return {}; }
   }
   function save(state) { localStorage.setItem(STORE, JSON.stringify(state)); }
-  const state = Object.assign({ session: null, token: null, history: [] }, saved());
+  const state = Object.assign({ session: null, token: null, history: [], seen: [] }, saved());
 
   // -- the DOM ------------------------------------------------------------------------------
   const root = el("div", { class: "sb-root" });
@@ -212,7 +212,22 @@
 
   // msg is a bot message or a push typed in bot/wire.py: custom.handoff (HandoffStatus),
   // custom.from === "agent" (agent_message), custom.state (state_change).
+  // pushes (an agent's messages, status) come at least once, each with its delivery_id: shown once,
+  // acknowledged always, so the server sends again only what never arrived
   function received(msg) {
+    const id = msg.delivery_id;
+    if (typeof id === "number") {
+      if (!state.seen.includes(id)) {
+        shown(msg);
+        state.seen = state.seen.concat(id).slice(-200);
+        save(state);
+      }
+      socket.emit("delivered", { ids: [id] });
+    } else {
+      shown(msg);
+    }
+  }
+  function shown(msg) {
     setTyping(false);
     const custom = msg.custom || {};
     if (custom.handoff && custom.handoff.live && custom.handoff.position) {
@@ -267,7 +282,7 @@
       state.session = id;
       state.token = confirmed.token || null;  // none for a logged-in customer: their JWT opens it
       if (confirmed.max_message_chars) input.maxLength = confirmed.max_message_chars;
-      if (fresh) { state.history = []; messages.replaceChildren(); }
+      if (fresh) { state.history = []; state.seen = []; messages.replaceChildren(); }
       save(state);
       showStatus(status.classList.contains("sb-error") ? "" : status.textContent);
       if (fresh && config.greeting) add({ role: "bot", text: config.greeting, markdown: true });

@@ -1,0 +1,48 @@
+"""The action servers behind nginx (``make cluster``, bot/apps/cluster.py): every Rasa node calls its
+actions through nginx's action port, so a dead action server costs no answers on any node."""
+
+import pytest
+
+from tests.cluster.conftest import two_nodes
+from tests.e2e.conftest import E2E_PORT, e2e_settings  # noqa: F401 (the fixture)
+from tests.e2e.test_rest_conversations import conversation, say
+
+# From SUPPORTBOT_E2E_PORT (P): nginx P+100 (actions P+109), Rasa P+101.., action servers P+111.., editor P+115
+LB = E2E_PORT + 100
+
+
+@pytest.fixture(scope="module")
+def cluster(e2e_settings, real_encoder, tmp_path_factory):  # noqa: F811
+    yield from two_nodes(e2e_settings, real_encoder, tmp_path_factory.mktemp("cluster-actions"), LB, ())
+
+
+def refund_answers(node, times):
+    """FAQ turns sent straight to one Rasa node: how many got the refund entry's answer."""
+    answered = 0
+    for _ in range(times):
+        replies = say(node, conversation(), "how long does it take to get my refund?")
+        answered += any("3 business days" in (r.get("text") or "") for r in replies)
+    return answered
+
+
+def test_the_rasa_nodes_call_their_actions_through_nginx(cluster):
+    lb = cluster.action_lb_port
+    assert {n.settings.action_url for n in cluster.nodes} == {f"http://127.0.0.1:{lb}"}
+    conf = (cluster.folder / "nginx" / "nginx.conf").read_text()
+    for a in cluster.actions:
+        assert f"server 127.0.0.1:{a.settings.action_port} " in conf
+
+
+def test_with_one_action_server_killed_faq_turns_through_both_rasa_nodes_are_answered(cluster):
+    for node in cluster.nodes:
+        assert refund_answers(node, 2) == 2
+    victim = cluster.actions[0]
+    victim.procs["actions"].kill()  # SIGKILL, and nobody restarts it (the test does not watch)
+    victim.procs["actions"].wait(timeout=10)
+    try:
+        for node in cluster.nodes:  # nginx sends each call to the surviving action server
+            assert refund_answers(node, 4) == 4, node.log_path("rasa")
+        log = (cluster.folder / "nginx" / "error.log").read_text()
+        assert f"127.0.0.1:{victim.settings.action_port}" in log  # nginx did try the dead one
+    finally:
+        victim.start_actions()  # the next test finds the full topology
