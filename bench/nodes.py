@@ -3,7 +3,7 @@
     .venv/bin/python bench/nodes.py [--quick] [--no-write] [--json-out bench/nodes.json]
 
 For 1 and then 2 nodes it starts PostgreSQL, Redis, nginx and the nodes (each a Rasa server, an action
-server and a worker; the editor on the first) through ``bot.apps.cluster.Cluster``, on
+server behind nginx's action port, and a worker; the editor on the first) through ``bot.apps.cluster.Cluster``, on
 SUPPORTBOT_BENCH_PORT + 100.. (default 25100), and sends REST FAQ turns through nginx from 32 and 128
 concurrent customers, as fast as possible (each customer its own conversation, the next message as
 soon as the reply came; every message distinct, from the held-out questions). Per level: turns/s,
@@ -86,10 +86,12 @@ def postmaster(port: int) -> list[int]:
 def server_processes(cluster: Cluster) -> dict[int, str]:
     """Every process the topology runs, each with a role name."""
     roles: dict[int, str] = {}
-    for i, node in enumerate(cluster.nodes):
-        for name, proc in node.procs.items():
+    groups = ([(f"action server {i + 1}", s) for i, s in enumerate(cluster.actions)]
+              + [(f"node {i + 1}", s) for i, s in enumerate(cluster.nodes)])
+    for label, servers in groups:
+        for name, proc in servers.procs.items():
             for pid in descendants([proc.pid]):
-                roles[pid] = f"node {i + 1} {name}" + ("" if pid == proc.pid else " (child)")
+                roles[pid] = f"{label} {name}" + ("" if pid == proc.pid else " (child)")
     pg_port = int(cluster.postgres_url.rsplit(":", 1)[1].split("/")[0])
     for pid in descendants(postmaster(pg_port)):
         roles[pid] = "PostgreSQL (all its processes)"
@@ -171,7 +173,7 @@ def level(cluster: Cluster, url: str, texts, customers, turns_each, start, label
 
 def topology(settings: Settings, nodes: int, texts, levels, folder: Path) -> dict:
     cluster = Cluster(settings, nodes, lb_port=BENCH_PORT + 100, rasa_port=BENCH_PORT + 101,
-                      action_port=BENCH_PORT + 111, folder=folder)
+                      action_port=BENCH_PORT + 111, action_lb_port=BENCH_PORT + 109, folder=folder)
     started = time.monotonic()
     with cluster as base:
         ready = time.monotonic() - started
@@ -237,8 +239,9 @@ def report(result: dict) -> list[str]:
         f"on {result['machine']}, load "
         f"average before the run {result['load_before']} (other sessions share these cores). "
         "`make cluster`'s topology (`bot.apps.cluster.Cluster`: PostgreSQL tracker store and hand-offs, Redis "
-        "locks and rooms, nginx round-robin in front; per node a Rasa server, an action server (ONNX int8 "
-        "encoder) and a worker; the editor on node 1). REST FAQ turns through nginx, every message distinct, "
+        "locks and rooms, nginx round-robin in front of the Rasa servers and, on its action port, of the "
+        "action servers (ONNX int8 encoder); per node a Rasa server, an action server and a worker; the "
+        "editor on node 1). REST FAQ turns through nginx, every message distinct, "
         "each customer its own conversation sending as fast as possible; the load generator (aiohttp, one "
         "process) runs on the same cores. CPU per turn: utime + stime of every server process (PostgreSQL, "
         "Redis, nginx included, the load generator not) over the level, divided by its turns.", "",
