@@ -3,7 +3,8 @@
     .venv/bin/python bench/nodes.py [--quick] [--no-write] [--json-out bench/nodes.json]
 
 For 1 and then 2 nodes it starts PostgreSQL, Redis, nginx and the nodes (each a Rasa server, an action
-server behind nginx's action port, and a worker; the editor on the first) through ``bot.apps.cluster.Cluster``, on
+server behind nginx's action port, and a worker; the editor on the first) through
+``bot.apps.cluster.Cluster``, on
 SUPPORTBOT_BENCH_PORT + 100.. (default 25100), and sends REST FAQ turns through nginx from 32 and 128
 concurrent customers, as fast as possible (each customer its own conversation, the next message as
 soon as the reply came; every message distinct, from the held-out questions). Per level: turns/s,
