@@ -37,9 +37,10 @@ index: install  ## validate the FAQ and build (and calibrate) a new index versio
 clinc: install  ## build and evaluate the CLINC150 corpus from ../shared/datasets
 	@$(BIN)/python scripts/clinc150.py
 
-bench: install  ## run the benchmarks (latency, load, freshness, scale, quality, editor, analytics, live console) and write docs/benchmarks.md
+bench: install  ## run the benchmarks (latency, load, freshness, scale, quality, editor, analytics, live console, 1 vs 2 nodes) and write docs/benchmarks.md
 	@$(BIN)/python bench/run.py && $(BIN)/python bench/quality.py && $(BIN)/python bench/inbox.py \
-		&& $(BIN)/python bench/editor.py && $(BIN)/python bench/analytics.py && $(BIN)/python bench/console_live.py
+		&& $(BIN)/python bench/editor.py && $(BIN)/python bench/analytics.py && $(BIN)/python bench/console_live.py \
+		&& $(BIN)/python bench/nodes.py
 
 quality: install  ## answer-quality ablation on public data, and whether the promised precision holds (issue 18)
 	@$(BIN)/python bench/lexical.py && $(BIN)/python bench/quality.py && $(BIN)/python bench/real_traffic.py

@@ -27,7 +27,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.run import as_customer, load_levels, pct, unique_messages  # noqa: E402
+from bench.run import BENCH_PORT, as_customer, load_levels, pct, unique_messages  # noqa: E402
 from bot.apps.supervisor import Servers, ensure_index  # noqa: E402
 from bot.apps.training import train_if_needed  # noqa: E402
 from bot.kb.evaluate import read_queries  # noqa: E402
@@ -53,7 +53,8 @@ class TreeServers(Servers):
 
 
 def measure(tree: Path, index_dir: Path, work: Path, texts: list[str], tag: str) -> dict:
-    settings = Settings(root=tree, index_dir=index_dir, rasa_port=25005, action_port=25055, editor_port=25057,
+    settings = Settings(root=tree, index_dir=index_dir, rasa_port=BENCH_PORT + 5, action_port=BENCH_PORT + 55,
+                        editor_port=BENCH_PORT + 57,
                         out_of_scope=work / "out_of_scope.yml", tracker_db=str(work / f"{tag}-tracker.db"),
                         handoff_db=str(work / f"{tag}-handoff.db"),
                         messages_per_minute=10**9)  # synthetic customers write faster than people

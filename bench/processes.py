@@ -23,7 +23,9 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PORTS = {"SUPPORTBOT_RASA_PORT": "25105", "SUPPORTBOT_ACTION_PORT": "25155", "SUPPORTBOT_EDITOR_PORT": "25157"}
+BENCH_PORT = int(os.environ.get("SUPPORTBOT_BENCH_PORT", "25000"))
+PORTS = {"SUPPORTBOT_RASA_PORT": str(BENCH_PORT + 15), "SUPPORTBOT_ACTION_PORT": str(BENCH_PORT + 65),
+         "SUPPORTBOT_EDITOR_PORT": str(BENCH_PORT + 67)}
 
 
 def rss_mb(pid: int) -> float:

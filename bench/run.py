@@ -43,6 +43,8 @@ from bot.kb.serving import KnowledgeBase  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 KEY_SETTINGS = Settings(root=ROOT)  # where the servers' secret key is
+# every server a benchmark starts listens on BENCH_PORT + a small offset (parallel sessions: set your own)
+BENCH_PORT = int(os.environ.get("SUPPORTBOT_BENCH_PORT", "25000"))
 
 
 def pct(values, q):
@@ -217,7 +219,7 @@ def bench_baseline_load(texts: list[str], work: Path, fresh: FaqEntry) -> tuple[
     from bot.apps.training import rasa_bin
 
     bot_dir = ROOT / "bench" / "baseline-bot"
-    port = 25006
+    port = BENCH_PORT + 6
     with open(work / "baseline-rasa.log", "w") as log:
         proc = subprocess.Popen([rasa_bin(), "run", "--model", "models/baseline.tar.gz", "--interface",
                                  "127.0.0.1", "--port", str(port), "--enable-api"], cwd=bot_dir, stdout=log,
@@ -267,7 +269,8 @@ def freshness_entry(version: IndexVersion, encoder) -> FaqEntry:
 def bench_turns(index_dir: Path, faq_dir: Path, texts: list[str], fresh: FaqEntry) -> dict:
     # synthetic customers write far faster than people: no per-conversation rate limit here
     # ports of its own (the editor's too: `make run` may hold 5057), databases in the bench's folder
-    settings = Settings(root=ROOT, index_dir=index_dir, rasa_port=25005, action_port=25055, editor_port=25057,
+    settings = Settings(root=ROOT, index_dir=index_dir, rasa_port=BENCH_PORT + 5, action_port=BENCH_PORT + 55,
+                        editor_port=BENCH_PORT + 57,
                         tracker_db=str(index_dir.parent / "bench-tracker.db"),
                         handoff_db=str(index_dir.parent / "bench-handoff.db"),
                         out_of_scope=index_dir.parent / "out_of_scope.yml", messages_per_minute=10**9)
