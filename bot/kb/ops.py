@@ -18,6 +18,8 @@ from bot.kb.build import BuildResult, build_index
 from bot.kb.corpus import Corpus, CorpusError, load_corpus
 from bot.kb.decision import Thresholds
 from bot.kb.encoder import Encoder, EncoderError, load_encoder, model_name
+from bot.kb.entry_out import entry_out
+from bot.kb.entry_out import keys_of as entry_out_keys
 from bot.kb.evaluate import QueryFileError, read_queries
 from bot.kb.evidence import SIGNALS
 from bot.kb.index import (
@@ -71,10 +73,13 @@ def corpus_samples(version: IndexVersion, encoder: Encoder, index_dir: Path, vec
                               ex_vectors, ex_vectors, skip_self=True))
     keys = [normalised(version.texts[r]) for r in loo] + [""] * len(stand_in.labels) \
         + [normalised(t) for t in (*oos_texts, *examples)]
+    outside = entry_out(samples)  # each in-scope sample asked as if its entry did not exist
+    samples, keys = samples + outside, keys + entry_out_keys(keys, samples.labels)
     which = "phrasings held out of tuning" if rows is not None else "leave-one-out"
     in_scope = {"phrasings": len(loo), "entries_with_alternates": len(np.unique(version.owners[loo])),
                 **in_scope}
-    source = f"calibrated on the corpus ({stand_ins.describe(which, in_scope)} + generic out-of-scope" \
+    source = f"calibrated on the corpus ({stand_ins.describe(which, in_scope)} + the same held out of" \
+             f" their entries ({len(outside.labels)} in-domain out-of-scope) + generic out-of-scope" \
              f" + {len(examples)} from the out-of-scope file), target precision {target_precision}"
     return CorpusSamples(samples, keys, in_scope, source)
 

@@ -54,7 +54,11 @@ def combine(traffic: cal.Samples, corpus: cal.Samples | None) -> Combined:
     if n_t >= FULL or n_c == 0 or corpus is None:
         return Combined(traffic, False, 1)
     weight = max(1, round(n_c / max(n_t, 1)))
-    return Combined(corpus + repeated(traffic, weight), True, weight)
+    # Inbox "not ours" questions are near-topic ones: the same kind as the corpus's leave-entry-out
+    # samples, so they share that weight rather than the generic out-of-scope remainder.
+    near = cal.Samples(np.where(traffic.labels == -1, cal.ENTRY_OUT, traffic.labels),
+                       traffic.top_ids, traffic.top_scores)
+    return Combined(corpus + repeated(near, weight), True, weight)
 
 
 def measured(samples: cal.Samples, answered: np.ndarray, right: np.ndarray, oos_share: float) -> dict:
