@@ -59,24 +59,31 @@ def measure(samples, thresholds) -> dict:
 
 
 def run_set(name: str, work: Path, target: float) -> dict:
-    from bot.kb import calibrate as cal
-    from bot.kb.corpus import load_corpus
     from bot.kb.encoder import load_encoder
-    from bot.kb.evaluate import read_queries
-    from bot.kb.index import IndexVersion, embed_phrasings
-    from bot.kb.ops import build, corpus_samples, example_vectors, read_out_of_scope
+    from bot.kb.ops import read_out_of_scope
     from bot.settings import Settings
 
     make, placeholders = SETS[name]
-    settings = Settings.from_env()
     if make is None:
         corpus_path, test_path = ROOT / "data" / "faq", ROOT / "eval" / "demo_heldout.csv"
-        examples = read_out_of_scope(replace(settings, root=ROOT))
+        examples = read_out_of_scope(replace(Settings.from_env(), root=ROOT))
     else:
         files = make().write(work / name)
         corpus_path, test_path, examples = files["corpus"], files["test"], []
     index_dir = work / name / "kb_index"
-    encoder = load_encoder(index_dir=index_dir)
+    return compare(corpus_path, test_path, index_dir, load_encoder(index_dir=index_dir), examples,
+                   placeholders, target)
+
+
+def compare(corpus_path: Path, test_path: Path, index_dir: Path, encoder, examples: list[str],
+            placeholders: bool, target: float) -> dict:
+    """Build once, compute the corpus calibration samples once, score each row's thresholds."""
+    from bot.kb import calibrate as cal
+    from bot.kb.corpus import load_corpus
+    from bot.kb.evaluate import read_queries
+    from bot.kb.index import IndexVersion, embed_phrasings
+    from bot.kb.ops import build, corpus_samples, example_vectors
+
     result = build(load_corpus(corpus_path), index_dir, encoder, calibrate=False,
                    **({"answer_weight": 0.0} if placeholders else {}))
     version = IndexVersion(result.path)

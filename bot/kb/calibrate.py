@@ -215,18 +215,26 @@ def choose_thresholds(samples: Samples, target_precision: float = TARGET_PRECISI
 
 
 def oos_weights(labels: np.ndarray, oos_share: float, in_domain_share: float = IN_DOMAIN_SHARE) -> np.ndarray:
-    """Per sample, its weight: 1 in scope; out of scope, weighted to make up ``oos_share`` of the
-    traffic, leave-entry-out samples carrying IN_DOMAIN_SHARE of that when there are both kinds."""
+    """Per sample, its weight: 1 in scope; generic out-of-scope samples together weigh what makes
+    them ``oos_share`` of the traffic (as without leave-entry-out samples), and leave-entry-out ones
+    are added on top so that they are ``in_domain_share`` of all out-of-scope weight. Added, not
+    shared: the generic samples never weigh less than they did, so the thresholds never get laxer."""
     oos, inner = labels < 0, labels == ENTRY_OUT
-    n_in, total = int((~oos).sum()), (oos_share / (1 - oos_share)) * int((~oos).sum())
-    weight = np.ones(len(labels))
     outer = oos & ~inner
-    share = in_domain_share if inner.any() and outer.any() else float(inner.any())
+    n_in = int((~oos).sum())
+    total = (oos_share / (1 - oos_share)) * n_in
+    weight = np.ones(len(labels))
+    if not n_in:
+        return np.where(oos, 0.0, 1.0)
+    if not outer.any() or in_domain_share >= 1:
+        inner_total, outer_total = total, 0.0
+    else:
+        inner_total, outer_total = total * in_domain_share / (1 - in_domain_share), total
     if inner.any():
-        weight[inner] = total * share / int(inner.sum())
+        weight[inner] = inner_total / int(inner.sum())
     if outer.any():
-        weight[outer] = total * (1 - share) / int(outer.sum())
-    return weight if n_in else np.where(oos, 0.0, 1.0)
+        weight[outer] = (outer_total if inner.any() else total) / int(outer.sum())
+    return weight
 
 
 def save(path: Path, thresholds: Thresholds, report: dict) -> None:

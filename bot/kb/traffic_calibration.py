@@ -54,11 +54,10 @@ def combine(traffic: cal.Samples, corpus: cal.Samples | None) -> Combined:
     if n_t >= FULL or n_c == 0 or corpus is None:
         return Combined(traffic, False, 1)
     weight = max(1, round(n_c / max(n_t, 1)))
-    # Inbox "not ours" questions are near-topic ones: the same kind as the corpus's leave-entry-out
-    # samples, so they share that weight rather than the generic out-of-scope remainder.
-    near = cal.Samples(np.where(traffic.labels == -1, cal.ENTRY_OUT, traffic.labels),
-                       traffic.top_ids, traffic.top_scores)
-    return Combined(corpus + repeated(near, weight), True, weight)
+    # Real "not ours" questions replace the corpus's leave-entry-out samples (bot.kb.entry_out), an
+    # easier approximation of the same near-topic kind that would dilute them.
+    corpus = subset(corpus, np.flatnonzero(corpus.labels != cal.ENTRY_OUT))
+    return Combined(corpus + repeated(traffic, weight), True, weight)
 
 
 def measured(samples: cal.Samples, answered: np.ndarray, right: np.ndarray, oos_share: float) -> dict:

@@ -45,8 +45,9 @@ def test_traffic_calibration_keeps_the_promise_that_corpus_only_calibration_miss
     print(t["corpus_only"]["measured"], t["from_traffic"]["measured"], t["calibration_error"])
     assert t["labels"]["usable"] == 241 and t["folds"] == 5
     corpus_m, traffic_m = t["corpus_only"]["measured"], t["from_traffic"]["measured"]
-    # corpus-only: more than half the near-topic questions answered, precision ~0.1 short
-    assert corpus_m["oos_answered"] > 0.5 and t["calibration_error"]["corpus_only"] > 0.09
+    # corpus-only: many near-topic questions answered, precision short of the promise (with the
+    # leave-entry-out samples 0.46 answered, error 0.079; before them more than half, error > 0.09)
+    assert corpus_m["oos_answered"] > 0.35 and t["calibration_error"]["corpus_only"] > 0.06
     # from traffic, held out: within 0.06 of the promise, far fewer near-topic questions answered,
     # and still most in-scope questions answered
     assert t["calibration_error"]["from_traffic"] < 0.06

@@ -31,8 +31,8 @@ def test_oos_weights_give_the_in_domain_kind_its_share():
     w = oos_weights(labels, 0.25, 0.8)
     assert w[:4].tolist() == [1, 1, 1, 1]
     total = 0.25 / 0.75 * 4
-    assert w[labels == ENTRY_OUT].sum() == pytest.approx(0.8 * total)
-    assert w[labels == -1].sum() == pytest.approx(0.2 * total)
+    assert w[labels == -1].sum() == pytest.approx(total)  # generic: as much as without them
+    assert w[labels == ENTRY_OUT].sum() == pytest.approx(4 * total)  # added: 0.8 of all out of scope
     only_generic = oos_weights(np.array([0, 0, -1, -1]), 0.25)
     assert only_generic[2:].sum() == pytest.approx(0.25 / 0.75 * 2)  # as before: one kind, all the weight
 
