@@ -68,3 +68,25 @@ def test_the_clarify_threshold_keeps_a_window_below_the_answer_threshold():
     samples = near_topics()
     thresholds, _ = choose_thresholds(samples + entry_out(samples))
     assert thresholds.clarify <= thresholds.answer - MIN_CLARIFY_GAP + 1e-9
+
+
+def test_refitted_entry_out_asks_each_phrasing_of_the_other_entries_with_evidence_refitted():
+    from bot.kb.entry_out import refitted
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(6, 8))
+    owners = np.repeat(np.arange(6), 3)
+    vectors = centres[owners] + 0.1 * rng.normal(size=(18, 8))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    texts = [f"entry{o} words{i}" for i, o in enumerate(owners)]
+    weights = {"head": 0.5, "lexical": 0.4}
+    samples, asked = refitted(vectors, owners, texts, weights, folds=3)
+    assert sorted(asked.tolist()) == list(range(18))  # every phrasing asked once
+    assert (samples.labels == ENTRY_OUT).all()
+    own = owners[asked]
+    assert not (samples.top_ids == own[:, None]).any()  # its own entry is never among the hits
+    assert (samples.top_ids[:, 0] >= 0).all()
+    again, asked_again = refitted(vectors, owners, texts, weights, folds=3)
+    assert np.array_equal(again.top_scores, samples.top_scores) and np.array_equal(asked, asked_again)
+    only, rows = refitted(vectors, owners, texts, weights, rows=np.array([0, 4]), folds=3)
+    assert sorted(rows.tolist()) == [0, 4] and len(only.labels) == 2
