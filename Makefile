@@ -43,7 +43,7 @@ bench: install  ## run the benchmarks (latency, load, freshness, scale, quality,
 		&& $(BIN)/python bench/nodes.py
 
 quality: install  ## answer-quality ablation on public data, and whether the promised precision holds (issue 18)
-	@$(BIN)/python bench/lexical.py && $(BIN)/python bench/quality.py && $(BIN)/python bench/real_traffic.py
+	@$(BIN)/python bench/lexical.py && $(BIN)/python bench/quality.py && $(BIN)/python bench/real_traffic.py && $(BIN)/python bench/entry_out.py
 
 tune: install  ## adapt the encoder to the FAQ and rebuild the index with it
 	@$(BIN)/supportbot kb tune

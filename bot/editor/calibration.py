@@ -14,7 +14,8 @@ from bot.kb.traffic_calibration import read_log
 
 REPORTED = ("calibrated_at", "source", "target_precision", "target_reached", "estimated_precision",
             "estimated_in_scope_accuracy", "estimated_oos_answered", "samples_in_scope",
-            "samples_out_of_scope", "out_of_scope_examples", "in_scope", "thresholds", "traffic")
+            "samples_out_of_scope", "samples_entry_out", "out_of_scope_examples", "in_scope", "thresholds",
+            "traffic")
 
 
 def calibration_view(index_dir: Path, labelled: Callable[[set[str]], Collected], min_labels: int,

@@ -27,6 +27,9 @@ MIN_COVERAGE = 0.3  # a "reached" target must still answer this share of in-scop
 MAX_OOS_CLARIFY = 0.1  # at most this share of out-of-scope questions get a "did you mean"
 NEAREST = 20  # phrasings a leave-one-out search looks at, as a served search does (search_k)
 BELOW_ANY = -2.0  # a score below every cosine: a declined sample's
+ENTRY_OUT = -2  # label of a leave-entry-out sample (bot.kb.entry_out); generic out of scope: -1
+IN_DOMAIN_SHARE = 0.5  # of the out-of-scope weight, what leave-entry-out samples carry (bench/entry_out.py)
+MIN_CLARIFY_GAP = 0.08  # the clarify threshold sits at least this far below the answer threshold
 MARGINS = (0.0, 0.01, 0.02, 0.03, 0.04, 0.06, 0.08, 0.1)
 
 
@@ -123,7 +126,8 @@ def query_samples(version: IndexVersion, vectors: np.ndarray, labels: Sequence[i
 
 def choose_thresholds(samples: Samples, target_precision: float = TARGET_PRECISION, oos_share: float = 0.25,
                       clarify_precision: float = 0.5, base: Thresholds | None = None,
-                      source: str = "calibrated") -> tuple[Thresholds, dict]:
+                      source: str = "calibrated",
+                      in_domain_share: float = IN_DOMAIN_SHARE) -> tuple[Thresholds, dict]:
     """Grid-search answer threshold and margin: most correct answers at the target precision.
 
     Out-of-scope samples are weighted so that they make up ``oos_share`` of the traffic.
@@ -142,7 +146,7 @@ def choose_thresholds(samples: Samples, target_precision: float = TARGET_PRECISI
                          "more phrasings) or answers of at least one sentence of three words, "
                          "calibrate on labelled questions ('kb calibrate --queries'), or build with "
                          "--no-calibrate to keep the default thresholds")
-    weight = np.where(oos, (oos_share / (1 - oos_share)) * n_in / n_oos if n_oos else 0.0, 1.0)
+    weight = oos_weights(samples.labels, oos_share, in_domain_share)
     s1 = samples.top_scores[:, 0]
     s2 = np.where(np.isfinite(samples.top_scores[:, 1]), samples.top_scores[:, 1], -1.0)
     right1 = (samples.top_ids[:, 0] == samples.labels) & ~oos
@@ -171,11 +175,15 @@ def choose_thresholds(samples: Samples, target_precision: float = TARGET_PRECISI
     window, max_opts = base.window, base.max_options
     rank = np.arange(TOP)[None, :]
     clarify_t = answer_t
-    floor = float(np.quantile(s1[oos], 1 - MAX_OOS_CLARIFY)) if n_oos else 0.2
+    # Leave-entry-out samples are near questions: offering them the nearest entries is what a
+    # clarify is for, so they neither set the floor nor count against usefulness.
+    generic = samples.labels == -1
+    floor = float(np.quantile(s1[generic], 1 - MAX_OOS_CLARIFY)) if generic.any() else 0.2
+    judged = samples.labels != ENTRY_OUT
     for c in np.arange(answer_t, max(floor, 0.2) - 1e-9, -0.01):
         in_window = (samples.top_scores >= c) & (s1[:, None] - samples.top_scores <= window)
         in_window &= rank < max_opts
-        asked = ~answered & in_window[:, 0]
+        asked = ~answered & in_window[:, 0] & judged
         if not asked.any():
             clarify_t = float(c)
             continue
@@ -185,12 +193,16 @@ def choose_thresholds(samples: Samples, target_precision: float = TARGET_PRECISI
             break
         clarify_t = float(c)
 
+    # A real clarify window: calibration may find "did you mean" useless this close to the
+    # answer threshold (then it would vanish); keep the documented minimum gap instead.
+    clarify_t = max(min(clarify_t, answer_t - MIN_CLARIFY_GAP), -1.0)
     thresholds = Thresholds(answer=round(answer_t, 3), margin=margin,
-                            clarify=round(min(clarify_t, answer_t), 3), window=window,
+                            clarify=round(clarify_t, 3), window=window,
                             max_options=max_opts, source=source)
     report = {
         "samples_in_scope": n_in,
         "samples_out_of_scope": n_oos,
+        "samples_entry_out": int((samples.labels == ENTRY_OUT).sum()),
         "target_precision": target_precision,
         "target_reached": bool(reached),
         "oos_share": oos_share,
@@ -200,6 +212,29 @@ def choose_thresholds(samples: Samples, target_precision: float = TARGET_PRECISI
         "thresholds": thresholds.to_json(),
     }
     return thresholds, report
+
+
+def oos_weights(labels: np.ndarray, oos_share: float, in_domain_share: float = IN_DOMAIN_SHARE) -> np.ndarray:
+    """Per sample, its weight: 1 in scope; generic out-of-scope samples together weigh what makes
+    them ``oos_share`` of the traffic (as without leave-entry-out samples), and leave-entry-out ones
+    are added on top so that they are ``in_domain_share`` of all out-of-scope weight. Added, not
+    shared: the generic samples never weigh less than they did, so the thresholds never get laxer."""
+    oos, inner = labels < 0, labels == ENTRY_OUT
+    outer = oos & ~inner
+    n_in = int((~oos).sum())
+    total = (oos_share / (1 - oos_share)) * n_in
+    weight = np.ones(len(labels))
+    if not n_in:
+        return np.where(oos, 0.0, 1.0)
+    if not outer.any() or in_domain_share >= 1:
+        inner_total, outer_total = total, 0.0
+    else:
+        inner_total, outer_total = total * in_domain_share / (1 - in_domain_share), total
+    if inner.any():
+        weight[inner] = inner_total / int(inner.sum())
+    if outer.any():
+        weight[outer] = (outer_total if inner.any() else total) / int(outer.sum())
+    return weight
 
 
 def save(path: Path, thresholds: Thresholds, report: dict) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from bot.kb import calibrate as cal
-from bot.kb import stand_ins
+from bot.kb import entry_out, stand_ins
 from bot.kb.build import BuildResult, build_index
 from bot.kb.corpus import Corpus, CorpusError, load_corpus
 from bot.kb.decision import Thresholds
@@ -52,7 +52,7 @@ class CorpusSamples:
 
 def corpus_samples(version: IndexVersion, encoder: Encoder, index_dir: Path, vectors: np.ndarray | None,
                    examples: Sequence[str], ex_vectors: np.ndarray,
-                   target_precision: float = cal.TARGET_PRECISION) -> CorpusSamples:
+                   target_precision: float = cal.TARGET_PRECISION, refit: bool = True) -> CorpusSamples:
     """Leave-one-out over the phrasings, answer sentences of single-question entries, the generic
     out-of-scope questions and the editors' examples, each declined as served."""
     if vectors is None:
@@ -71,10 +71,15 @@ def corpus_samples(version: IndexVersion, encoder: Encoder, index_dir: Path, vec
                               ex_vectors, ex_vectors, skip_self=True))
     keys = [normalised(version.texts[r]) for r in loo] + [""] * len(stand_in.labels) \
         + [normalised(t) for t in (*oos_texts, *examples)]
+    # each phrasing asked as if its entry did not exist (``refit``: of an index rebuilt without it)
+    outside, outside_keys = entry_out.version_samples(version, vectors, samples, keys, ex_vectors, rows, refit)
+    samples, keys = samples + outside, keys + outside_keys
     which = "phrasings held out of tuning" if rows is not None else "leave-one-out"
     in_scope = {"phrasings": len(loo), "entries_with_alternates": len(np.unique(version.owners[loo])),
                 **in_scope}
-    source = f"calibrated on the corpus ({stand_ins.describe(which, in_scope)} + generic out-of-scope" \
+    how = "asked of an index refitted without their entries" if refit else "held out of their entries"
+    source = f"calibrated on the corpus ({stand_ins.describe(which, in_scope)} + phrasings {how}" \
+             f" ({len(outside.labels)} in-domain out-of-scope) + generic out-of-scope" \
              f" + {len(examples)} from the out-of-scope file), target precision {target_precision}"
     return CorpusSamples(samples, keys, in_scope, source)
 

@@ -54,6 +54,9 @@ def combine(traffic: cal.Samples, corpus: cal.Samples | None) -> Combined:
     if n_t >= FULL or n_c == 0 or corpus is None:
         return Combined(traffic, False, 1)
     weight = max(1, round(n_c / max(n_t, 1)))
+    # Real "not ours" questions replace the corpus's leave-entry-out samples (bot.kb.entry_out), an
+    # easier approximation of the same near-topic kind that would dilute them.
+    corpus = subset(corpus, np.flatnonzero(corpus.labels != cal.ENTRY_OUT))
     return Combined(corpus + repeated(traffic, weight), True, weight)
 
 

@@ -75,7 +75,11 @@ def test_marking_not_ours_declines_other_phrasings_and_keeps_the_in_scope_answer
     for key in ("answered_precision", "in_scope_accuracy", "coverage", "oos_recall", "clarify_rate",
                 "clarify_hit"):
         print(f"eval/demo_heldout.csv {key}: {was[key]} before, {now[key]} after")
-    assert n_before >= len(held_out) // 2  # the problem: confidently answered today
+    # Leave-entry-out calibration at half the out-of-scope weight raises the demo's answer threshold
+    # only a little (0.465 -> 0.51; its
+    # FAQ cannot reach the target, so coverage counts); at 0.8 it declined 12 of 14 but cost a quarter of
+    # the demo's coverage (bench/entry_out.py). Here the editors' examples must do it.
+    assert n_before >= len(held_out) // 2  # the problem: confidently answered today (7 of 14)
     assert n_after <= n_before - len(held_out) // 3  # declined far more often
     assert now["answered_precision"] >= was["answered_precision"] - 0.01
     assert now["in_scope_accuracy"] >= was["in_scope_accuracy"] - 0.02

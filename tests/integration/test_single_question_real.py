@@ -32,4 +32,6 @@ def test_a_single_question_faq_builds_with_the_default_commands_and_answers_well
     assert report["mrr"] >= 0.93
     assert report["recall_at_1"] >= 0.90
     assert report["answered_precision"] >= 0.92  # within 0.03 of the promise (0.95)
-    assert report["coverage"] >= 0.85  # the default thresholds answer 0.43 (all 125 threads)
+    # the default thresholds answer 0.43 (all 125 threads); 0.84 since calibration also counts each
+    # stand-in asked as if its entry did not exist (leave-entry-out raises the answer threshold)
+    assert report["coverage"] >= 0.8
