@@ -12,7 +12,7 @@ As decided (docs/operators.md, "Failures"):
 
 import time
 
-from bot.db import engine
+from tests.cluster.checks import user_rows, wait_for
 from tests.e2e.conftest import e2e_settings  # noqa: F401 (the fixture)
 from tests.e2e.test_handoff import SocketCustomer, console, handoff_of
 from tests.e2e.test_rest_conversations import conversation, say, send
@@ -20,21 +20,6 @@ from tests.e2e.test_rest_conversations import conversation, say, send
 
 def texts(replies):
     return [r["text"] for r in replies if r.get("text")]
-
-
-def wait_for(check, seconds, what):
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"{what} not within {seconds} s"
-        time.sleep(0.2)
-    return time.monotonic()
-
-
-def user_rows(cluster, sender):
-    with engine(cluster.postgres_url).connect() as conn:
-        return [r[0] for r in conn.exec_driver_sql(
-            "SELECT data::json->>'text' FROM events WHERE sender_id = %s AND type_name = 'user' ORDER BY id",
-            (sender,)).all()]
 
 
 def test_postgres_stopped_mid_conversation_turns_fail_cleanly_and_all_works_after_restart(restart_cluster,

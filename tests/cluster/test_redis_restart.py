@@ -18,8 +18,8 @@ import time
 import redis
 
 from bot.cluster.lock import PREFIX
-from bot.db import engine
 from bot.rasa.lock_store import LOCAL_FOR_S
+from tests.cluster.checks import user_rows, wait_for
 from tests.e2e.conftest import e2e_settings  # noqa: F401 (the fixture)
 from tests.e2e.test_handoff import SocketCustomer, console, handoff_of
 from tests.e2e.test_rest_conversations import conversation, say, send
@@ -31,21 +31,6 @@ def texts(replies):
 
 def customer_texts(agent, hid):
     return [m["text"] for m in agent.get(f"/handoffs/{hid}").json()["messages"] if m["role"] == "customer"]
-
-
-def wait_for(check, seconds, what):
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"{what} not within {seconds} s"
-        time.sleep(0.2)
-    return time.monotonic()
-
-
-def user_rows(cluster, sender):
-    with engine(cluster.postgres_url).connect() as conn:
-        return [r[0] for r in conn.exec_driver_sql(
-            "SELECT data::json->>'text' FROM events WHERE sender_id = %s AND type_name = 'user' ORDER BY id",
-            (sender,)).all()]
 
 
 def test_redis_stopped_mid_conversation_turns_go_on_and_everything_is_back_after_restart(restart_cluster):

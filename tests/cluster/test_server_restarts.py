@@ -9,12 +9,17 @@ from tests.pg import Postgres, PostgresUnavailable
 from tests.redis_server import RedisServer, RedisUnavailable
 
 
-def test_postgres_restarts_on_its_port_with_its_data():
+def started(server, unavailable):
+    """The server's URL once it runs; the test is skipped where its Debian package is missing."""
     try:
-        server = Postgres()
-        url = server.__enter__()
-    except PostgresUnavailable as exc:
+        return server.__enter__()
+    except unavailable as exc:
         pytest.skip(str(exc))
+
+
+def test_postgres_restarts_on_its_port_with_its_data():
+    server = Postgres()
+    url = started(server, PostgresUnavailable)
     try:
         db = sa.create_engine(url, future=True, pool_pre_ping=True)
         with db.begin() as conn:
@@ -33,11 +38,8 @@ def test_postgres_restarts_on_its_port_with_its_data():
 
 
 def test_redis_restarts_on_its_port_empty():
-    try:
-        server = RedisServer()
-        url = server.__enter__()
-    except RedisUnavailable as exc:
-        pytest.skip(str(exc))
+    server = RedisServer()
+    url = started(server, RedisUnavailable)
     try:
         client = redis.Redis.from_url(url, socket_timeout=2)
         client.set("k", "v")
