@@ -20,6 +20,7 @@ from bot.apps.restarts import GaveUp
 from bot.apps.supervisor import Servers, StartError, ensure_index
 from bot.apps.training import TrainError, train_if_needed
 from bot.cluster.local import Nginx, Postgres, RedisServer
+from bot.kb.shared import publish_serving
 from bot.settings import Settings
 
 
@@ -56,6 +57,10 @@ class Cluster:
         self.postgres, self.redis = Postgres(), RedisServer()
         self.postgres_url = postgres_url = self._stack.enter_context(self.postgres)
         self.redis_url = redis_url = self._stack.enter_context(self.redis)
+        # the start-up build ran before PostgreSQL did: publish it, so every action server serves it
+        # (built once here; each node follows the pointer)
+        publish_serving(node_settings(self.settings, 0, postgres_url, redis_url, self.rasa_port,
+                                      self.action_port))
         for i in range(self.count):
             actions = Servers(node_settings(self.settings, i, postgres_url, redis_url, self.rasa_port,
                                             self.action_port), log_dir=self.folder / f"actions{i + 1}")

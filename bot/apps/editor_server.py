@@ -1,5 +1,7 @@
 """``supportbot editor``: the FAQ editor's page (``/editor/``) and its background builder, in one
-process of their own: the encoders they keep loaded never burden the customer-facing servers.
+process of their own: the encoders they keep loaded never burden the customer-facing servers. They
+encode through the model's ONNX export, as the action servers do; torch only loads in the child
+processes that export, check an export against torch, or tune (``bot.editor.encoders``).
 
 Run one per deployment, on the machine whose ``data/faq`` is the source of truth; the other nodes'
 action servers pick up each published index version from the shared ``kb_index`` (the one here
@@ -77,9 +79,6 @@ def serve(settings: Settings) -> int:
 
     logging.getLogger().setLevel(logging.INFO)
     install_log_redaction()
-    import torch
-
-    torch.set_num_threads(settings.encoder_threads)
     db = engine(settings.handoff_db_url)
     versions = VersionStore(db)
     staff = StaffStore(db)

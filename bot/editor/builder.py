@@ -5,7 +5,8 @@ them). To serve an edit within a second, a version is switched in with the thres
 version it replaces, the running action server is told at once, and only then is it calibrated
 (the new thresholds are swapped in the same way, a fraction of a second later). The encoders stay
 loaded between builds. When phrasings changed, the encoder is re-tuned in a child process once
-publishing has been quiet for a while, and the FAQ is rebuilt with the tuned model.
+publishing has been quiet for a while, and the FAQ is rebuilt with the tuned model. Encoding is
+through the ONNX export (``bot.editor.encoders``): torch only ever loads in a child process.
 
 Once real questions are labelled (``bot.inbox.labels``: inbox actions, votes), the serving
 version is recalibrated from them (``bot.kb.traffic_calibration``) after each publish's corpus
@@ -29,13 +30,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
+from bot.editor.encoders import EditorEncoders
 from bot.editor.recipe import Recipe
 from bot.editor.versions import BUILDING, FAILED, QUEUED, SERVING, SUPERSEDED, VersionStore
 from bot.inbox.labels import Collected
 from bot.kb.corpus import Corpus, load_corpus
-from bot.kb.encoder import Encoder, SentenceTransformerEncoder, load_encoder
+from bot.kb.encoder import Encoder
 from bot.kb.index import IndexVersion, current_path, serving_name
 from bot.kb.models import fresh_tuned
+from bot.kb.onnx_encoder import OnnxEncoder
 from bot.kb.shared import SharedIndex, SharedIndexError
 from bot.settings import Settings
 
@@ -55,6 +58,7 @@ class Builder:
         self.notify = notify  # tell the running bot to load the new version now
         self.tune = tune  # adapts the encoder to a corpus (slow; None: never)
         self._base = base
+        self.encoders = EditorEncoders(settings)  # ONNX in this process, torch only in a child
         self._loaded: dict[str, Encoder] = {}
         self._wake = threading.Condition()
         self._stop = threading.Event()
@@ -133,13 +137,13 @@ class Builder:
     @property
     def base(self) -> Encoder:
         if self._base is None:
-            self._base = load_encoder(self.settings.model)
+            self._base = self.encoders.load()
         return self._base
 
     def _load(self, path: Path) -> Encoder:
         key = str(path)
         if key not in self._loaded:
-            self._loaded = {key: SentenceTransformerEncoder(path)}  # one tuned model at a time
+            self._loaded = {key: self.encoders.load(path)}  # one tuned model at a time
         return self._loaded[key]
 
     def encoder_for(self, corpus: Corpus) -> Encoder:
@@ -192,7 +196,8 @@ class Builder:
                         if source.exists():
                             shutil.copyfile(source, path / name)
 
-            result = recipe.build(corpus, index, encoder, carry_thresholds)
+            check = self.encoders.export_check(encoder) if isinstance(encoder, OnnxEncoder) else None
+            result = recipe.build(corpus, index, encoder, carry_thresholds, check)  # None: torch checks itself
             self._serve_now()
             served = time.perf_counter() - started
             note = "" if corpus.content_hash() == wanted.corpus_hash else \

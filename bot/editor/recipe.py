@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.kb.build import BuildResult, Calibrate, build_index
+from bot.kb.build import BuildResult, Calibrate, ExportCheck, build_index
 from bot.kb.corpus import Corpus
 from bot.kb.encoder import Encoder
 from bot.settings import Settings
@@ -28,11 +28,11 @@ class Recipe:
         return cls(weights, target, read_out_of_scope(settings))
 
     def build(self, corpus: Corpus, index_dir: Path, encoder: Encoder,
-              before_switch: Calibrate | None = None) -> BuildResult:
+              before_switch: Calibrate | None = None, export_check: ExportCheck | None = None) -> BuildResult:
         from bot.kb.out_of_scope import digest
 
         weights: dict = self.weights  # the signals' weights only: build_index's other flags stay unset
-        return build_index(corpus, index_dir, encoder, calibrate=before_switch,
+        return build_index(corpus, index_dir, encoder, calibrate=before_switch, export_check=export_check,
                            out_of_scope=digest(self.out_of_scope), **weights)
 
     def calibrate(self, path: Path, encoder: Encoder, index_dir: Path, vectors: Any = None) -> None:

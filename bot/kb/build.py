@@ -32,6 +32,8 @@ from bot.kb.onnx_export import ensure_export
 
 # calibrate(path of the new version, phrasing vectors, owners) before it starts serving
 Calibrate = Callable[[Path, np.ndarray, np.ndarray], None]
+# the encoder_export record of a version from its phrasings and their vectors (bot.kb.onnx_export)
+ExportCheck = Callable[[list[str], np.ndarray], dict]
 
 
 @dataclass
@@ -74,13 +76,15 @@ def _unchanged(index_dir: Path, corpus_hash: str, encoder: Encoder, weights: dic
 
 def build_index(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: bool = False,
                 progress: bool = False, calibrate: Calibrate | None = None, out_of_scope: str = "",
-                **weights: float) -> BuildResult:
+                export_check: ExportCheck | None = None, **weights: float) -> BuildResult:
     """Embed every phrasing of ``corpus`` and publish a new index version.
 
     ``weights`` are the scoring signals' (``answer_weight=0.5``...; ``bot.kb.evidence``; unset
     ones take their defaults, 0 turns one off). Nothing is switched until the new version is
     complete on disk, calibrated by ``calibrate`` if given. ``out_of_scope``: the digest of the
     out-of-scope examples ``calibrate`` uses (``bot.kb.out_of_scope.digest``), in the manifest.
+    ``export_check(texts, vectors)``: the version's ``encoder_export`` record (default: export the
+    torch ``encoder`` and check it here); required to build with an ONNX encoder (the editor does).
     """
     if corpus.errors:
         raise KbIndexError("the corpus has errors; fix them first ('supportbot kb validate')")
@@ -91,8 +95,8 @@ def build_index(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: boo
     if not corpus.entries:
         raise KbIndexError("the corpus has no entries; nothing to index")
     backend = getattr(encoder, "backend", "torch")
-    if backend != "torch":  # the index holds torch's vectors: ONNX ones are checked against them
-        raise KbIndexError(f"builds encode with the torch model, not its {backend} export")
+    if backend != "torch" and export_check is None:  # who checks the export against torch?
+        raise KbIndexError(f"a build with the {backend} export needs an export_check (against torch)")
     signals = computations()
     chosen = {s.key: signals[s.name].usable_weight(chosen[s.key], len(corpus.entries)) for s in SIGNALS}
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -106,7 +110,8 @@ def build_index(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: boo
     started = time.perf_counter()
     texts, owners = phrasing_table(corpus.entries)
     vectors, n_encoded = embed_phrasings(index_dir, encoder, texts, progress)
-    exported = ensure_export(encoder, index_dir, texts, vectors)  # ONNX, checked on these phrasings
+    exported = (export_check(texts, vectors) if export_check is not None  # ONNX, checked on these phrasings
+                else ensure_export(encoder, index_dir, texts, vectors))
     serving = serving_name(index_dir)
     build = BuildInput(corpus.entries, texts, owners, vectors,
                        lambda more: embed_phrasings(index_dir, encoder, more, progress),

@@ -140,9 +140,11 @@ def embed_phrasings(index_dir: Path, encoder: Encoder, texts: Sequence[str],
                     progress: bool = False) -> tuple[np.ndarray, int]:
     """Vectors for ``texts`` through the embedding cache; returns (vectors, how many were encoded)."""
     cache = EmbeddingCache(index_dir / "cache" / "embeddings.sqlite")
+    backend = getattr(encoder, "backend", "torch")  # an ONNX export's vectors are cached as its own
+    key = encoder.name if backend == "torch" else f"{encoder.name}@{backend}:{getattr(encoder, 'digest', '')}"
     try:
         return cache.encode(
-            encoder.name, list(texts),
+            key, list(texts),
             lambda missing: encoder.encode(missing, progress=progress and len(missing) > 256),
         )
     finally:

@@ -150,25 +150,57 @@ def verify(folder: Path, texts: Sequence[str], vectors: np.ndarray) -> dict[str,
     """Each variant's cosine with the torch ``vectors`` of ``texts`` (min, mean, worst phrasing, ok:
     min >= MIN_COSINE). Remembered in export.json, so an unchanged phrasing set is not encoded again."""
     info = read_export(folder)
-    key = hashlib.sha256("\0".join(texts).encode() + np.ascontiguousarray(vectors, np.float32).tobytes())
+    key = _texts_key(texts)  # the export's source_digest ties the torch vectors to the model's files
     remembered = info.get("verified", {})
     checks: dict[str, dict] = {}
     fresh = False
     for backend in FILES:
         digest = info["files"][FILES[backend]]
-        seen = remembered.get(f"{backend}:{digest}:{key.hexdigest()}")
+        seen = remembered.get(f"{backend}:{digest}:{key}")
         if seen is None:
             scores = cosines(_encoder(folder, backend, digest).encode(list(texts), batch_size=1), vectors)
             worst = int(np.argmin(scores))
             seen = {"min": round(float(scores[worst]), 5), "mean": round(float(scores.mean()), 5),
                     "worst": texts[worst], "phrasings": len(texts), "ok": bool(scores[worst] >= MIN_COSINE)}
-            remembered[f"{backend}:{digest}:{key.hexdigest()}"] = seen
+            remembered[f"{backend}:{digest}:{key}"] = seen
             fresh = True
         checks[backend] = {**seen, "digest": digest}
     if fresh:
         info["verified"] = dict(list(remembered.items())[-KEEP_VERIFIED * len(FILES):])
         write_json_atomic(folder / EXPORT_MANIFEST, info)
     return checks
+
+
+def _texts_key(texts: Sequence[str]) -> str:
+    return hashlib.sha256("\0".join(texts).encode()).hexdigest()
+
+
+def remembered_record(folder: Path, index_dir: Path, model_path: Path, texts: Sequence[str]) -> dict | None:
+    """The record ``ensure_export`` would return, without torch: None unless the export in ``folder``
+    is of ``model_path``'s files as they are and each variant was checked on exactly ``texts``."""
+    info = read_export(folder)
+    if info.get("format") != FORMAT or info.get("source_digest") != source_digest(model_path):
+        return None
+    checks = {}
+    for backend in FILES:
+        digest = info.get("files", {}).get(FILES[backend])
+        seen = info.get("verified", {}).get(f"{backend}:{digest}:{_texts_key(texts)}")
+        if seen is None:
+            return None
+        checks[backend] = {**seen, "digest": digest}
+    return {"dir": _relative(folder, index_dir), "source_digest": info["source_digest"], "checks": checks}
+
+
+def export_record(index_dir: Path, model: str, texts: Sequence[str]) -> dict:
+    """Load the torch model (``model``: a folder, "" for the packaged one), encode ``texts`` through
+    the embedding cache and ``ensure_export``: the editor runs this in a child process
+    (``bot.apps.child``), so that torch never loads in the editor's own."""
+    from bot.kb.encoder import SentenceTransformerEncoder
+    from bot.kb.index import embed_phrasings
+
+    encoder = SentenceTransformerEncoder(model or None)
+    vectors, _ = embed_phrasings(index_dir, encoder, list(texts) or list(PROBES))
+    return ensure_export(encoder, index_dir, list(texts) or list(PROBES), vectors)
 
 
 _sessions: dict[tuple[str, str, str], OnnxEncoder] = {}  # the builder's, kept between builds

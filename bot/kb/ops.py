@@ -130,8 +130,9 @@ def build(corpus: Corpus, index_dir: Path, encoder: Encoder, *, force: bool = Fa
         calibrate_version(path, encoder, index_dir, vectors=vectors, target_precision=target_precision,
                           oos_share=oos_share, out_of_scope=out_of_scope)
 
+    signals: dict = weights  # the signals' weights only: build_index's other keywords stay unset
     return build_index(corpus, index_dir, encoder, force=force, progress=progress,
-                       calibrate=hook if calibrate else None, out_of_scope=digest(out_of_scope), **weights)
+                       calibrate=hook if calibrate else None, out_of_scope=digest(out_of_scope), **signals)
 
 
 def read_out_of_scope(settings: Settings, consequence: str = UNCHANGED) -> list[str]:

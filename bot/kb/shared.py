@@ -267,3 +267,19 @@ def build_once(settings: Settings, corpus: Any, index: Path, **options: Any) -> 
     except (SharedIndexError, sa.exc.SQLAlchemyError) as exc:
         raise ops.KbOpsError(f"{exc}\nthe shared index pointer was not moved") from exc
     return built
+
+
+def publish_serving(settings: Settings) -> Pointer | None:
+    """``make cluster``'s start-up build, built before PostgreSQL ran: publish the version this node's
+    kb_index/ serves unless the pointer names it already (under the build lock). None without
+    PostgreSQL or a serving version."""
+    shared = SharedIndex.from_settings(settings)
+    name = serving_name(settings.index_path)
+    if shared is None or not name:
+        return None
+    with shared.build_lock():
+        p = shared.pointer()
+        if p is not None and p.name == name:
+            return p
+        log.info("publishing the start-up build %s to the shared index", name)
+        return shared.publish(name)

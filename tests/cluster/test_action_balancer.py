@@ -1,6 +1,7 @@
 """The action servers behind nginx (``make cluster``, bot/apps/cluster.py): every Rasa node calls its
 actions through nginx's action port, so a dead action server costs no answers on any node."""
 
+import httpx
 import pytest
 
 from tests.cluster.conftest import two_nodes
@@ -31,6 +32,22 @@ def test_the_rasa_nodes_call_their_actions_through_nginx(cluster):
     conf = (cluster.folder / "nginx" / "nginx.conf").read_text()
     for a in cluster.actions:
         assert f"server 127.0.0.1:{a.settings.action_port} " in conf
+
+
+def test_the_start_up_build_is_published_and_both_action_servers_serve_it(cluster):
+    from bot.kb.index import serving_name
+    from bot.kb.shared import SharedIndex
+    from bot.keys import action_server_token
+
+    shared = SharedIndex.from_settings(cluster.actions[0].settings)
+    pointer = shared.pointer()
+    assert pointer is not None  # before: no pointer until the first 'kb build' or editor publish
+    assert pointer.name == serving_name(cluster.settings.index_path)  # the start-up build's version
+    for a in cluster.actions:
+        r = httpx.post(f"{a.action_url}/reload", timeout=30,
+                       headers={"Authorization": f"Bearer {action_server_token(a.settings)}"})
+        assert r.status_code == 200 and r.json() == {"serving": pointer.name, "error": None}, r.text
+    assert shared.local() == pointer  # kb_index/SHARED: this folder holds what the pointer names
 
 
 def test_with_one_action_server_killed_faq_turns_through_both_rasa_nodes_are_answered(cluster):

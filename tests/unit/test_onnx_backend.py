@@ -59,12 +59,16 @@ def test_a_build_records_why_a_model_is_not_exported_and_rebuilds_older_versions
     assert not again.up_to_date and "encoder_export" in again.manifest
 
 
-def test_builds_refuse_an_onnx_encoder(tmp_path, corpus):
+def test_builds_refuse_an_onnx_encoder_unless_told_how_its_export_is_checked(tmp_path, corpus):
     class Exported(FakeEncoder):
         backend = "onnx"
 
-    with pytest.raises(KbIndexError, match="builds encode with the torch model, not its onnx export"):
+    with pytest.raises(KbIndexError, match="a build with the onnx export needs an export_check"):
         build_index(corpus, tmp_path / "idx", Exported())
+    seen = []
+    built = build_index(corpus, tmp_path / "idx", Exported(),
+                        export_check=lambda texts, vectors: seen.append(len(texts)) or {"checks": {}})
+    assert built.manifest["encoder_export"] == {"checks": {}} and seen == [built.manifest["phrasings"]]
 
 
 class Version:
