@@ -13,6 +13,7 @@ from bot.kb.decision import ANSWER, CLARIFY, Decision, Thresholds, decide
 from bot.kb.encoder import Encoder
 from bot.kb.index import IndexVersion
 from bot.kb.query import clean_query
+from bot.kb.spelling import mend
 
 NONE = "none"
 
@@ -59,9 +60,11 @@ def search_queries(version: IndexVersion, encoder: Encoder, texts: Sequence[str]
 
 
 def search_and_decline(version: IndexVersion, encoder: Encoder, texts: Sequence[str], k: int = 20,
-                       max_chars: int = 1000) -> tuple[list, list[str | None]]:
-    """Each text's hits, and the out-of-scope example that declines it (or None)."""
+                       max_chars: int = 1000, spelling: bool = True) -> tuple[list, list[str | None]]:
+    """Each text's hits, and the out-of-scope example that declines it (or None); ``spelling``:
+    mend unknown words first, as serving does (bot/kb/spelling.py)."""
     cleaned = [clean_query(t, max_chars) for t in texts]
+    cleaned = mend(cleaned, version) if spelling else cleaned
     vectors = encoder.encode(cleaned, batch_size=128)
     hits = version.search(vectors, k, cleaned)
     return hits, version.declined_by(vectors, hits)

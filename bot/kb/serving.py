@@ -23,6 +23,7 @@ from bot.kb.encoder import Encoder, EncoderError, load_encoder
 from bot.kb.index import IndexVersion, KbIndexError, current_name
 from bot.kb.models import version_encoder
 from bot.kb.query import clean_query
+from bot.kb.spelling import mend
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -197,6 +198,7 @@ class KnowledgeBase:
         if not query:
             return Answer(Decision(MISS, reason="empty message", thresholds=version.thresholds),
                           version.name, 0.0, empty=True)
+        query = mend([query], version)[0]
         vector = self._encode(encoder, query)
         hits = version.search(vector, self.search_k, [query])[0]
         decision = decide(hits, version.thresholds, version.overrides, version.declined_by(vector, [hits])[0])
@@ -207,6 +209,7 @@ class KnowledgeBase:
         query = clean_query(text, self.max_query_chars)
         serving = self._serving
         if query and serving is not None:
+            query = mend([query], serving[0])[0]
             self._encode(serving[1], query)
 
     def _encode(self, encoder: Encoder, query: str) -> np.ndarray:
