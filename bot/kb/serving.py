@@ -152,6 +152,7 @@ class KnowledgeBase:
             encoder = version_encoder(version, self.encoder, loaded, self._backend, self._threads)
             if encoder is not loaded:
                 encoder.encode(["warm up"])  # load it fully before it serves
+            mend([""], version)  # its speller too (1-2 s), not on the first customer's message
         except (KbIndexError, EncoderError) as exc:
             # Keep serving the previous version if there is one.
             self._set_error(str(exc), key)

@@ -39,3 +39,12 @@ def test_served_message_is_mended_and_encoded_once(kb):  # noqa: F811
     answer = kb.ask("I forgot my pasword")
     assert counting.texts == ["I forgot my password"]
     assert answer.decision.kind == ANSWER and answer.decision.entry_id == "password-reset"
+
+
+def test_a_loaded_version_has_its_speller_before_the_first_message(kb):  # noqa: F811
+    from bot.kb import spelling
+
+    spelling._SPELLERS.clear()
+    kb._key = None  # as if the version had just been published
+    assert kb.reload()
+    assert str(kb.version.path) in spelling._SPELLERS
