@@ -3,18 +3,25 @@ PostgreSQL (``postgresql``), Redis (``redis-server``) and nginx, the load balanc
 Each is a context manager that starts it in its own temporary folder and stops and removes it after;
 PostgreSQL and Redis also ``stop()``, ``start()`` and ``restart()`` on the same port and folder (the
 fault tests);
-``scripts/system-deps.sh`` installs the packages."""
+``scripts/system-deps.sh`` installs the packages. Every server here is started with a parent-death
+signal (:func:`popen_dying_with_parent`): when the process that started it dies, even by SIGKILL,
+the server is told to stop, so a killed ``pytest`` or ``make cluster`` leaves no server on its ports."""
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 
 class PostgresUnavailable(RuntimeError):
@@ -54,6 +61,30 @@ def stop(proc: subprocess.Popen | None) -> None:
             proc.wait()
 
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+@functools.cache
+def _spawner() -> ThreadPoolExecutor:
+    """The one long-lived thread that forks every server: Linux sends the parent-death signal when the
+    *thread* that forked it ends (tests/e2e/test_faults.py restarts servers from a passing thread)."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="supportbot-spawner")
+
+
+def popen_dying_with_parent(cmd: list[str], *, death_signal: int = signal.SIGTERM,
+                            **kwargs: Any) -> subprocess.Popen:
+    """``subprocess.Popen(cmd, **kwargs)`` whose child gets ``death_signal`` when this process dies
+    (set after ``user=`` takes effect, which would clear it; it survives ``exec``)."""
+    prctl, parent = ctypes.CDLL(None).prctl, os.getpid()  # looked up before the fork
+
+    def die_with_parent() -> None:
+        prctl(PR_SET_PDEATHSIG, int(death_signal), 0, 0, 0)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), death_signal)
+
+    return _spawner().submit(lambda: subprocess.Popen(cmd, preexec_fn=die_with_parent, **kwargs)).result()
+
+
 def _bin(name: str) -> str:
     found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))), None)
     if not found:
@@ -71,6 +102,7 @@ class Postgres:
         self.port = port or free_port()
         # PostgreSQL refuses to run as root; use the postgres account the package creates.
         self.prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.proc: subprocess.Popen | None = None
 
     def _run(self, *cmd: str) -> None:
         subprocess.run([*self.prefix, *cmd], check=True, capture_output=True, text=True, timeout=120)
@@ -86,10 +118,17 @@ class Postgres:
         return f"postgresql://supportbot@127.0.0.1:{self.port}/postgres"
 
     def start(self) -> str:
-        """Start the server on its port and data folder (again, after :meth:`stop`); its URL."""
-        self._run(_bin("pg_ctl"), "-D", str(self.dir), "-l", str(self.work / "pg.log"), "-w", "-o",
-                  f"-h 127.0.0.1 -p {self.port} -k {self.dir} -F", "start")
-        if wait_for_port(self.port, 30):
+        """Start the server on its port and data folder (again, after :meth:`stop`); its URL.
+
+        The postmaster is our child, not pg_ctl's (which would leave it behind when we die): if we die
+        it gets SIGQUIT, PostgreSQL's immediate shutdown, and its backends follow it."""
+        user = {"user": "postgres", "group": "postgres", "extra_groups": []} if self.prefix else {}
+        with open(self.work / "pg.log", "ab") as log:
+            self.proc = popen_dying_with_parent(
+                [_bin("postgres"), "-D", str(self.dir), "-h", "127.0.0.1", "-p", str(self.port),
+                 "-k", str(self.dir), "-F"], death_signal=signal.SIGQUIT, stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **user)
+        if wait_for_port(self.port, 30, self.proc) and self._ready():
             return self.url
         raise PostgresUnavailable("PostgreSQL did not start; see " + str(self.work / "pg.log"))
 
@@ -98,6 +137,17 @@ class Postgres:
         does), ``immediate`` is a crash (recovery from the write-ahead log on the next start)."""
         subprocess.run([*self.prefix, _bin("pg_ctl"), "-D", str(self.dir), "-m", mode, "stop"],
                        capture_output=True, timeout=60)
+        stop(self.proc)  # reaps it (pg_ctl has stopped it), or stops one pg_ctl could not
+        self.proc = None
+
+    def _ready(self, seconds: float = 30) -> bool:
+        """The port opens before recovery ends: wait until the server takes connections."""
+        deadline, isready = time.time() + seconds, _bin("pg_isready")
+        while subprocess.run([isready, "-q", "-h", "127.0.0.1", "-p", str(self.port)], timeout=10).returncode:
+            if time.time() > deadline or (self.proc is not None and self.proc.poll() is not None):
+                return False
+            time.sleep(0.05)
+        return True
 
     def restart(self) -> str:
         self.stop()
@@ -129,7 +179,7 @@ class RedisServer:
         if not binary:
             raise RedisUnavailable("redis-server not found: install it (apt-get install -y redis-server)")
         # no persistence, loopback only: a test's Redis holds nothing worth keeping
-        self.proc = subprocess.Popen(
+        self.proc = popen_dying_with_parent(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", str(self.work), "--logfile", str(self.work / "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -235,7 +285,8 @@ class Nginx:
             raise RuntimeError("nginx not found: install it (apt-get install -y nginx)")
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "nginx.conf").write_text(self.config())
-        self.proc = subprocess.Popen([binary, "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"),
+        # if we die, the master gets SIGTERM (nginx's fast shutdown) and stops its workers
+        self.proc = popen_dying_with_parent([binary, "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"),
                                       "-e", str(self.dir / "error.log")],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if not wait_for_port(self.port, 10, self.proc):

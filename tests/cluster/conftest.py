@@ -85,3 +85,14 @@ def restart_cluster(e2e_settings, real_encoder, tmp_path_factory, webhooks):
     settings = dataclasses.replace(e2e_settings, handoff_webhooks=webhooks.url)
     yield from two_nodes(settings, real_encoder, tmp_path_factory.mktemp("cluster-restarts"),
                          E2E_PORT + 60, ("ana",))
+
+
+@pytest.fixture(scope="session")
+def shared_cluster(e2e_settings, real_encoder, tmp_path_factory):
+    """One cluster for test_action_balancer, test_node_faults and test_two_nodes (each restores what it
+    breaks before it ends): nginx on SUPPORTBOT_E2E_PORT+20 (actions +29), Rasa +21.., action servers
+    +31.., the editor +35; agents ana and bo."""
+    from tests.e2e.conftest import E2E_PORT
+
+    yield from two_nodes(e2e_settings, real_encoder, tmp_path_factory.mktemp("cluster"), E2E_PORT + 20,
+                         ("ana", "bo"))

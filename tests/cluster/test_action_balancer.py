@@ -4,17 +4,13 @@ actions through nginx's action port, so a dead action server costs no answers on
 import httpx
 import pytest
 
-from tests.cluster.conftest import two_nodes
-from tests.e2e.conftest import E2E_PORT, e2e_settings  # noqa: F401 (the fixture)
+from tests.e2e.conftest import e2e_settings  # noqa: F401 (the fixture)
 from tests.e2e.test_rest_conversations import conversation, say
-
-# From SUPPORTBOT_E2E_PORT (P): nginx P+100 (actions P+109), Rasa P+101.., action servers P+111.., editor P+115
-LB = E2E_PORT + 100
 
 
 @pytest.fixture(scope="module")
-def cluster(e2e_settings, real_encoder, tmp_path_factory):  # noqa: F811
-    yield from two_nodes(e2e_settings, real_encoder, tmp_path_factory.mktemp("cluster-actions"), LB, ())
+def cluster(shared_cluster):  # tests/cluster/conftest.py
+    return shared_cluster
 
 
 def refund_answers(node, times):

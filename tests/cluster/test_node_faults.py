@@ -11,17 +11,20 @@ import socketio
 
 from bot.db import engine
 from bot.handoff.store import HandoffStore
-from tests.cluster.conftest import two_nodes
 from tests.e2e.conftest import E2E_PORT, e2e_settings  # noqa: F401 (the fixture)
 from tests.e2e.test_handoff import SocketCustomer, console, handoff_of
 
-# From SUPPORTBOT_E2E_PORT (P): nginx P+40, Rasa P+41.., action servers P+51.., the editor P+55
-LB, RASA, ACTIONS, EDITOR = E2E_PORT + 40, E2E_PORT + 41, E2E_PORT + 51, E2E_PORT + 55
+# The shared cluster (tests/cluster/conftest.py): nginx on SUPPORTBOT_E2E_PORT+20
+LB = E2E_PORT + 20
 
 
 @pytest.fixture(scope="module")
-def cluster(e2e_settings, real_encoder, tmp_path_factory):  # noqa: F811
-    yield from two_nodes(e2e_settings, real_encoder, tmp_path_factory.mktemp("cluster-faults"), LB, ("ana",))
+def cluster(shared_cluster):
+    """The shared cluster; the node this module kills is started again afterwards for the next module."""
+    yield shared_cluster
+    for node in shared_cluster.nodes:
+        if node.procs["rasa"].poll() is not None:
+            node.start_rasa()
 
 
 class Balanced:

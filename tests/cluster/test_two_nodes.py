@@ -12,7 +12,6 @@ import pytest
 from bot.cluster.local import wait_for_port
 from bot.db import engine
 from bot.handoff.store import HandoffStore
-from tests.cluster.conftest import two_nodes
 from tests.deploy_files import DEPLOY, on_loopback
 from tests.e2e.conftest import E2E_PORT, e2e_settings  # noqa: F401 (the fixture)
 from tests.e2e.test_handoff import SocketCustomer, console, handoff_of
@@ -23,8 +22,8 @@ LB, RASA, ACTIONS, EDITOR = E2E_PORT + 20, E2E_PORT + 21, E2E_PORT + 31, E2E_POR
 
 
 @pytest.fixture(scope="module")
-def cluster(e2e_settings, real_encoder, tmp_path_factory):  # noqa: F811
-    yield from two_nodes(e2e_settings, real_encoder, tmp_path_factory.mktemp("cluster"), LB, ("ana", "bo"))
+def cluster(shared_cluster):  # tests/cluster/conftest.py: on LB, RASA, ACTIONS, EDITOR
+    return shared_cluster
 
 
 @pytest.fixture(scope="module")
