@@ -150,25 +150,34 @@ def verify(folder: Path, texts: Sequence[str], vectors: np.ndarray) -> dict[str,
     """Each variant's cosine with the torch ``vectors`` of ``texts`` (min, mean, worst phrasing, ok:
     min >= MIN_COSINE). Remembered in export.json, so an unchanged phrasing set is not encoded again."""
     info = read_export(folder)
-    key = _texts_key(texts)  # the export's source_digest ties the torch vectors to the model's files
+    # Keyed by the phrasings alone, so that remembered_record finds a check without torch; a check
+    # counts for these torch vectors only if they are the ones it was made against.
+    key = _texts_key(texts)
+    against = hashlib.sha256(np.ascontiguousarray(vectors, np.float32).tobytes()).hexdigest()
     remembered = info.get("verified", {})
     checks: dict[str, dict] = {}
     fresh = False
     for backend in FILES:
         digest = info["files"][FILES[backend]]
         seen = remembered.get(f"{backend}:{digest}:{key}")
-        if seen is None:
+        if seen is None or seen.get("against") != against:
             scores = cosines(_encoder(folder, backend, digest).encode(list(texts), batch_size=1), vectors)
             worst = int(np.argmin(scores))
             seen = {"min": round(float(scores[worst]), 5), "mean": round(float(scores.mean()), 5),
-                    "worst": texts[worst], "phrasings": len(texts), "ok": bool(scores[worst] >= MIN_COSINE)}
+                    "worst": texts[worst], "phrasings": len(texts), "ok": bool(scores[worst] >= MIN_COSINE),
+                    "against": against}
             remembered[f"{backend}:{digest}:{key}"] = seen
             fresh = True
-        checks[backend] = {**seen, "digest": digest}
+        checks[backend] = _check(seen, digest)
     if fresh:
         info["verified"] = dict(list(remembered.items())[-KEEP_VERIFIED * len(FILES):])
         write_json_atomic(folder / EXPORT_MANIFEST, info)
     return checks
+
+
+def _check(seen: dict, digest: str) -> dict:
+    """A remembered check as records hold it: without the digest of the vectors it was made against."""
+    return {**{k: v for k, v in seen.items() if k != "against"}, "digest": digest}
 
 
 def _texts_key(texts: Sequence[str]) -> str:
@@ -187,7 +196,7 @@ def remembered_record(folder: Path, index_dir: Path, model_path: Path, texts: Se
         seen = info.get("verified", {}).get(f"{backend}:{digest}:{_texts_key(texts)}")
         if seen is None:
             return None
-        checks[backend] = {**seen, "digest": digest}
+        checks[backend] = _check(seen, digest)
     return {"dir": _relative(folder, index_dir), "source_digest": info["source_digest"], "checks": checks}
 
 
