@@ -6,8 +6,9 @@ and writes back without a transaction, so two nodes can both believe they hold t
 script that deletes it only while it still holds our token to release it, so a holder whose lock
 expired cannot release another's. While held it is renewed (``reacquire``) every third of its
 lifetime, so a long turn keeps it; the fencing check on exit says when it was lost anyway (Redis
-unreachable, or the process stalled past the lifetime) by raising ``LockLost`` instead of passing
-silently. A release that cannot reach Redis leaves the lock to expire (logged): the turn is done.
+unreachable, Redis restarted empty, or the process stalled past the lifetime) by raising ``LockLost``
+once the body is done, instead of passing silently (a body that raised keeps its own exception).
+A release that cannot reach Redis leaves the lock to expire (logged): the turn is done.
 """
 
 from __future__ import annotations
@@ -62,9 +63,11 @@ class ConversationLocks:
             raise LockTimeout(f"conversation {conversation_id!r} stayed locked for {waited:.1f} s")
         lost = asyncio.Event()
         renewal = asyncio.create_task(self._renew(lock, lost))
+        finished = False
         try:
             yield
-        finally:
+            finished = True
+        finally:  # the body's own exception, if any, goes on: a lost lock is then only logged
             renewal.cancel()
             try:
                 await lock.release()
@@ -72,6 +75,9 @@ class ConversationLocks:
                 lost.set()
             except (redis.ConnectionError, redis.TimeoutError) as exc:  # the turn is done and stored:
                 log.warning("conversation lock %s left to expire: Redis unreachable (%s)", lock.name, exc)
-            if lost.is_set():
-                raise LockLost(f"the lock of conversation {conversation_id!r} expired or was taken over "
-                               "while this node held it")
+            if lost.is_set() and not finished:
+                log.error("the lock of conversation %r expired or was taken over while this node held it",
+                          conversation_id)
+        if lost.is_set():
+            raise LockLost(f"the lock of conversation {conversation_id!r} expired or was taken over "
+                           "while this node held it")

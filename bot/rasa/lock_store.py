@@ -8,7 +8,8 @@ for ``LOCAL_FOR_S`` seconds before asking Redis again (logged), so customers' tu
 and still one at a time on each node (a socket.io customer's turns all go to one node, through the
 load balancer's sticky sessions). Failing closed would refuse every customer of every node for as
 long as Redis is away; the cost of failing open is that two REST turns of one conversation sent at
-the same instant to two nodes may run together.
+the same instant to two nodes may run together. A turn whose Redis lock was lost while it ran (Redis
+restarted empty, or the node stalled past the lock's lifetime) is still answered; the log says so.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore
 
 from bot.cluster import async_client
-from bot.cluster.lock import ConversationLocks
+from bot.cluster.lock import ConversationLocks, LockLost
 
 log = logging.getLogger(__name__)
 LOCAL_FOR_S = 5.0  # after Redis failed to answer, each node locks conversations alone this long
@@ -52,16 +53,21 @@ class SupportLockStore(InMemoryLockStore):
             async with super().lock(conversation_id, lock_lifetime, wait_time_in_seconds) as held:
                 yield held
             return
-        async with AsyncExitStack() as stack:
-            shared = time.monotonic() >= self._local_until
-            if shared:
-                try:
-                    await stack.enter_async_context(self._shared().hold(conversation_id))
-                except (redis.ConnectionError, redis.TimeoutError) as exc:
-                    shared, self._local_until = False, time.monotonic() + LOCAL_FOR_S
-                    log.warning("conversations locked by this node alone for %g s: Redis unreachable (%s)",
-                                LOCAL_FOR_S, exc)
-            if not shared:
-                await stack.enter_async_context(super().lock(conversation_id, lock_lifetime,
-                                                             wait_time_in_seconds))
-            yield TicketLock(conversation_id)
+        try:
+            async with AsyncExitStack() as stack:
+                shared = time.monotonic() >= self._local_until
+                if shared:
+                    try:
+                        await stack.enter_async_context(self._shared().hold(conversation_id))
+                    except (redis.ConnectionError, redis.TimeoutError) as exc:
+                        shared, self._local_until = False, time.monotonic() + LOCAL_FOR_S
+                        log.warning("conversations locked by this node alone for %g s: Redis unreachable (%s)",
+                                    LOCAL_FOR_S, exc)
+                if not shared:
+                    await stack.enter_async_context(super().lock(conversation_id, lock_lifetime,
+                                                                 wait_time_in_seconds))
+                yield TicketLock(conversation_id)
+        except LockLost as exc:  # raised only after the turn ran to its end: its reply and events are
+            # stored, so the customer gets the reply; the log says the turn may have overlapped another
+            log.error("%s (Redis restarted, or this node stalled); its turn is answered and stored, but "
+                      "another node may have run a turn of it at the same time", exc)

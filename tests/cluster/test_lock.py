@@ -80,6 +80,19 @@ def test_an_expired_holder_cannot_release_the_next_holders_lock(redis_url):
     run(main())
 
 
+def test_a_lost_lock_does_not_hide_the_turns_own_error(redis_url, caplog):
+    async def main():
+        client = async_client(redis_url)
+        locks = ConversationLocks(client)
+        with pytest.raises(ValueError, match="the turn failed"):
+            async with locks.hold("conv-7"):
+                await client.delete(PREFIX + "conv-7")  # lost while held
+                raise ValueError("the turn failed")
+        assert any("'conv-7'" in r.getMessage() for r in caplog.records)  # and the loss is logged
+
+    run(main())
+
+
 def test_release_by_a_non_owner_is_refused(redis_url):
     async def main():
         client = async_client(redis_url)

@@ -62,6 +62,30 @@ def test_the_lock_fails_open_to_the_nodes_own_lock_and_returns_to_redis(server, 
     asyncio.run(main())
 
 
+def test_a_turn_whose_lock_vanished_with_a_restart_is_still_answered(server, caplog):
+    """Redis restarted empty while a turn held the conversation's lock: the turn has run and is
+    stored, so it returns its reply (logged as an error), and the next turn locks in Redis again."""
+    store = SupportLockStore(redis_url=server.url)
+    held = redis.Redis.from_url(server.url)
+
+    async def main():
+        with caplog.at_level(logging.ERROR, logger="bot.rasa.lock_store"):
+            async with store.lock("c3"):
+                assert held.get(PREFIX + "c3") is not None
+                held.flushall()  # what a restart without persistence leaves: the lock's key is gone
+                reply = "answered"
+            assert reply == "answered"
+            async with store.lock("c4"):  # a real restart during the turn: the same
+                server.stop()
+                server.start()
+            async with store.lock("c3"):
+                assert held.get(PREFIX + "c3") is not None  # in Redis again
+        lost = [r.getMessage() for r in caplog.records if "'c3'" in r.getMessage()]
+        assert len(lost) == 1 and "is answered and stored" in lost[0], lost
+
+    asyncio.run(main())
+
+
 def test_presence_registers_its_sockets_again_after_a_restart_and_hands_over(server):
     handed = []
 
