@@ -1,7 +1,9 @@
-"""Static files of the pages and the widget, from ``bot/web/static``, with their content type."""
+"""Static files of the pages and the widget, from ``bot/web/static``, with their content type.
+A page's ``<!--#include NAME.html-->`` is replaced by that file (the staff pages' one login form)."""
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from typing import Iterable
 
@@ -10,11 +12,21 @@ from sanic.request import Request
 
 TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
          ".html": "text/html; charset=utf-8"}
+INCLUDE = re.compile(rb"<!--#include ([a-z_]+\.html)-->")
+
+
+def _read(path: str) -> bytes:
+    return resources.files("bot.web").joinpath(f"static/{path}").read_bytes()
+
+
+def page(path: str) -> bytes:
+    """An HTML file under ``bot/web/static`` with its includes put in (one level)."""
+    return INCLUDE.sub(lambda m: _read(m.group(1).decode()), _read(path))
 
 
 def asset(path: str, headers: dict[str, str] | None = None) -> response.HTTPResponse:
     """A file under ``bot/web/static``, with its content type."""
-    body = resources.files("bot.web").joinpath(f"static/{path}").read_bytes()
+    body = page(path) if path.endswith(".html") else _read(path)
     content_type = TYPES[path[path.rindex("."):]]
     return response.raw(body, content_type=content_type, headers=headers)
 

@@ -160,15 +160,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   if (fromHash.get("since") && fromHash.get("until")) {
     $("#period").since.value = fromHash.get("since"); $("#period").until.value = fromHash.get("until");
   } else { setDays(7); }
-  $("#login").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const f = ev.target;
-    try {
-      const who = await post("/login", { name: f.name.value, password: f.password.value });
-      $("#login-error").textContent = ""; f.password.value = "";
-      showReport(who);
-    } catch (err) { $("#login-error").textContent = err.message; }
-  });
+  wireLogin((credentials) => post("/login", credentials), showReport);
   $("#logout").addEventListener("click", async () => { await post("/logout").catch(() => {}); csrf = null; showLogin(); });
   $("#period").addEventListener("submit", (ev) => { ev.preventDefault(); load(); });
   for (const b of document.querySelectorAll(".quick button")) {

@@ -208,16 +208,8 @@ async function act(path) {
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
-  $("#login").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const form = new FormData(ev.target);
-    try {
-      const d = await api("/login", { method: "POST",
-        body: JSON.stringify({ name: form.get("name"), password: form.get("password") }) });
-      csrf = d.csrf; showApp(d.agent); refreshQueue();
-      $("#login-error").textContent = "";
-    } catch (e) { $("#login-error").textContent = e.message; }
-  });
+  wireLogin((credentials) => api("/login", { method: "POST", body: JSON.stringify(credentials) }),
+            (d) => { csrf = d.csrf; showApp(d.agent); refreshQueue(); });
   $("#logout").addEventListener("click", async () => {
     await api("/logout", { method: "POST", body: "{}" }).catch(() => {});
     csrf = null; current = null; showLogin();

@@ -632,18 +632,7 @@ async function applyImport() {
 // -- wiring ------------------------------------------------------------------------------------
 
 document.addEventListener("DOMContentLoaded", async () => {
-  $("#login").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const f = ev.target.elements;
-    try {
-      const who = await post("/login", { name: f.name.value, password: f.password.value });
-      f.password.value = "";
-      $("#login-error").textContent = "";
-      await showApp(who);
-    } catch (err) {
-      $("#login-error").textContent = err.message;
-    }
-  });
+  wireLogin((credentials) => post("/login", credentials), showApp);
   $("#logout").addEventListener("click", async () => { await post("/logout").catch(() => {}); csrf = null; showLogin(); });
   for (const b of document.querySelectorAll("#tabs button")) b.addEventListener("click", () => showTab(b.dataset.tab));
   $("#search").addEventListener("input", renderList);

@@ -3,6 +3,7 @@
 //
 //   const api = staffApi("/console/api", () => csrf);  // api(path, fetchOptions) -> the JSON body
 //   On an error status it throws an Error with the server's message, .status and .body.
+//   wireLogin(credentials => api("/login", ...), who => ...)  // the one login form (login.html)
 "use strict";
 
 function staffApi(prefix, csrfToken) {
@@ -22,4 +23,19 @@ function el(tag, text, cls) {
   if (text !== undefined && text !== null) node.textContent = String(text);
   if (cls) node.className = cls;
   return node;
+}
+
+// The login form every staff page includes: posts the name and password with ``submit``, then
+// forgets the password and hands the answer to ``onLogin``; an error is shown under the form.
+function wireLogin(submit, onLogin) {
+  const form = document.getElementById("login"), error = document.getElementById("login-error");
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = form.elements;
+    try {
+      const who = await submit({ name: f.name.value, password: f.password.value });
+      f.password.value = ""; error.textContent = "";
+      await onLogin(who);
+    } catch (err) { error.textContent = err.message; }
+  });
 }
