@@ -38,6 +38,7 @@ class RetryingSender:
 
     def __init__(self, queue: DeliveryQueue, base_delay: float = 1.0, max_attempts: int | None = None):
         self.queue, self.base_delay, self.max_attempts = queue, base_delay, max_attempts
+        self._unrecorded: list[int] = []  # sent, but the database was away when we said so
 
     def attempt(self, row: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -46,17 +47,28 @@ class RetryingSender:
         return f"{self.kind} {row['id']}"
 
     def deliver_due(self) -> int:
-        """Try every row that is due; returns how many were delivered."""
+        """Try every row that is due; returns how many were delivered. A delivery the database could
+        not be told about (it was away) is told first, on a later round, and never sent again by this
+        sender; the round stops while the database is away (the exception goes to the caller)."""
+        self._record_delivered()
         done = 0
         for row in self.queue.claim():
+            if row["id"] in self._unrecorded:
+                continue
             try:
                 self.attempt(row)
             except DeliveryFailed as exc:
                 self._failed(row, exc)
                 continue
-            self.queue.delivered(row["id"])
+            self._unrecorded.append(row["id"])
+            self._record_delivered()
             done += 1
         return done
+
+    def _record_delivered(self) -> None:
+        while self._unrecorded:
+            self.queue.delivered(self._unrecorded[0])
+            self._unrecorded.pop(0)
 
     def _failed(self, row: dict[str, Any], exc: DeliveryFailed) -> None:
         attempts = row["attempts"] + 1
