@@ -245,10 +245,16 @@ http {{
 # The action servers behind their own port, for the Rasa nodes' action endpoint (and the editor's
 # and console's calls). A server that is down is skipped: a refused or timed-out connection goes to
 # the next one (proxy_next_upstream; a request already sent is never resent, so no action runs twice).
+# One conversation's requests go to one server, by their X-Conversation-Key (bot/rasa/routing.py: the
+# FAQ action finds what the prefetch encoded); requests without it are spread by request id.
 ACTIONS_CONF = """
-    upstream actions {{ {servers} }}
+    map $http_x_conversation_key $action_key {{ "" $request_id; default $http_x_conversation_key; }}
+    log_format actions '$time_iso8601 $request_method $uri $status key=$http_x_conversation_key '
+                       'upstream=$upstream_addr';
+    upstream actions {{ hash $action_key consistent; {servers} }}
     server {{
         listen 127.0.0.1:{port};
+        access_log {dir}/actions.log actions;
         proxy_http_version 1.1;
         proxy_set_header Host $http_host;
         proxy_connect_timeout 1s;
@@ -274,7 +280,7 @@ class Nginx:
         self.proc: subprocess.Popen | None = None
 
     def config(self) -> str:
-        actions = ACTIONS_CONF.format(servers=_servers(self.actions[1]), port=self.actions[0]) \
+        actions = ACTIONS_CONF.format(servers=_servers(self.actions[1]), port=self.actions[0], dir=self.dir) \
             if self.actions else ""
         return NGINX_CONF.format(dir=self.dir, servers=_servers(self.upstreams), port=self.port,
                                  actions=actions)

@@ -20,7 +20,8 @@
 It also masks personal data in the server's logs once Rasa has configured them, answers
 cross-origin requests on the customer channels only (``bot.rasa.channels.origins``), reads a
 ``/intent{...}`` message as an intent only when the bot offered it as a button
-(``bot.rasa.typed_intents``), and installs ``bot.rasa.fallback``: when the action server is down,
+(``bot.rasa.typed_intents``), keys every action call by its conversation for the load balancer
+(``bot.rasa.routing``), and installs ``bot.rasa.fallback``: when the action server is down,
 hand-off actions run in this process and the FAQ says honestly that it cannot look answers up.
 
 Usage: ``python -m bot.rasa.launcher run --model ...`` (any ``rasa`` arguments).
@@ -175,6 +176,7 @@ def install_app_hooks() -> None:
 def main() -> None:
     from bot.apps.environment import rasa_variables
     from bot.rasa.fallback import install_fallback
+    from bot.rasa.routing import install_conversation_routing
     from bot.rasa.tracker_store import install_fail_loudly
     from bot.rasa.typed_intents import install_typed_intent_check
     from bot.settings import Settings
@@ -183,6 +185,7 @@ def main() -> None:
         os.environ.setdefault(key, value)
 
     install_speedups()
+    install_conversation_routing()
     install_fallback()
     install_app_hooks()
     install_typed_intent_check()

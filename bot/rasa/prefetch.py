@@ -24,6 +24,7 @@ import aiohttp
 
 from bot.keys import action_server_token
 from bot.rasa.launcher import KEEP_ALIVE_S
+from bot.rasa.routing import CONVERSATION_HEADER, conversation_key
 from bot.runtime import settings
 
 log = logging.getLogger(__name__)
@@ -44,11 +45,15 @@ class Prefetcher:
         self._session: aiohttp.ClientSession | None = None
         self._pending: set[asyncio.Task] = set()
 
-    async def __call__(self, text: object) -> None:
+    async def __call__(self, text: object, conversation: str | None = None) -> None:
+        """``conversation``: its id, so the load balancer sends this to the action server its FAQ
+        action will go to (``bot.rasa.routing``)."""
         if not isinstance(text, str) or not text.strip() or text.startswith("/"):  # or a button
             return
         sent = asyncio.Event()
-        task = asyncio.get_running_loop().create_task(self._post(text, sent))
+        headers = {**self.headers, CONVERSATION_HEADER: conversation_key(conversation)} if conversation \
+            else self.headers
+        task = asyncio.get_running_loop().create_task(self._post(text, headers, sent))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
         waiting = asyncio.ensure_future(sent.wait())
@@ -59,7 +64,7 @@ class Prefetcher:
         if self._session is not None:
             await self._session.close()
 
-    async def _post(self, text: str, sent: asyncio.Event) -> None:
+    async def _post(self, text: str, headers: dict[str, str], sent: asyncio.Event) -> None:
         try:
             if self._session is None or self._session.closed:
                 traces = aiohttp.TraceConfig()
@@ -67,7 +72,7 @@ class Prefetcher:
                 self._session = aiohttp.ClientSession(
                     timeout=aiohttp.ClientTimeout(total=5), trace_configs=[traces],
                     connector=aiohttp.TCPConnector(keepalive_timeout=KEEP_ALIVE_S))
-            async with self._session.post(self.url, json={"text": text}, headers=self.headers,
+            async with self._session.post(self.url, json={"text": text}, headers=headers,
                                           trace_request_ctx=sent) as reply:
                 await reply.read()
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
@@ -80,5 +85,5 @@ def prefetcher() -> Prefetcher:
     return Prefetcher(f"{s.action_url}/prefetch", action_server_token(s))
 
 
-async def prefetch(text: object) -> None:
-    await prefetcher()(text)
+async def prefetch(text: object, conversation: str | None = None) -> None:
+    await prefetcher()(text, conversation)

@@ -46,6 +46,31 @@ def test_the_start_up_build_is_published_and_both_action_servers_serve_it(cluste
     assert shared.local() == pointer  # kb_index/SHARED: this folder holds what the pointer names
 
 
+def test_one_conversations_prefetch_and_actions_go_to_one_action_server(cluster):
+    """nginx picks the action server by the conversation's key (bot/rasa/routing.py), so the FAQ
+    action runs where its message was prefetched; different conversations use both servers."""
+    log = cluster.folder / "nginx" / "actions.log"
+    seen = log.stat().st_size if log.exists() else 0
+    for n in range(12):
+        node = cluster.nodes[n % 2]
+        c = conversation()
+        say(node, c, "how long does it take to get my refund?")
+        say(cluster.nodes[(n + 1) % 2], c, "do you ship to canada?")  # the other Rasa node, same server
+    with log.open() as f:
+        f.seek(seen)
+        lines = [dict(part.split("=", 1) for part in line.split() if "=" in part) | {"uri": line.split()[2]}
+                 for line in f if " key=" in line]
+    by_key: dict[str, set[str]] = {}
+    for line in lines:
+        if line["key"] and line["key"] != "-":
+            by_key.setdefault(line["key"], set()).add(line["upstream"])
+    uris = {(line["uri"], bool(line["key"] and line["key"] != "-")) for line in lines}
+    assert ("/prefetch", True) in uris and ("/webhook", True) in uris, uris
+    assert len(by_key) == 12, by_key
+    assert all(len(upstreams) == 1 for upstreams in by_key.values()), by_key
+    assert len(set().union(*by_key.values())) == 2, "every conversation went to one action server"
+
+
 def test_with_one_action_server_killed_faq_turns_through_both_rasa_nodes_are_answered(cluster):
     for node in cluster.nodes:
         assert refund_answers(node, 2) == 2

@@ -37,6 +37,9 @@ def test_both_configs_put_the_action_servers_behind_their_own_port_and_skip_a_de
         actions = re.split(r"\n\s*server \{", conf)[2]
         assert "proxy_next_upstream error timeout" in actions and "non_idempotent" not in actions
         assert re.search(r"proxy_connect_timeout [1-3]s;", actions)
+        # one conversation's prefetch and action calls to one server (bot/rasa/routing.py), others spread
+        assert re.search(r"upstream actions \{\s*hash \$action_key consistent;", conf)
+        assert re.search(r'map \$http_x_conversation_key \$action_key \{ "" \$request_id;', conf)
     assert "listen 5055;" in deployed and "listen 127.0.0.1:5055;" in generated
 
 

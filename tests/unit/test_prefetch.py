@@ -9,18 +9,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from bot.rasa.prefetch import SEND_WAIT_S, Prefetcher
+from bot.rasa.routing import CONVERSATION_HEADER, _keyed, conversation_key
 
 
 @pytest.fixture
 def receiver():
-    got: list[tuple[float, str]] = []
+    got: list[tuple[float, str, str | None]] = []  # when, the text, the conversation's key
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_POST(self):
             body = self.rfile.read(int(self.headers["Content-Length"]))
-            got.append((time.perf_counter(), json.loads(body)["text"]))
+            got.append((time.perf_counter(), json.loads(body)["text"], self.headers.get(CONVERSATION_HEADER)))
             self.send_response(204)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -58,7 +59,7 @@ def test_the_message_is_on_the_wire_before_the_turn_goes_on(receiver, monkeypatc
         return first, second
 
     first, second = asyncio.run(run())
-    assert [text for _, text in got] == ["where is my parcel", "and my refund"]
+    assert [text for _, text, _ in got] == ["where is my parcel", "and my refund"]
     assert got[0][0] < first + 0.25 and got[1][0] < second + 0.25
 
 
@@ -73,3 +74,32 @@ def test_an_unreachable_action_server_never_holds_the_turn_up():
         return took
 
     assert asyncio.run(run()) < SEND_WAIT_S + 0.05
+
+
+def test_a_conversations_prefetch_and_action_calls_carry_one_key_for_the_load_balancer(receiver):
+    url, got = receiver
+
+    async def run():
+        prefetch = Prefetcher(url)
+        await prefetch("where is my parcel", "conversation-1")
+        await prefetch("and my refund")  # no conversation: no key
+        await asyncio.sleep(0.3)
+        await prefetch.close()
+
+    asyncio.run(run())
+    assert sorted((text, key) for _, text, key in got) == [
+        ("and my refund", None), ("where is my parcel", conversation_key("conversation-1"))]
+    assert conversation_key("conversation-1") != conversation_key("conversation-2")
+    assert "conversation-1" not in conversation_key("conversation-1")  # the id never reaches the logs
+
+    sent = []
+
+    async def request(self, method="post", subpath=None, **kwargs):  # EndpointConfig.request's shape
+        sent.append(kwargs.get("headers"))
+
+    keyed = _keyed(request)
+    action_call = {"next_action": "action_faq", "sender_id": "conversation-1", "tracker": {}}
+    asyncio.run(keyed(None, json=action_call, method="post"))
+    asyncio.run(keyed(None, json={"text": "not an action call"}, method="post"))
+    asyncio.run(keyed(None, method="get", subpath="/health"))
+    assert sent == [{CONVERSATION_HEADER: conversation_key("conversation-1")}, None, None]

@@ -94,7 +94,7 @@ class SupportRest(RestInput):
         async def with_feed(message: UserMessage) -> None:
             taken: list[dict[str, Any]] = []
             try:
-                await prefetch(message.text)
+                await prefetch(message.text, message.sender_id)
                 if isinstance(message.output_channel, CollectingOutputChannel):
                     taken = delivery().take(message.sender_id)
                     message.output_channel.messages.extend(taken)

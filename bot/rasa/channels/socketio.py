@@ -272,7 +272,7 @@ class SupportSocketIO(SocketIOInput):
             if limit is not None:
                 return await refuse(sid, limit.field, limit.message)
             try:
-                await prefetch(text)
+                await prefetch(text, sender_id)
                 await on_new_message(UserMessage(
                     text, FixedSocketIOOutput(sio, self.bot_message_evt), sender_id,
                     input_channel=self.name(), metadata=data.get(self.metadata_key) or {}))
