@@ -29,6 +29,7 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 PROVISIONAL_SHARE = 0.5  # an earlier check vouches for a new phrasing set at most twice its size
 KEEP_REFUSED = 8
+LATER_NICENESS = 10  # a check after serving yields the CPU to the servers
 Child = Callable[..., Any]  # run_in_child(log_file, "module:function", *args)
 
 
@@ -54,11 +55,11 @@ class EditorEncoders:
         path = Path(model) if model else packaged_model_path()
         return path, export_dir(self.settings.index_path, path, model_name(model))
 
-    def _export_in_child(self, model: str, texts: Sequence[str] = ()) -> dict:
+    def _export_in_child(self, model: str, texts: Sequence[str] = (), niceness: int = 0) -> dict:
         log.info("exporting/checking %s against torch on %d phrasings in a child process (log: %s)",
                  model_name(model), len(texts), self.log_file)
         return dict(self.child(self.log_file, "bot.kb.onnx_export:export_record", self.settings.index_path,
-                               model, list(texts)))
+                               model, list(texts), niceness))
 
     def load(self, model: str | Path = "") -> Encoder:
         """``model`` ("" the base model of SUPPORTBOT_MODEL, else a tuned model's folder) through the
@@ -181,7 +182,7 @@ class EditorEncoders:
 
     def _check_now(self, key: str, model: str, texts: list[str], provisional: dict) -> None:
         try:
-            record = self._export_in_child(model, texts)
+            record = self._export_in_child(model, texts, niceness=LATER_NICENESS)
         except Exception as exc:  # noqa: BLE001 - the version is rebuilt with torch serving it
             log.exception("checking the ONNX export of %s after serving failed", model_name(model))
             record = {"error": f"checking the ONNX export of {model_name(model)} against torch after serving "

@@ -207,10 +207,15 @@ def remembered_record(folder: Path, index_dir: Path, model_path: Path,
     return {"dir": _relative(folder, index_dir), "source_digest": info["source_digest"], "checks": checks}
 
 
-def export_record(index_dir: Path, model: str, texts: Sequence[str]) -> dict:
+def export_record(index_dir: Path, model: str, texts: Sequence[str], niceness: int = 0) -> dict:
     """Load the torch model (``model``: a folder, "" for the packaged one), encode ``texts`` through
     the embedding cache and ``ensure_export``: the editor runs this in a child process
-    (``bot.apps.child``), so that torch never loads in the editor's own."""
+    (``bot.apps.child``), so that torch never loads in the editor's own. ``niceness``: lower this
+    process's CPU priority first (a check after serving must not slow the servers down)."""
+    import os
+
+    if niceness:
+        os.nice(niceness)
     from bot.kb.encoder import SentenceTransformerEncoder
     from bot.kb.index import embed_phrasings
 

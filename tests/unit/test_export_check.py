@@ -75,13 +75,15 @@ class FakeChild:
         self.folder, self.agree, self.raises = folder, agree, raises
         self.calls: list[list[str]] = []
         self.threads: list[str] = []
+        self.niceness: list[int] = []
         self.started = threading.Event()
         self.release = threading.Event()
         self.release.set()
 
-    def __call__(self, log_file, target, index_dir, model, texts):
+    def __call__(self, log_file, target, index_dir, model, texts, niceness):
         assert target == "bot.kb.onnx_export:export_record"
         self.calls.append(list(texts))
+        self.niceness.append(niceness)
         self.threads.append(threading.current_thread().name)
         self.started.set()
         assert self.release.wait(WAIT_S)
@@ -116,7 +118,7 @@ def test_new_phrasings_serve_at_once_on_an_earlier_check_and_are_checked_after(t
     assert child.started.wait(WAIT_S) and not encoders.wait_for_checks(0.05)  # returned while it runs
     child.release.set()
     assert encoders.wait_for_checks(WAIT_S)
-    assert child.calls == [TEXTS] and child.threads == ["onnx-export-check"]
+    assert child.calls == [TEXTS] and child.threads == ["onnx-export-check"] and child.niceness == [10]
     assert remembered_record(folder, tmp_path / "idx", model_dir, TEXTS) is not None  # now remembered
     assert encoders.failed_check() is None
     again = encoders.export_check(FakeOnnx(model_dir, folder))(TEXTS, None)
@@ -128,7 +130,8 @@ def test_with_an_earlier_check_on_too_few_phrasings_the_child_checks_before_serv
     checked(folder, TEXTS[:40])
     child = FakeChild(folder)
     record = encoders_with(tmp_path, child).export_check(FakeOnnx(model_dir, folder))(TEXTS, None)
-    assert child.calls == [TEXTS] and child.threads == [threading.current_thread().name]
+    assert child.calls == [TEXTS] and child.niceness == [0]
+    assert child.threads == [threading.current_thread().name]  # before the build goes on
     assert "provisional" not in record and record["checks"]["onnx-int8"]["phrasings"] == 100
 
 
