@@ -89,9 +89,9 @@ def test_a_missed_question_becomes_an_entry_that_the_next_customer_gets(
     assert_accessible(page, "editor's try box with both decisions")
 
     page.fill("input[name=message]", "warehouse tours, from the inbox")
-    before = latest_id(editors["eddie"])
+    newest = latest_id(editors["eddie"])
     page.click("#publish")
-    published(page, editors["eddie"], before)
+    published(page, editors["eddie"], newest)
     replies = say(servers, conversation(), MISSING)
     assert any("tours are free" in (r.get("text") or "") for r in replies), replies
     page.click("#tabs button[data-tab=inbox]")
@@ -107,9 +107,9 @@ def test_two_editors_on_one_entry_the_second_sees_the_conflict(servers, editors,
     for page in (first, second):
         open_entry(page, "warranty-no-receipt")
     first.fill("textarea[name=answer]", "Eddie: a bank statement works as proof of purchase.")
-    before = latest_id(editors["eddie"])
+    newest = latest_id(editors["eddie"])
     first.click("#publish")
-    published(first, editors["eddie"], before)
+    published(first, editors["eddie"], newest)
     second.fill("textarea[name=answer]", "Erin: we need the receipt.")
     second.click("#publish")
     second.wait_for_selector("#conflict:has-text('changed since you opened it by eddie')")
@@ -133,9 +133,9 @@ def test_rollback_from_the_history(servers, editors, browser, screenshots, scree
     open_entry(page, "product-manual")
     before = page.input_value("textarea[name=answer]")
     page.fill("textarea[name=answer]", "Manuals are gone, sorry.")
-    before = latest_id(editors["eddie"])
+    newest = latest_id(editors["eddie"])
     page.click("#publish")
-    published(page, editors["eddie"], before)
+    published(page, editors["eddie"], newest)
     target = eddie.get("/versions").json()["versions"][1]["id"]
     page.click("#tabs button[data-tab=history]")
     page.locator(f"#versions tbody tr[data-id='{target + 1}']").click()
@@ -144,9 +144,9 @@ def test_rollback_from_the_history(servers, editors, browser, screenshots, scree
     assert_accessible(page, "editor's history with a version's changes")
     page.locator(f"#versions tbody tr[data-id='{target}']").click()
     page.once("dialog", lambda d: d.accept())
-    before = latest_id(editors["eddie"])
+    newest = latest_id(editors["eddie"])
     page.click("#rollback")
-    published(page, editors["eddie"], before)
+    published(page, editors["eddie"], newest)
     assert wait_serving(eddie)["kind"] == "rollback"
     now = next(e for e in eddie.get("/entries").json()["entries"] if e["id"] == "product-manual")
     assert now["answer"] == before
