@@ -218,3 +218,21 @@ def test_a_version_whose_export_fails_its_check_after_serving_is_rebuilt_and_ser
     assert done.build_state == SERVING and done.index_version == rebuilt.name
     assert "rebuilt: the ONNX export failed its check against torch after serving" in done.build_detail
     assert not builder._recheck()  # once
+
+
+class ServingVersion:
+    def __init__(self, record, model_dir, texts):
+        self.manifest, self.model_path, self.texts = {"encoder_export": record}, model_dir, texts
+
+
+def test_after_a_restart_a_version_serving_on_a_provisional_record_is_checked_unless_it_was(tmp_path, export):
+    model_dir, folder = export
+    checked(folder, TEXTS[:60])
+    provisional = {**checked(folder, TEXTS[:60]), "provisional": "checked on an earlier set of 60 phrasings"}
+    child = FakeChild(folder)
+    encoders = encoders_with(tmp_path, child)
+    encoders.recheck(ServingVersion({"checks": provisional["checks"]}, model_dir, TEXTS))  # not provisional
+    encoders.recheck(ServingVersion(provisional, model_dir, TEXTS[:60]))  # its check finished before
+    assert encoders.wait_for_checks(WAIT_S) and child.calls == []
+    encoders.recheck(ServingVersion(provisional, model_dir, TEXTS))  # interrupted by the restart
+    assert encoders.wait_for_checks(WAIT_S) and child.calls == [TEXTS] and encoders.failed_check() is None
