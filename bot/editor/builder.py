@@ -70,6 +70,7 @@ class Builder:
         self.labels_every = LABELS_EVERY_S
         self._labels_checked = time.monotonic()
         self._shared: SharedIndex | None | bool = False  # False: not looked up yet
+        self._rebuilds: dict[int, str] = {}  # version id -> why it is rebuilt though its FAQ is unchanged
 
     @property
     def shared(self) -> SharedIndex | None:
@@ -109,12 +110,17 @@ class Builder:
             self.encoder_for(load_corpus(self.settings.corpus_path)).encode(["warm up"])
         except Exception as exc:  # noqa: BLE001 - a broken FAQ is reported when someone publishes
             log.warning("could not load the encoder ahead of the first publish: %s", exc)
+        try:  # a check after serving that a restart interrupted
+            self.encoders.recheck(IndexVersion(current_path(self.settings.index_path)))
+        except Exception as exc:  # noqa: BLE001 - no serving version yet, or an unreadable one
+            log.info("not re-checking the serving version's ONNX export: %s", exc)
 
     def _loop(self) -> None:
         self.warm()
         while not self._stop.is_set():
             try:
-                if not self.run_pending() and not self._maybe_tune() and not self._maybe_recalibrate():
+                busy = self.run_pending() or self._recheck() or self._maybe_tune() or self._maybe_recalibrate()
+                if not busy:
                     with self._wake:
                         self._wake.wait(timeout=1.0)
             except Exception:  # noqa: BLE001 - the builder must outlive any one build
@@ -197,11 +203,14 @@ class Builder:
                             shutil.copyfile(source, path / name)
 
             check = self.encoders.export_check(encoder) if isinstance(encoder, OnnxEncoder) else None
-            result = recipe.build(corpus, index, encoder, carry_thresholds, check)  # None: torch checks itself
+            rebuilt = self._rebuilds.pop(version_id, "")
+            result = recipe.build(corpus, index, encoder, carry_thresholds, check,  # None: torch checks itself
+                                  force=bool(rebuilt))
             self._serve_now()
             served = time.perf_counter() - started
             note = "" if corpus.content_hash() == wanted.corpus_hash else \
                 " (the files changed again on disk meanwhile; what is on disk now was built)"
+            note += f" ({rebuilt})" if rebuilt else ""
             if not result.up_to_date:
                 self.versions.set_build(version_id, BUILDING, f"serving {result.name}; calibrating{note}",
                                         index_version=result.name, seconds=served)
@@ -216,6 +225,20 @@ class Builder:
         except Exception as exc:  # noqa: BLE001 - whatever it was, the editor must see it
             log.exception("FAQ version %d did not build", version_id)
             self.versions.set_build(version_id, FAILED, f"{exc}; the previous version keeps serving")
+
+    def _recheck(self) -> bool:
+        """When the ONNX export failed its check on a version's phrasings after the version served
+        (``EditorEncoders.check_later``), rebuild the latest version: its record then says so, and the
+        action servers fall back to torch for it."""
+        failed = self.encoders.failed_check()
+        latest = self.versions.latest() if failed is not None else None
+        if latest is None:
+            return False
+        why = "rebuilding: the ONNX export failed its check against torch after serving; torch then serves it"
+        log.warning("FAQ version %d: %s (%s)", latest.id, why, failed)
+        self._rebuilds[latest.id] = "rebuilt: the ONNX export failed its check against torch after serving"
+        self.versions.set_build(latest.id, QUEUED, why)
+        return True
 
     # -- re-tuning --------------------------------------------------------------------------------
 

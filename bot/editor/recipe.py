@@ -28,12 +28,13 @@ class Recipe:
         return cls(weights, target, read_out_of_scope(settings))
 
     def build(self, corpus: Corpus, index_dir: Path, encoder: Encoder,
-              before_switch: Calibrate | None = None, export_check: ExportCheck | None = None) -> BuildResult:
+              before_switch: Calibrate | None = None, export_check: ExportCheck | None = None,
+              force: bool = False) -> BuildResult:
         from bot.kb.out_of_scope import digest
 
         weights: dict = self.weights  # the signals' weights only: build_index's other flags stay unset
         return build_index(corpus, index_dir, encoder, calibrate=before_switch, export_check=export_check,
-                           out_of_scope=digest(self.out_of_scope), **weights)
+                           out_of_scope=digest(self.out_of_scope), force=force, **weights)
 
     def calibrate(self, path: Path, encoder: Encoder, index_dir: Path, vectors: Any = None) -> None:
         from bot.kb.ops import calibrate_version

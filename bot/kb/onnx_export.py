@@ -152,7 +152,7 @@ def verify(folder: Path, texts: Sequence[str], vectors: np.ndarray) -> dict[str,
     info = read_export(folder)
     # Keyed by the phrasings alone, so that remembered_record finds a check without torch; a check
     # counts for these torch vectors only if they are the ones it was made against.
-    key = _texts_key(texts)
+    key = texts_key(texts)
     against = hashlib.sha256(np.ascontiguousarray(vectors, np.float32).tobytes()).hexdigest()
     remembered = info.get("verified", {})
     checks: dict[str, dict] = {}
@@ -166,6 +166,7 @@ def verify(folder: Path, texts: Sequence[str], vectors: np.ndarray) -> dict[str,
             seen = {"min": round(float(scores[worst]), 5), "mean": round(float(scores.mean()), 5),
                     "worst": texts[worst], "phrasings": len(texts), "ok": bool(scores[worst] >= MIN_COSINE),
                     "against": against}
+            remembered.pop(f"{backend}:{digest}:{key}", None)  # the newest check last: see latest_check
             remembered[f"{backend}:{digest}:{key}"] = seen
             fresh = True
         checks[backend] = _check(seen, digest)
@@ -180,30 +181,41 @@ def _check(seen: dict, digest: str) -> dict:
     return {**{k: v for k, v in seen.items() if k != "against"}, "digest": digest}
 
 
-def _texts_key(texts: Sequence[str]) -> str:
+def texts_key(texts: Sequence[str]) -> str:
+    """A phrasing set's key in an export's ``verified`` map."""
     return hashlib.sha256("\0".join(texts).encode()).hexdigest()
 
 
-def remembered_record(folder: Path, index_dir: Path, model_path: Path, texts: Sequence[str]) -> dict | None:
+def remembered_record(folder: Path, index_dir: Path, model_path: Path,
+                      texts: Sequence[str] | None) -> dict | None:
     """The record ``ensure_export`` would return, without torch: None unless the export in ``folder``
-    is of ``model_path``'s files as they are and each variant was checked on exactly ``texts``."""
+    is of ``model_path``'s files as they are and each variant was checked on exactly ``texts``.
+    ``texts=None``: each variant's latest check on any phrasing set (its ``phrasings`` says how many)."""
     info = read_export(folder)
     if info.get("format") != FORMAT or info.get("source_digest") != source_digest(model_path):
         return None
     checks = {}
+    verified = info.get("verified", {})
     for backend in FILES:
         digest = info.get("files", {}).get(FILES[backend])
-        seen = info.get("verified", {}).get(f"{backend}:{digest}:{_texts_key(texts)}")
+        prefix = f"{backend}:{digest}:"
+        seen = (verified.get(prefix + texts_key(texts)) if texts is not None  # checked last = stored last
+                else next((v for k, v in reversed(verified.items()) if k.startswith(prefix)), None))
         if seen is None:
             return None
         checks[backend] = _check(seen, digest)
     return {"dir": _relative(folder, index_dir), "source_digest": info["source_digest"], "checks": checks}
 
 
-def export_record(index_dir: Path, model: str, texts: Sequence[str]) -> dict:
+def export_record(index_dir: Path, model: str, texts: Sequence[str], niceness: int = 0) -> dict:
     """Load the torch model (``model``: a folder, "" for the packaged one), encode ``texts`` through
     the embedding cache and ``ensure_export``: the editor runs this in a child process
-    (``bot.apps.child``), so that torch never loads in the editor's own."""
+    (``bot.apps.child``), so that torch never loads in the editor's own. ``niceness``: lower this
+    process's CPU priority first (a check after serving must not slow the servers down)."""
+    import os
+
+    if niceness:
+        os.nice(niceness)
     from bot.kb.encoder import SentenceTransformerEncoder
     from bot.kb.index import embed_phrasings
 

@@ -41,7 +41,7 @@ def editors(servers):
         wait_serving(eddie)
 
 
-def wait_serving(client, timeout=30.0):
+def wait_serving(client, timeout=60.0):  # a hang guard: a publish serves in seconds
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         latest = client.get("/status").json()["latest"]

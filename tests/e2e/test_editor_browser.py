@@ -2,6 +2,8 @@
 against the draft, publishes, and the next customer gets the answer; two editors on one entry; the
 history's rollback; a CSV import's preview; hostile text stays harmless."""
 
+import time
+
 import pytest
 
 from tests.e2e.a11y import assert_accessible
@@ -30,10 +32,19 @@ def open_entry(page, entry_id):
     page.wait_for_selector(f"#edit-title:has-text('{entry_id}')")
 
 
-def published(page, client):
-    """Wait until the version the page just published is serving."""
-    latest = client.get("/versions").json()["versions"][0]["id"]
-    page.wait_for_selector(f"#build-banner[data-version='{latest}'][data-state=serving]", timeout=30_000)
+def latest_id(client):
+    return client.get("/versions").json()["versions"][0]["id"]
+
+
+def published(page, client, before, timeout=60.0):
+    """Wait until the version the page published after version ``before`` (the newest before the
+    click) is serving: the click's POST may not have landed when this starts."""
+    deadline = time.monotonic() + timeout
+    while (latest := latest_id(client)) <= before:
+        assert time.monotonic() < deadline, f"no version after {before} within {timeout} s"
+        time.sleep(0.1)
+    left = max(deadline - time.monotonic(), 1.0)
+    page.wait_for_selector(f"#build-banner[data-version='{latest}'][data-state=serving]", timeout=left * 1000)
 
 
 @pytest.fixture
@@ -78,8 +89,9 @@ def test_a_missed_question_becomes_an_entry_that_the_next_customer_gets(
     assert_accessible(page, "editor's try box with both decisions")
 
     page.fill("input[name=message]", "warehouse tours, from the inbox")
+    newest = latest_id(editors["eddie"])
     page.click("#publish")
-    published(page, editors["eddie"])
+    published(page, editors["eddie"], newest)
     replies = say(servers, conversation(), MISSING)
     assert any("tours are free" in (r.get("text") or "") for r in replies), replies
     page.click("#tabs button[data-tab=inbox]")
@@ -95,8 +107,9 @@ def test_two_editors_on_one_entry_the_second_sees_the_conflict(servers, editors,
     for page in (first, second):
         open_entry(page, "warranty-no-receipt")
     first.fill("textarea[name=answer]", "Eddie: a bank statement works as proof of purchase.")
+    newest = latest_id(editors["eddie"])
     first.click("#publish")
-    published(first, editors["eddie"])
+    published(first, editors["eddie"], newest)
     second.fill("textarea[name=answer]", "Erin: we need the receipt.")
     second.click("#publish")
     second.wait_for_selector("#conflict:has-text('changed since you opened it by eddie')")
@@ -120,8 +133,9 @@ def test_rollback_from_the_history(servers, editors, browser, screenshots, scree
     open_entry(page, "product-manual")
     before = page.input_value("textarea[name=answer]")
     page.fill("textarea[name=answer]", "Manuals are gone, sorry.")
+    newest = latest_id(editors["eddie"])
     page.click("#publish")
-    published(page, editors["eddie"])
+    published(page, editors["eddie"], newest)
     target = eddie.get("/versions").json()["versions"][1]["id"]
     page.click("#tabs button[data-tab=history]")
     page.locator(f"#versions tbody tr[data-id='{target + 1}']").click()
@@ -130,8 +144,9 @@ def test_rollback_from_the_history(servers, editors, browser, screenshots, scree
     assert_accessible(page, "editor's history with a version's changes")
     page.locator(f"#versions tbody tr[data-id='{target}']").click()
     page.once("dialog", lambda d: d.accept())
+    newest = latest_id(editors["eddie"])
     page.click("#rollback")
-    published(page, editors["eddie"])
+    published(page, editors["eddie"], newest)
     assert wait_serving(eddie)["kind"] == "rollback"
     now = next(e for e in eddie.get("/entries").json()["entries"] if e["id"] == "product-manual")
     assert now["answer"] == before
