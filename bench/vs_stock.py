@@ -49,7 +49,8 @@ def ours(texts: list[str], work: Path, base: int = BENCH_PORT) -> list[dict]:
     ensure_index(settings, log_dir=work)
     train_if_needed(settings, log_file=work / "train.log")
     with Servers(settings, log_dir=work / "logs") as servers:
-        return load_levels(servers.rest_url, texts, "ours")
+        pids = {name: proc.pid for name, proc in servers.procs.items()}
+        return load_levels(servers.rest_url, texts, "ours", pids)
 
 
 def stock(texts: list[str], work: Path, base: int = BENCH_PORT) -> list[dict]:
@@ -61,7 +62,8 @@ def stock(texts: list[str], work: Path, base: int = BENCH_PORT) -> list[dict]:
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             wait_for(f"http://127.0.0.1:{port}/", 300, proc)
-            return load_levels(f"http://127.0.0.1:{port}/webhooks/rest/webhook", texts, "baseline")
+            url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
+            return load_levels(url, texts, "baseline", {"rasa": proc.pid})
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
@@ -79,6 +81,18 @@ def report(r: dict) -> list[str]:
         lines.append(f"| {o['customers']} | {how} | {o['turns_per_s']} | {s['turns_per_s']} | "
                      f"{o['p95_ms']:.0f} ms | {s['p95_ms']:.0f} ms | {o['errors']} / {s['errors']} | "
                      f"{o['turns_per_s'] / s['turns_per_s']:.2f} | {o['p95_ms'] / s['p95_ms']:.2f} |")
+    if all("cpu_ms_per_turn" in level for level in r["ours"] + r["stock"]):
+        lines += ["", "CPU per turn (user + system of the servers' processes, ms; far less moved by the other "
+                  "sessions than the times above):", "",
+                  "| customers | load | ours: Rasa | ours: action server | ours: all processes | stock Rasa "
+                  "| all ours/stock |",
+                  "|---|---|---|---|---|---|---|"]
+        for o, s in zip(r["ours"], r["stock"]):
+            how = f"paced {o['period_s']} s" if o.get("period_s") else "as fast as possible"
+            mine, theirs = sum(o["cpu_ms_per_turn"].values()), sum(s["cpu_ms_per_turn"].values())
+            lines.append(f"| {o['customers']} | {how} | {o['cpu_ms_per_turn'].get('rasa', 0):.1f} | "
+                         f"{o['cpu_ms_per_turn'].get('actions', 0):.1f} | {mine:.1f} | {theirs:.1f} | "
+                         f"{mine / theirs:.2f} |")
     lines += ["", "The issue's one-node goals, from this run:", ""]
     for row, key, op, bound, label in GOALS:
         ratio = r["ours"][row][key] / r["stock"][row][key]
