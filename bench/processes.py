@@ -1,6 +1,6 @@
 """Resident memory of every process `supportbot run` leaves running, measured on a fresh index.
 
-    .venv/bin/python bench/processes.py [--json-out FILE] [--tune] [--no-write]
+    .venv/bin/python bench/processes.py [--json-out FILE] [--tune] [--no-write] [--port BASE]
 
 Starts `python -m bot.cli run` (the supervisor) with an empty index folder, so it builds the index
 first, as a first `make run` does (tuning only with --tune: it takes many minutes on 2 cores); waits
@@ -8,7 +8,8 @@ until the Rasa server answers a few FAQ turns and the editor has loaded its enco
 process's VmRSS, PSS (pages shared with another process counted once) and peak (VmHWM) from /proc,
 and which big libraries each has mapped, and stops it all. Prints the figures and writes the
 ``<!-- processes:start -->`` section of docs/benchmarks.md. Uses only the command line and /proc,
-so it measures any version of the project it runs in.
+so it measures any version of the project it runs in. The servers listen on BASE + 15, + 65 and
++ 67 (--port, else SUPPORTBOT_BENCH_PORT, else 25000).
 """
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ LIBRARIES = (("torch", "/torch/"), ("onnxruntime", "/onnxruntime/"), ("faiss", "
              ("scikit-learn", "/sklearn/"), ("scipy", "/scipy"), ("tensorflow", "/tensorflow"),
              ("spaCy", "/spacy/"))
 BENCH_PORT = int(os.environ.get("SUPPORTBOT_BENCH_PORT", "25000"))
-PORTS = {"SUPPORTBOT_RASA_PORT": str(BENCH_PORT + 15), "SUPPORTBOT_ACTION_PORT": str(BENCH_PORT + 65),
-         "SUPPORTBOT_EDITOR_PORT": str(BENCH_PORT + 67)}
+
+
+def ports(base: int = BENCH_PORT) -> dict[str, str]:
+    return {"SUPPORTBOT_RASA_PORT": str(base + 15), "SUPPORTBOT_ACTION_PORT": str(base + 65),
+            "SUPPORTBOT_EDITOR_PORT": str(base + 67)}
 
 
 def rss_mb(pid: int, field: str = "VmRSS") -> float:
@@ -102,10 +106,11 @@ def turn(port: str, n: int) -> None:
         r.read()
 
 
-def measure(timeout: float = 900, tune: bool = False) -> dict:
+def measure(timeout: float = 900, tune: bool = False, base: int = BENCH_PORT) -> dict:
+    port = ports(base)
     work = Path(tempfile.mkdtemp(prefix="supportbot-mem-"))
     shutil.copytree(ROOT / "data" / "faq", work / "faq")
-    env = {**os.environ, **PORTS, "SUPPORTBOT_ROOT": str(ROOT), "SUPPORTBOT_CORPUS": str(work / "faq"),
+    env = {**os.environ, **port, "SUPPORTBOT_ROOT": str(ROOT), "SUPPORTBOT_CORPUS": str(work / "faq"),
            "SUPPORTBOT_INDEX_DIR": str(work / "kb_index"), "SUPPORTBOT_TRACKER_DB": str(work / "t.db"),
            "SUPPORTBOT_HANDOFF_DB": str(work / "h.db"), "SUPPORTBOT_OUT_OF_SCOPE": str(work / "oos.yml"),
            "HF_HUB_OFFLINE": "1", "SUPPORTBOT_TUNE_ON_RUN": "true" if tune else "false"}
@@ -120,13 +125,13 @@ def measure(timeout: float = 900, tune: bool = False) -> dict:
             if time.monotonic() - started > timeout:
                 raise RuntimeError("supportbot run did not come up in time")
             try:
-                turn(PORTS["SUPPORTBOT_RASA_PORT"], 0)
+                turn(port["SUPPORTBOT_RASA_PORT"], 0)
                 break
             except OSError:
                 time.sleep(1)
         ready = time.monotonic() - started
         for n in range(1, 20):
-            turn(PORTS["SUPPORTBOT_RASA_PORT"], n)
+            turn(port["SUPPORTBOT_RASA_PORT"], n)
         pids = {"supervisor": proc.pid, **{role(pid): pid for pid in children(proc.pid)}}
         if "editor" in pids:  # its builder loads the encoder as it starts
             while "onnxruntime" not in libraries(pids["editor"]) and time.monotonic() - started < timeout:
@@ -178,13 +183,15 @@ def main() -> int:
     p.add_argument("--json-out", type=Path)
     p.add_argument("--tune", action="store_true", help="let the first run tune the encoder too (minutes)")
     p.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    p.add_argument("--port", type=int, default=BENCH_PORT,
+                   help="base port: the servers listen on BASE+15, +65, +67 (default %(default)s)")
     args = p.parse_args()
     sys.path.insert(0, str(ROOT))
     from bench.compare import write_section  # here: bench.run imports this module
     from bench.run import machine
 
     load = os.getloadavg()
-    result = measure(tune=args.tune)
+    result = measure(tune=args.tune, base=args.port)
     result.update(machine=machine(), date=f"{datetime.now(timezone.utc):%Y-%m-%d}", load=load,
                   load_after=os.getloadavg(), tuned=args.tune)
     print(json.dumps(result))

@@ -155,13 +155,26 @@ def as_customer(sender: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token_for(KEY_SETTINGS, sender)}"}
 
 
-def load_levels(url: str, texts: list[str], label: str) -> list[dict]:
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_levels(url: str, texts: list[str], label: str, pids: dict[str, int] | None = None) -> list[dict]:
     """Warm up, then every level of LOAD_LEVELS; message numbering leaves 0..len(texts) to the
-    sequential run, so every bot gets exactly the same messages, none sent before."""
+    sequential run, so every bot gets exactly the same messages, none sent before. With ``pids``
+    (name: server process), each level also gives the CPU milliseconds per turn each used
+    (``cpu_ms_per_turn``): a figure other sessions on the same cores hardly move, unlike times."""
     load(url, texts, 1, 20, f"{label}-warm", start=50 * len(texts))
     out, start = [], len(texts)
     for customers, turns_each, period in [(c, n, 0.0) for c, n in LOAD_LEVELS] + [(*PACED, PACED_PERIOD_S)]:
-        out.append(load(url, texts, customers, turns_each, label, start, period))
+        before = {name: cpu_s(pid) for name, pid in (pids or {}).items()}
+        level = load(url, texts, customers, turns_each, label, start, period)
+        if pids:
+            level["cpu_ms_per_turn"] = {name: round(1000 * (cpu_s(pid) - before[name]) / level["turns"], 1)
+                                        for name, pid in pids.items()}
+        out.append(level)
         start += customers * turns_each
     return out
 

@@ -1,8 +1,10 @@
 """One engine factory for our own tables (hand-offs, staff, feed, outbox), and SQLite's pragmas once.
 
 Every store takes an ``Engine`` from :func:`engine`; stores given the same URL share one pool.
-SQLite files are written ahead (WAL); the tracker store also uses ``synchronous=NORMAL``, where a
-power cut, not a crash, may lose the last commits.
+SQLite files are written ahead (WAL); the tracker store and the inbox (``durable=False``) also
+commit without waiting for the disk (SQLite ``synchronous=NORMAL``, PostgreSQL
+``synchronous_commit=off``), where a power cut or a crash of the database server, not a crash of
+ours, may lose the last commits.
 """
 
 from __future__ import annotations
@@ -70,13 +72,19 @@ def sqlite_engine(url: str | sa.engine.URL, future: bool = True, **pragmas: bool
 
 
 @functools.lru_cache(maxsize=8)
-def engine(url: str) -> sa.engine.Engine:
+def engine(url: str, durable: bool = True) -> sa.engine.Engine:
     """The engine for ``url`` (SQLite or PostgreSQL), shared by every store of this process.
-    A SQLite file's folder is created if missing (``.rasa/`` in a fresh checkout)."""
+    A SQLite file's folder is created if missing (``.rasa/`` in a fresh checkout).
+
+    ``durable=False``: a commit returns once the database has the rows, before they reach the disk
+    (a second pool on the same database). For records the customer's turn writes and nobody was
+    promised (the inbox's counts of answers and misses): a commit that waits for the disk took
+    ~4 ms here (8 ms p95), on every FAQ turn, with the action server's event loop waiting."""
     if url.startswith("sqlite"):
         parsed = sa.engine.make_url(url)
         if is_sqlite_file(parsed):
             Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
-        return sqlite_engine(parsed, foreign_keys=True)
-    return sa.create_engine(url, pool_pre_ping=True, future=True)
+        return sqlite_engine(parsed, foreign_keys=True, synchronous_normal=not durable)
+    options = {} if durable else {"connect_args": {"options": "-c synchronous_commit=off"}}
+    return sa.create_engine(url, pool_pre_ping=True, future=True, **options)
 

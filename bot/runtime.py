@@ -74,12 +74,13 @@ def message_limits() -> MessageLimits:
 
 @functools.lru_cache(maxsize=1)
 def inbox() -> InboxStore:
-    """Questions the FAQ did not answer (``bot.inbox``), in the hand-off database."""
+    """Questions the FAQ did not answer (``bot.inbox``), in the hand-off database; written on every
+    FAQ turn, so committed without waiting for the disk (``bot.db.engine``'s ``durable=False``)."""
     from bot.db import engine
     from bot.inbox.store import InboxStore
 
     s = settings()
-    return InboxStore(engine(s.handoff_db_url), s.phone_region)
+    return InboxStore(engine(s.handoff_db_url, durable=False), s.phone_region)
 
 
 @functools.lru_cache(maxsize=1)

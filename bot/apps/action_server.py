@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 def serve(settings: Settings) -> int:
     from rasa_sdk.endpoint import create_app
 
+    from bot.apps.heap import freeze_when_serving
     from bot.handoff.redact import install_log_redaction
     from bot.runtime import knowledge_base
 
@@ -40,6 +41,7 @@ def serve(settings: Settings) -> int:
     add_prefetch_route(app, kb)
     add_reload_route(app, kb)
     add_assist_route(app, kb)
+    freeze_when_serving(app)  # the model and index loaded above: out of the collector's way
     app.run(host=settings.host, port=settings.action_port, workers=1, access_log=False)
     return 0
 

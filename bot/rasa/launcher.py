@@ -17,7 +17,8 @@
   which reads only the latest message and the slots) get the events of the latest turn only;
   slots, latest message and everything else are sent as before.
 
-It also masks personal data in the server's logs once Rasa has configured them, answers
+It also masks personal data in the server's logs once Rasa has configured them,
+keeps its start-up objects out of the garbage collector once serving (``bot.apps.heap``), answers
 cross-origin requests on the customer channels only (``bot.rasa.channels.origins``), reads a
 ``/intent{...}`` message as an intent only when the bot offered it as a button
 (``bot.rasa.typed_intents``), keys every action call by its conversation for the load balancer
@@ -143,7 +144,8 @@ def install_speedups() -> None:
 
 def install_app_hooks() -> None:
     """CORS for the customer channels only (``bot.rasa.channels.origins``), and once Rasa has
-    configured its log handlers and the server runs: mask personal data in logs."""
+    configured its log handlers and the server runs (the model loaded): mask personal data in logs
+    and freeze the start-up objects (``bot.apps.heap``)."""
     import rasa.core.run
     import rasa.server
 
@@ -154,9 +156,11 @@ def install_app_hooks() -> None:
     configure_app = getattr(rasa.core.run.configure_app, "original", rasa.core.run.configure_app)
 
     async def after_start(app: Any, loop: Any) -> None:
+        from bot.apps.heap import freeze_startup_objects
         from bot.handoff.redact import install_log_redaction
 
         install_log_redaction()
+        freeze_startup_objects()
 
     @functools.wraps(configure_app)
     def configured(*args: Any, **kwargs: Any) -> Any:

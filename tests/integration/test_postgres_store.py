@@ -71,3 +71,21 @@ def inbox(store):
 
 def test_it_really_is_postgresql(store):
     assert store.engine.dialect.name == "postgresql"
+
+
+def test_the_served_inbox_commits_without_waiting_for_the_disk_and_hand_offs_still_wait(store):
+    """bot.db.engine(durable=False), as bot.runtime.inbox uses it: synchronous_commit off on its own
+    pool; what it commits is at once visible to the hand-off store's (durable) connections."""
+    from bot.db import engine
+    from bot.inbox.store import MISS, InboxStore
+
+    relaxed = engine(store.engine.url.render_as_string(hide_password=False), durable=False)
+    try:
+        with relaxed.connect() as conn:
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+        InboxStore(relaxed).add("c1", "can I pay in coins?", MISS, "payment-methods", 0.3)
+        assert [q.question for q in InboxStore(store.engine).questions()] == ["can I pay in coins?"]
+    finally:
+        relaxed.dispose()

@@ -289,3 +289,42 @@ def test_the_cli_shows_handled_counts_and_lists_them(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "new_entry -> space-shipping by edna" in out and "do you ship to the moon" in out
     assert "mars" not in out
+
+
+def test_the_served_inbox_commits_without_waiting_for_the_disk_but_keeps_hand_offs_durable(tmp_path):
+    """The inbox (written on every FAQ turn) commits with synchronous=NORMAL; hand-offs, staff and
+    the feed keep SQLite's default FULL on the same file."""
+    from bot.db import engine
+
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    with engine(url, durable=False).connect() as relaxed, engine(url).connect() as durable:
+        assert relaxed.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        assert durable.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert relaxed.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_an_inbox_record_outlives_a_crash_right_after_the_turn(tmp_path):
+    """Write-ahead with synchronous=NORMAL loses nothing when the process dies: the row a turn
+    recorded is read back after the action server is killed (SIGKILL) the moment it returned."""
+    import signal
+    import subprocess
+    import sys
+
+    from bot.inbox.figures import entry_figures
+
+    db = tmp_path / "h.db"
+    child = subprocess.run([sys.executable, "-c", f"""
+import os, signal
+from bot.db import engine
+from bot.inbox.collect import record_turn
+from bot.inbox.store import InboxStore
+from tests.unit.test_inbox import answer, miss
+store = InboxStore(engine("sqlite:///{db}", durable=False))
+record_turn(store, "c1", "can I pay in coins?", None, miss())
+record_turn(store, "c1", "how long do refunds take?", None, answer())
+os.kill(os.getpid(), signal.SIGKILL)
+"""], capture_output=True, text=True, timeout=60)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    store = InboxStore(sa.create_engine(f"sqlite:///{db}"))
+    assert [q.question for q in store.questions()] == ["can I pay in coins?"]
+    assert entry_figures(store.engine)["refund-time"]["answered"] == 1
