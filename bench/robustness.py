@@ -36,6 +36,7 @@ from bot.kb.encoder import load_encoder  # noqa: E402
 from bot.kb.evaluate import metrics, read_queries, search_and_decline  # noqa: E402
 from bot.kb.index import IndexVersion, current_path  # noqa: E402
 from bot.kb.ops import build  # noqa: E402
+from bot.kb.query import clean_query  # noqa: E402
 from bot.kb.spelling import Speller, english, mend  # noqa: E402
 
 SEED = 18
@@ -133,7 +134,10 @@ def dataset(name: str, n: int) -> tuple[Path, list]:
 
 def score(version: IndexVersion, encoder, queries: list, spelling: bool) -> dict:
     hits, declined = search_and_decline(version, encoder, [q.text for q in queries], spelling=spelling)
-    decisions = [decide(h, version.thresholds, version.overrides, d) for h, d in zip(hits, declined)]
+    searched = [clean_query(q.text, 1000) for q in queries]  # what decide sees when served
+    searched = mend(searched, version) if spelling else searched
+    decisions = [decide(h, version.thresholds, version.overrides, d, t)
+                 for h, d, t in zip(hits, declined, searched)]
     report = metrics([q.expected for q in queries], decisions)
     return {k: report[k] for k in ("recall_at_1", "mrr", "answered_precision", "coverage", "clarify_rate")}
 
@@ -147,7 +151,7 @@ def turn_cost(version: IndexVersion, encoder, texts: list[str], spelling: bool) 
         query = mend([text], version)[0] if spelling else text
         vector = encoder.encode([query])
         hits = version.search(vector, 20, [query])[0]
-        decide(hits, version.thresholds, version.overrides, version.declined_by(vector, [hits])[0])
+        decide(hits, version.thresholds, version.overrides, version.declined_by(vector, [hits])[0], query)
         times.append(time.perf_counter() - started)
     return sorted(times)[len(times) // 2]
 

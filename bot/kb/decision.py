@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping, Sequence
+
+from bot.kb.query import is_short
 
 ANSWER, CLARIFY, MISS = "answer", "clarify", "miss"
 TARGET_PRECISION = 0.95  # calibration's default: the share of answers that should be right
@@ -23,6 +25,9 @@ class Thresholds:
         clarify: entries scoring at least this are offered as "Did you mean…" options.
         window: options must score within this of the best entry.
         max_options: at most this many options.
+        short_answer, short_margin: the answer threshold and margin for a short message (at most
+            ``bot.kb.query.SHORT_WORDS`` words), calibrated on short windows of the
+            phrasings; None: short messages use ``answer`` and ``margin``.
     """
 
     answer: float = 0.62
@@ -31,10 +36,14 @@ class Thresholds:
     window: float = 0.12
     max_options: int = 3
     source: str = "default"
+    short_answer: float | None = None
+    short_margin: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("answer", "margin", "clarify", "window"):
+        for name in ("answer", "margin", "clarify", "window", "short_answer", "short_margin"):
             value = getattr(self, name)
+            if value is None and name.startswith("short_"):
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not -1 <= value <= 1:
                 raise ThresholdError(f"threshold '{name}' must be a number in [-1, 1], got {value!r}")
         if self.clarify > self.answer:
@@ -43,6 +52,13 @@ class Thresholds:
                 f"({self.answer})")
         if not 1 <= self.max_options <= 5:
             raise ThresholdError(f"max_options must be between 1 and 5, got {self.max_options}")
+
+    def for_query(self, query: str | None) -> Thresholds:
+        """These thresholds for ``query``: the short pair for a short message, if calibrated."""
+        if query is None or self.short_answer is None or self.short_margin is None or not is_short(query):
+            return self
+        return replace(self, answer=self.short_answer, margin=self.short_margin,
+                       clarify=min(self.clarify, self.short_answer))
 
     def for_entry(self, overrides: Mapping[str, float]) -> Thresholds:
         """These thresholds with an entry's own overrides applied."""
@@ -105,7 +121,7 @@ class Decision:
 
 def decide(hits: Sequence[EntryHit], thresholds: Thresholds,
            overrides: Mapping[str, Mapping[str, float]] | None = None,
-           declined_by: str | None = None) -> Decision:
+           declined_by: str | None = None, query: str | None = None) -> Decision:
     """Decide from entry hits sorted best first.
 
     Args:
@@ -114,8 +130,10 @@ def decide(hits: Sequence[EntryHit], thresholds: Thresholds,
         overrides: per-entry threshold overrides by entry id (from the corpus).
         declined_by: the out-of-scope example nearer to the question than any entry, if one is
             (``IndexVersion.declined_by``): a miss whatever the scores.
+        query: the message searched for; a short one is answered only past the short thresholds.
     """
     hits = tuple(hits)
+    thresholds = thresholds.for_query(query)
     if not hits:
         return Decision(MISS, reason="no entries", thresholds=thresholds)
     if declined_by is not None:

@@ -204,7 +204,8 @@ class KnowledgeBase:
         query = self._mend(version, query)
         vector = self._encode(encoder, query)
         hits = version.search(vector, self.search_k, [query])[0]
-        decision = decide(hits, version.thresholds, version.overrides, version.declined_by(vector, [hits])[0])
+        decision = decide(hits, version.thresholds, version.overrides, version.declined_by(vector, [hits])[0],
+                          query)
         return Answer(decision, version.name, time.perf_counter() - started)
 
     def prefetch(self, text: str | None) -> None:
