@@ -88,6 +88,19 @@ class EntryHit:
     entry_id: str
     score: float
     phrasing: str
+    # the query's content words the entry's phrasings contain, and those no other entry's do
+    # (BM25's postings; on the best two hits only)
+    words: frozenset[str] = frozenset()
+    unique: frozenset[str] = frozenset()
+
+
+def split_between(top: EntryHit, runner_up: EntryHit) -> bool:
+    """Whether a question asks about parts of two entries: the runner-up has a word of it that
+    no other entry has, the top entry has words the runner-up lacks but none of its own
+    ("how long does shipping to canada take": only shipping abroad says "canada"; delivery times
+    has "long" and "shipping", which other entries have too)."""
+    return bool(runner_up.unique - top.words) and bool(top.words - runner_up.words) \
+        and not top.unique - runner_up.words
 
 
 @dataclass(frozen=True)
@@ -143,7 +156,8 @@ def decide(hits: Sequence[EntryHit], thresholds: Thresholds,
     t = thresholds.for_entry((overrides or {}).get(top.entry_id, {}))
     runner_up = hits[1].score if len(hits) > 1 else -1.0
     lead = top.score - runner_up
-    if top.score >= t.answer and lead >= t.margin:
+    split = len(hits) > 1 and lead <= t.window and hits[1].score >= t.clarify and split_between(top, hits[1])
+    if top.score >= t.answer and lead >= t.margin and not split:
         return Decision(ANSWER, hits, reason=f"score {top.score:.3f} >= {t.answer:.3f}, "
                         f"lead {lead:.3f} >= {t.margin:.3f}", thresholds=t)
     options = tuple(
@@ -152,7 +166,8 @@ def decide(hits: Sequence[EntryHit], thresholds: Thresholds,
         and top.score - h.score <= t.window
     )[: t.max_options]
     if options:
-        why = "close runner-up" if top.score >= t.answer else f"score {top.score:.3f} < {t.answer:.3f}"
+        why = ("words of two entries" if split else "close runner-up") if top.score >= t.answer \
+            else f"score {top.score:.3f} < {t.answer:.3f}"
         return Decision(CLARIFY, hits, options, reason=why, thresholds=t)
     return Decision(MISS, hits, reason=f"score {top.score:.3f} < clarify {t.clarify:.3f}",
                     thresholds=t)

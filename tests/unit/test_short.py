@@ -10,6 +10,7 @@ from bot.kb.build import build_index
 from bot.kb.corpus import load_corpus
 from bot.kb.decision import ANSWER, CLARIFY, EntryHit, Thresholds, decide
 from bot.kb.encoder import FakeEncoder
+from bot.kb.index import IndexVersion
 from bot.kb.ops import calibrate_version
 from bot.kb.query import content_words, is_short
 from bot.kb.short import ShortSamples, windows, with_short
@@ -93,3 +94,38 @@ def test_corpus_calibration_stores_a_short_pair_and_says_what_it_rests_on(tmp_pa
     assert stored["short_answer"] == thresholds.short_answer
     assert report["short"]["windows"] > 0 and report["short"]["entries"] == 3
     assert "short messages" in thresholds.source
+
+
+def words_hit(entry, score, words, unique=()):
+    return EntryHit(entry, score, "p", frozenset(words), frozenset(unique))
+
+
+def test_a_question_with_a_word_only_the_runner_up_has_is_clarified_between_them():
+    times = words_hit("shipping-times", 0.61, {"long", "shipping"})
+    abroad = words_hit("shipping-international", 0.51, {"canada"}, {"canada"})
+    d = decide([times, abroad], T, query="how long does shipping to canada take")
+    assert d.kind == CLARIFY and [o.entry_id for o in d.options] == ["shipping-times", "shipping-international"]
+    assert d.reason == "words of two entries"
+    # the top entry has a word of its own too: it is the one meant, answered
+    bulk = words_hit("order-bulk", 0.61, {"bulk"}, {"bulk"})
+    discount = words_hit("student-discount", 0.52, {"discounts"}, {"discounts"})
+    assert decide([bulk, discount], T, query="discounts for companies buying in bulk").kind == ANSWER
+    # the runner-up's words are shared with other entries, or it covers nothing the top does not
+    assert decide([times, words_hit("x", 0.51, {"canada"})], T, query="how long shipping canada").kind == ANSWER
+    assert decide([times, words_hit("x", 0.51, {"shipping"}, {"shipping"})], T,
+                  query="how long shipping canada").kind == ANSWER
+    # far behind (outside the clarify window): answered
+    behind = words_hit("s", 0.4, {"canada"}, {"canada"})
+    assert decide([times, behind], T, query="how long shipping canada").kind == ANSWER
+
+
+def test_search_says_which_words_of_the_question_each_of_the_best_two_entries_has(tmp_path):
+    corpus = load_corpus(write(tmp_path / "faq.yml", SMALL_CORPUS))
+    version = IndexVersion(build_index(corpus, tmp_path / "idx", FakeEncoder()).path)
+    query = "how long until my refund and shipping price"
+    [hits] = version.search(FakeEncoder().encode([query]), 5, [query])
+    by_id = {h.entry_id: h for h in hits[:2]}
+    assert set(by_id) == {"refund-time", "shipping-cost"}
+    assert by_id["refund-time"].words == {"long", "refund"} == by_id["refund-time"].unique
+    assert by_id["shipping-cost"].words == {"shipping", "price"} == by_id["shipping-cost"].unique
+    assert all(not h.words for h in hits[2:])
