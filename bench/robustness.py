@@ -197,7 +197,9 @@ def section(results: dict, load: str) -> str:
              "(half the spaces removed), **casing** (upper, lower, title or random), **1-2 words** (one "
              "or two consecutive words kept), **foreign word** (one word translated to Spanish, French or "
              "German, else a filler word). Frozen all-MiniLM-L6-v2, head 0.5, BM25 0.4 (and answer text "
-             "0.5 on the demo), thresholds calibrated on the corpus alone (leave-entry-out); **spelling "
+             "0.5 on the demo), thresholds calibrated on the corpus alone (leave-entry-out; messages of two "
+             "words or fewer answered only past their own pair, `bot/kb/short.py`; a question with a word "
+             "only the runner-up entry has clarified, `decision.split_between`); **spelling "
              "normaliser** = `bot/kb/spelling.py` (symspellpy: words neither the FAQ's nor English "
              "are split into common words or mended one edit away) before the one encoder pass, on "
              "both the encoder and BM25 text. Cells: recall@1 / MRR / answered precision / coverage.", ""]
