@@ -200,7 +200,8 @@ def choose_thresholds(samples: Samples, target_precision: float = TARGET_PRECISI
     clarify_t = max(min(clarify_t, answer_t - MIN_CLARIFY_GAP), -1.0)
     thresholds = Thresholds(answer=round(answer_t, 3), margin=margin,
                             clarify=round(clarify_t, 3), window=window,
-                            max_options=max_opts, source=source)
+                            max_options=max_opts, source=source,
+                            short_answer=base.short_answer, short_margin=base.short_margin)
     report = {
         "samples_in_scope": n_in,
         "samples_out_of_scope": n_oos,
@@ -254,7 +255,8 @@ def answered_by(samples: Samples, thresholds: Thresholds,
     s1 = samples.top_scores[:, 0]
     s2 = np.where(np.isfinite(samples.top_scores[:, 1]), samples.top_scores[:, 1], -1.0)
     answer, margin = np.full(len(s1), thresholds.answer), np.full(len(s1), thresholds.margin)
-    if short is not None and thresholds.short_answer is not None and thresholds.short_margin is not None:
-        answer[short], margin[short] = thresholds.short_answer, thresholds.short_margin
+    if short is not None:
+        short_t = thresholds.for_short()
+        answer[short], margin[short] = short_t.answer, short_t.margin
     answered = (s1 >= answer) & (s1 - s2 >= margin)
     return answered, answered & (samples.top_ids[:, 0] == samples.labels) & (samples.labels >= 0)

@@ -54,11 +54,16 @@ class Thresholds:
             raise ThresholdError(f"max_options must be between 1 and 5, got {self.max_options}")
 
     def for_query(self, query: str | None) -> Thresholds:
-        """These thresholds for ``query``: the short pair for a short message, if calibrated."""
-        if query is None or self.short_answer is None or self.short_margin is None or not is_short(query):
+        """These thresholds for ``query``: :meth:`for_short` for a short message, else these."""
+        return self.for_short() if query is not None and is_short(query) else self
+
+    def for_short(self) -> Thresholds:
+        """What a short message is held to: the short pair if calibrated, never laxer than the long
+        one (recalibrated from traffic, the long pair may have risen past it)."""
+        if self.short_answer is None or self.short_margin is None:
             return self
-        return replace(self, answer=self.short_answer, margin=self.short_margin,
-                       clarify=min(self.clarify, self.short_answer))
+        return replace(self, answer=max(self.answer, self.short_answer),
+                       margin=max(self.margin, self.short_margin))
 
     def for_entry(self, overrides: Mapping[str, float]) -> Thresholds:
         """These thresholds with an entry's own overrides applied."""

@@ -129,3 +129,11 @@ def test_search_says_which_words_of_the_question_each_of_the_best_two_entries_ha
     assert by_id["refund-time"].words == {"long", "refund"} == by_id["refund-time"].unique
     assert by_id["shipping-cost"].words == {"shipping", "price"} == by_id["shipping-cost"].unique
     assert all(not h.words for h in hits[2:])
+
+
+def test_recalibrating_keeps_the_short_pair_and_a_short_message_is_never_held_to_less():
+    samples = short_set(0.75).samples
+    kept, _ = cal.choose_thresholds(samples, 0.95, base=T)  # e.g. kb calibrate --from-traffic
+    assert (kept.short_answer, kept.short_margin) == (0.8, 0.1)
+    risen = Thresholds(answer=0.9, margin=0.0, clarify=0.4, short_answer=0.8, short_margin=0.1)
+    assert (risen.for_query("refund?").answer, risen.for_query("refund?").margin) == (0.9, 0.1)
