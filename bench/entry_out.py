@@ -33,6 +33,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from bench import splits  # noqa: E402
 
 SECTION = "entry-out"
+NO_SHORT = "ablation: refitted entry-out at 0.5, no short thresholds"
 SETS = {
     "banking77-heldout": (lambda: splits.banking77_held_out(50, 10), True),
     "clinc150-heldout-10": (lambda: splits.clinc150_held_out(10), True),
@@ -44,14 +45,16 @@ SETS = {
 ROWS = (("before (no leave-entry-out)", None, True), ("after: refitted entry-out at 0.5", 0.5, True),
         ("ablation: entry-out without refit at 0.5", 0.5, False),
         ("ablation: entry-out without refit at 0.8", 0.8, False),
-        ("ablation: refitted entry-out at 0.8", 0.8, True))
+        ("ablation: refitted entry-out at 0.8", 0.8, True),
+        (NO_SHORT, 0.5, True))
 
 
-def measure(samples, thresholds) -> dict:
-    """Answered precision, coverage (in-scope answered), OOS recall, clarify share, of ``samples``."""
+def measure(samples, thresholds, short=None) -> dict:
+    """Answered precision, coverage (in-scope answered), OOS recall, clarify share, of ``samples``
+    (``short``: which are short messages, answered past the short thresholds)."""
     from bot.kb.calibrate import answered_by
 
-    answered, right = answered_by(samples, thresholds)
+    answered, right = answered_by(samples, thresholds, short)
     oos = samples.labels < 0
     top = samples.top_scores[:, 0]
     clarified = ~answered & (top >= thresholds.clarify)
@@ -59,7 +62,9 @@ def measure(samples, thresholds) -> dict:
             "coverage": round(float(answered[~oos].mean()), 4),
             "oos_recall": round(float((~answered[oos] & ~clarified[oos]).mean()), 4) if oos.any() else None,
             "clarified": round(float(clarified.mean()), 4),
-            "answer": thresholds.answer, "margin": thresholds.margin, "clarify": thresholds.clarify}
+            "answer": thresholds.answer, "margin": thresholds.margin, "clarify": thresholds.clarify,
+            "short": None if thresholds.short_answer is None
+            else f"{thresholds.short_answer} / {thresholds.short_margin}"}
 
 
 def run_set(name: str, work: Path, target: float) -> dict:
@@ -82,11 +87,15 @@ def run_set(name: str, work: Path, target: float) -> dict:
 def compare(corpus_path: Path, test_path: Path, index_dir: Path, encoder, examples: list[str],
             placeholders: bool, target: float) -> dict:
     """Build once, compute the corpus calibration samples once, score each row's thresholds."""
+    import numpy as np
+
     from bot.kb import calibrate as cal
     from bot.kb.corpus import load_corpus
     from bot.kb.evaluate import read_queries
     from bot.kb.index import IndexVersion, embed_phrasings
     from bot.kb.ops import build, corpus_samples, example_vectors
+    from bot.kb.query import is_short
+    from bot.kb.short import with_short
 
     result = build(load_corpus(corpus_path), index_dir, encoder, calibrate=False,
                    **({"answer_weight": 0.0} if placeholders else {}))
@@ -100,6 +109,7 @@ def compare(corpus_path: Path, test_path: Path, index_dir: Path, encoder, exampl
     queries = read_queries(test_path, set(version.by_id))
     index_of = {e.id: i for i, e in enumerate(version.entries)}
     q_vectors = encoder.encode([q.text for q in queries], batch_size=128)
+    short = np.array([is_short(q.text) for q in queries])
     test = cal.declined(cal.query_samples(version, q_vectors, [index_of[q.expected] if q.expected else -1
                                                                for q in queries], [q.text for q in queries]),
                         q_vectors, ex_vectors)
@@ -111,9 +121,13 @@ def compare(corpus_path: Path, test_path: Path, index_dir: Path, encoder, exampl
         t = time.perf_counter()
         thresholds, report = cal.choose_thresholds(samples, target, base=version.thresholds,
                                                    in_domain_share=share or cal.IN_DOMAIN_SHARE)
-        rows[label] = {**measure(test, thresholds), "believed": report["estimated_precision"],
+        if share is not None and label != NO_SHORT:  # the short pair, from the same kind of samples
+            thresholds, _ = with_short(thresholds, (corpus if refit else cheap).windows, target,
+                                       in_domain_share=share)
+        rows[label] = {**measure(test, thresholds, short), "believed": report["estimated_precision"],
                        "choose_seconds": round(time.perf_counter() - t, 2)}
-    return {"entries": len(version.entries), "queries": len(queries), "target": target,
+    return {"entries": len(version.entries), "queries": len(queries), "short_queries": int(short.sum()),
+            "target": target,
             "samples_seconds": round(sample_seconds, 1), "rows": rows}
 
 
@@ -126,15 +140,20 @@ def section(results: dict, load: str, rss: int) -> str:
              "out-of-scope query as caught when it is neither answered nor offered choices. "
              f"Load average at the end {load}; peak RSS {rss} MB.", "",
              "| set | calibration | promised | believed | measured | error | coverage | OOS recall | "
-             "clarified | answer / margin / clarify |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "clarified | answer / margin / clarify | short: answer / margin |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         for label, m in r["rows"].items():
             err = "–" if m["precision"] is None else f"{abs(r['target'] - m['precision']):.3f}"
             lines.append(f"| {name} | {label} | {r['target']:.2f} | {m['believed']:.3f} | {m['precision']} "
                          f"| {err} "
                          f"| {m['coverage']:.3f} | {m['oos_recall']} | {m['clarified']:.3f} | "
-                         f"{m['answer']} / {m['margin']} / {m['clarify']} |")
-    lines += ["", "Cost: computing the calibration samples (leave-one-out search, stand-ins, leave-entry-out) "
+                         f"{m['answer']} / {m['margin']} / {m['clarify']} | {m['short'] or '–'} |")
+    lines += ["", "**short: answer / margin** = the pair for messages of at most two words "
+              "(`bot/kb/short.py`, calibrated on 1-2-content-word windows of the phrasings, leave-entry-out "
+              "as the long ones; the rows after the first); short test queries: "
+              + ", ".join(f"{n} {r['short_queries']} of {r['queries']}" for n, r in results.items()) + ".",
+              "", "Cost: computing the calibration samples (leave-one-out search, stand-ins, leave-entry-out) "
               "took " + ", ".join(f"{n} {r['samples_seconds']} s" for n, r in results.items())
               + " (with the refitted leave-entry-out: 5 folds of entries, each a head fit, BM25 documents "
               "and a flat search; under the load noted above).",
@@ -162,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             for label, m in results[name]["rows"].items():
                 print(f"{name:20s} {label:34s} promised {target} measured {m['precision']} coverage "
                       f"{m['coverage']} oos {m['oos_recall']} clarified {m['clarified']} "
-                      f"(answer {m['answer']} margin {m['margin']} clarify {m['clarify']})", flush=True)
+                      f"(answer {m['answer']} margin {m['margin']} clarify {m['clarify']} short {m['short']})",
+                      flush=True)
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     rss = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print(f"load average {load}, peak RSS {rss} MB")

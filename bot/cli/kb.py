@@ -222,7 +222,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     served = _version_encoder(version, settings, served=True)
     [hits], [declined] = search_and_decline(version, served, [args.text], settings.search_k,
                                             settings.max_query_chars)
-    decision = decide(hits, version.thresholds, version.overrides, declined)
+    decision = decide(hits, version.thresholds, version.overrides, declined, args.text)
     if args.json:
         print(json.dumps({"index": version.name, **decision.to_json()}, indent=2))
         return EXIT_OK

@@ -36,7 +36,8 @@ class Side:
 
     def decide(self, texts: Sequence[str], vectors: Any, k: int) -> list[Decision]:
         hits = self.version.search(vectors, k, list(texts))
-        return [decide(h, self.version.thresholds, self.version.overrides) for h in hits]
+        return [decide(h, self.version.thresholds, self.version.overrides, query=t)
+                for h, t in zip(hits, texts)]
 
 
 def decision_json(decision: Decision, version: IndexVersion) -> dict[str, Any]:

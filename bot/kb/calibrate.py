@@ -127,8 +127,10 @@ def query_samples(version: IndexVersion, vectors: np.ndarray, labels: Sequence[i
 def choose_thresholds(samples: Samples, target_precision: float = TARGET_PRECISION, oos_share: float = 0.25,
                       clarify_precision: float = 0.5, base: Thresholds | None = None,
                       source: str = "calibrated",
-                      in_domain_share: float = IN_DOMAIN_SHARE) -> tuple[Thresholds, dict]:
-    """Grid-search answer threshold and margin: most correct answers at the target precision.
+                      in_domain_share: float = IN_DOMAIN_SHARE,
+                      min_coverage: float = MIN_COVERAGE) -> tuple[Thresholds, dict]:
+    """Grid-search answer threshold and margin: most correct answers at the target precision
+    (answering at least ``min_coverage`` of the in-scope samples, else the best F0.5).
 
     Out-of-scope samples are weighted so that they make up ``oos_share`` of the traffic.
     The clarify threshold is the lowest at which at least ``clarify_precision`` of clarify
@@ -163,7 +165,7 @@ def choose_thresholds(samples: Samples, target_precision: float = TARGET_PRECISI
             precision = tp / total if total else 1.0
             recall = tp / n_in
             f05 = 1.25 * precision * recall / (0.25 * precision + recall) if tp else 0.0
-            reached = precision >= target_precision and recall >= MIN_COVERAGE
+            reached = precision >= target_precision and recall >= min_coverage
             key = (reached, tp if reached else f05)
             if best is None or key > best[0]:
                 best = (key, float(t), float(m), precision, recall)
@@ -198,7 +200,8 @@ def choose_thresholds(samples: Samples, target_precision: float = TARGET_PRECISI
     clarify_t = max(min(clarify_t, answer_t - MIN_CLARIFY_GAP), -1.0)
     thresholds = Thresholds(answer=round(answer_t, 3), margin=margin,
                             clarify=round(clarify_t, 3), window=window,
-                            max_options=max_opts, source=source)
+                            max_options=max_opts, source=source,
+                            short_answer=base.short_answer, short_margin=base.short_margin)
     report = {
         "samples_in_scope": n_in,
         "samples_out_of_scope": n_oos,
@@ -244,10 +247,16 @@ def save(path: Path, thresholds: Thresholds, report: dict) -> None:
 
 
 
-def answered_by(samples: Samples, thresholds: Thresholds) -> tuple[np.ndarray, np.ndarray]:
+def answered_by(samples: Samples, thresholds: Thresholds,
+                short: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per sample, whether ``thresholds`` answer it (as :func:`choose_thresholds` counts: the global
-    answer threshold and margin) and whether that answer is right."""
+    answer threshold and margin; for the ``short`` samples the short pair, if there is one) and
+    whether that answer is right."""
     s1 = samples.top_scores[:, 0]
     s2 = np.where(np.isfinite(samples.top_scores[:, 1]), samples.top_scores[:, 1], -1.0)
-    answered = (s1 >= thresholds.answer) & (s1 - s2 >= thresholds.margin)
+    answer, margin = np.full(len(s1), thresholds.answer), np.full(len(s1), thresholds.margin)
+    if short is not None:
+        short_t = thresholds.for_short()
+        answer[short], margin[short] = short_t.answer, short_t.margin
+    answered = (s1 >= answer) & (s1 - s2 >= margin)
     return answered, answered & (samples.top_ids[:, 0] == samples.labels) & (samples.labels >= 0)

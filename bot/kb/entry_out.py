@@ -74,44 +74,59 @@ def refitted(vectors: np.ndarray, owners: np.ndarray, texts: Sequence[str], weig
     n_entries = int(owners.max()) + 1 if len(owners) else 0
     fold_of = entry_folds(n_entries, folds)[owners]
     asked = np.arange(len(owners)) if rows is None else np.asarray(rows, dtype=np.int64)
+    hits, order = asked_without(vectors, owners, texts, weights, answers, vectors[asked],
+                                [texts[r] for r in asked], fold_of[asked], fold_of, folds)
+    done = asked[order]
+    return Samples.from_hits([ENTRY_OUT] * len(done), hits), done
+
+
+def asked_without(vectors: np.ndarray, owners: np.ndarray, texts: Sequence[str], weights: Mapping[str, float],
+                  answers: np.ndarray | None, ask_vectors: np.ndarray, ask_texts: Sequence[str],
+                  ask_fold: np.ndarray, fold_of: np.ndarray,
+                  folds: int) -> tuple[list[list[tuple[int, float]]], np.ndarray]:
+    """Questions (``ask_vectors``, ``ask_texts``) of fold k asked of an index of the phrasings
+    outside fold k (``fold_of``), with the head refitted and the BM25 documents rebuilt on those
+    alone. Returns each asked question's (entry, score) hits and its position in the input, in
+    the order asked."""
+    n_entries = int(owners.max()) + 1 if len(owners) else 0
     all_hits: list[list[tuple[int, float]]] = []
     order: list[np.ndarray] = []
     for k in range(folds):
-        ask = asked[fold_of[asked] == k]
+        ask = np.flatnonzero(ask_fold == k)
         keep = np.flatnonzero(fold_of != k)
-        if not len(ask) or len(np.unique(owners[keep])) < 1:
+        if not len(ask) or not len(keep):
             continue
-        evidence = _evidence(vectors, owners, texts, weights, answers, ask, keep, n_entries)
+        evidence = _evidence(vectors, owners, texts, weights, answers, ask_vectors[ask],
+                             [ask_texts[i] for i in ask], keep, n_entries)
         index = make_faiss_index(np.ascontiguousarray(vectors[keep]))
-        scores, ids = index.search(np.ascontiguousarray(vectors[ask]), min(NEAREST, len(keep)))
+        scores, ids = index.search(np.ascontiguousarray(ask_vectors[ask]), min(NEAREST, len(keep)))
         ids = np.where(ids >= 0, keep[np.maximum(ids, 0)], -1)
         for n, (sc, ix) in enumerate(zip(scores, ids)):
             ranked = score_entries(sc, ix, owners, [(w, e[n]) for w, e in evidence])
             all_hits.append([(e, s) for e, s, _ in ranked])
         order.append(ask)
-    done = np.concatenate(order) if order else np.zeros(0, dtype=np.int64)
-    return Samples.from_hits([ENTRY_OUT] * len(done), all_hits), done
+    return all_hits, (np.concatenate(order) if order else np.zeros(0, dtype=np.int64))
 
 
 def _evidence(vectors: np.ndarray, owners: np.ndarray, texts: Sequence[str], weights: Mapping[str, float],
-              answers: np.ndarray | None, ask: np.ndarray, keep: np.ndarray,
+              answers: np.ndarray | None, ask_vectors: np.ndarray, ask_texts: Sequence[str], keep: np.ndarray,
               n_entries: int) -> list[tuple[float, np.ndarray]]:
-    """Per signal that is on, its weight and the asked phrasings' per-entry scores, fitted on ``keep``."""
+    """Per signal that is on, its weight and the asked questions' per-entry scores, fitted on ``keep``."""
     out = []
     if weights.get("answer", 0) > 0 and answers is not None:
-        out.append((weights["answer"], np.ascontiguousarray(vectors[ask]) @ answers.T))
+        out.append((weights["answer"], np.ascontiguousarray(ask_vectors) @ answers.T))
     if weights.get("head", 0) > 0:
         if len(np.unique(owners[keep])) >= 2:
-            probabilities = fit_head(vectors[keep], owners[keep], n_entries).probabilities(vectors[ask])
+            probabilities = fit_head(vectors[keep], owners[keep], n_entries).probabilities(ask_vectors)
         else:
-            probabilities = np.full((len(ask), n_entries), 1.0 / n_entries, dtype=np.float32)
+            probabilities = np.full((len(ask_vectors), n_entries), 1.0 / n_entries, dtype=np.float32)
         out.append((weights["head"], probabilities))
     if weights.get("lexical", 0) > 0:
         present, local = np.unique(owners[keep], return_inverse=True)
         lexical = Lexical([texts[i] for i in keep], local, len(present))
-        scores = np.zeros((len(ask), n_entries), dtype=np.float32)
-        for n, row in enumerate(ask):
-            scores[n, present] = lexical.scores(texts[row])
+        scores = np.zeros((len(ask_vectors), n_entries), dtype=np.float32)
+        for n, text in enumerate(ask_texts):
+            scores[n, present] = lexical.scores(text)
         out.append((weights["lexical"], scores))
     return out
 

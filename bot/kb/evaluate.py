@@ -74,7 +74,7 @@ def evaluate(version: IndexVersion, encoder: Encoder, queries: Sequence[Labelled
              thresholds: Thresholds | None = None, k: int = 20) -> tuple[dict, list[Decision]]:
     all_hits, declined = search_and_decline(version, encoder, [q.text for q in queries], k)
     t = thresholds or version.thresholds
-    decisions = [decide(h, t, version.overrides, d) for h, d in zip(all_hits, declined)]
+    decisions = [decide(h, t, version.overrides, d, q.text) for h, d, q in zip(all_hits, declined, queries)]
     return metrics([q.expected for q in queries], decisions), decisions
 
 

@@ -35,6 +35,7 @@ from bot.kb.out_of_scope import load_examples
 FORMAT_VERSION = 1
 FLAT_LIMIT = 20_000  # above this many phrasings an HNSW graph replaces exact search
 KEEP_VERSIONS = 5
+COVERED = 2  # hits that carry the query's words they cover (decision.split_between reads the best two)
 VERSION_NAME = re.compile(r"[\w.-]{1,200}")  # a folder name under versions/, never a path
 STALE_BUILD_S = 86_400  # a build folder this old was left by an interrupted build
 
@@ -262,11 +263,15 @@ class IndexVersion:
         found = [np.unique(self.owners[i[i >= 0]]) for i in ids]
         per_signal = [(self.weights[name], computation.scores(state, vectors, queries, found))
                       for name, (computation, state) in self.signals.items()]
+        lexical = self.state("lexical")
         out = []
         for row, (s, i) in enumerate(zip(scores, ids)):
             evidence = [(weight, rows[row]) for weight, rows in per_signal]
             ranked = score_entries(s, i, self.owners, evidence)
-            out.append([EntryHit(self.entries[e].id, score, self.texts[pid]) for e, score, pid in ranked])
+            out.append([EntryHit(self.entries[e].id, score, self.texts[pid],
+                                 *(lexical.covered(queries[row], e) if lexical is not None and n < COVERED
+                                   and queries is not None else ()))
+                        for n, (e, score, pid) in enumerate(ranked)])
         return out
 
 

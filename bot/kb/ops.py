@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from bot.kb import calibrate as cal
-from bot.kb import entry_out, stand_ins
+from bot.kb import entry_out, short, stand_ins
 from bot.kb.build import BuildResult, build_index
 from bot.kb.corpus import Corpus, CorpusError, load_corpus
 from bot.kb.decision import Thresholds
@@ -48,6 +48,7 @@ class CorpusSamples:
     keys: list[str]
     in_scope: dict[str, int]
     source: str
+    windows: short.ShortSamples | None = None  # windows of one or two content words (bot.kb.short)
 
 
 def corpus_samples(version: IndexVersion, encoder: Encoder, index_dir: Path, vectors: np.ndarray | None,
@@ -74,6 +75,8 @@ def corpus_samples(version: IndexVersion, encoder: Encoder, index_dir: Path, vec
     # each phrasing asked as if its entry did not exist (``refit``: of an index rebuilt without it)
     outside, outside_keys = entry_out.version_samples(version, vectors, samples, keys, ex_vectors, rows, refit)
     samples, keys = samples + outside, keys + outside_keys
+    windows = short.short_samples(version, vectors, lambda texts: embed_phrasings(index_dir, encoder, texts)[0],
+                                  oos_texts, ex_vectors, rows)
     which = "phrasings held out of tuning" if rows is not None else "leave-one-out"
     in_scope = {"phrasings": len(loo), "entries_with_alternates": len(np.unique(version.owners[loo])),
                 **in_scope}
@@ -81,7 +84,10 @@ def corpus_samples(version: IndexVersion, encoder: Encoder, index_dir: Path, vec
     source = f"calibrated on the corpus ({stand_ins.describe(which, in_scope)} + phrasings {how}" \
              f" ({len(outside.labels)} in-domain out-of-scope) + generic out-of-scope" \
              f" + {len(examples)} from the out-of-scope file), target precision {target_precision}"
-    return CorpusSamples(samples, keys, in_scope, source)
+    if windows is not None:
+        source += f"; short messages: {windows.windows} windows of 1-{short.SHORT_WORDS} content words" \
+                  f" of {windows.entries} entries' phrasings"
+    return CorpusSamples(samples, keys, in_scope, source, windows)
 
 
 def example_vectors(index_dir: Path, encoder: Encoder, examples: Sequence[str], dim: int) -> np.ndarray:
@@ -99,6 +105,7 @@ def calibrate_version(path: Path, encoder: Encoder, index_dir: Path, *,
     examples = list(out_of_scope)
     ex_vectors = example_vectors(index_dir, encoder, examples, version.index.d)
     in_scope: dict[str, int] = {}
+    windows = None
     if queries is not None:
         labelled = read_queries(queries, set(version.by_id))
         index_of = {e.id: i for i, e in enumerate(version.entries)}
@@ -109,9 +116,11 @@ def calibrate_version(path: Path, encoder: Encoder, index_dir: Path, *,
         source = f"calibrated on {queries.name}, target precision {target_precision}"
     else:
         corpus = corpus_samples(version, encoder, index_dir, vectors, examples, ex_vectors, target_precision)
-        samples, in_scope, source = corpus.samples, corpus.in_scope, corpus.source
+        samples, in_scope, source, windows = corpus.samples, corpus.in_scope, corpus.source, corpus.windows
     thresholds, report = cal.choose_thresholds(samples, target_precision, oos_share,
                                                base=version.thresholds, source=source)
+    thresholds, report["short"] = short.with_short(thresholds, windows, target_precision, oos_share)
+    report["thresholds"] = thresholds.to_json()
     report["out_of_scope_examples"] = len(examples)
     report["calibrated_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     if in_scope:

@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 import numpy as np
 
@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-REMEMBERED_QUERIES = 2048  # ~3 MB of vectors
+T = TypeVar("T")
+REMEMBERED_QUERIES = 2048  # ~3 MB of vectors (and as many mended texts)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class KnowledgeBase:
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self._vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()  # recent, newest last
+        self._mended: OrderedDict[tuple[str, str], str] = OrderedDict()  # (version, cleaned) -> mended
         self._vectors_lock = threading.Lock()
 
     @classmethod
@@ -199,10 +201,11 @@ class KnowledgeBase:
         if not query:
             return Answer(Decision(MISS, reason="empty message", thresholds=version.thresholds),
                           version.name, 0.0, empty=True)
-        query = mend([query], version)[0]
+        query = self._mend(version, query)
         vector = self._encode(encoder, query)
         hits = version.search(vector, self.search_k, [query])[0]
-        decision = decide(hits, version.thresholds, version.overrides, version.declined_by(vector, [hits])[0])
+        decision = decide(hits, version.thresholds, version.overrides, version.declined_by(vector, [hits])[0],
+                          query)
         return Answer(decision, version.name, time.perf_counter() - started)
 
     def prefetch(self, text: str | None) -> None:
@@ -210,23 +213,30 @@ class KnowledgeBase:
         query = clean_query(text, self.max_query_chars)
         serving = self._serving
         if query and serving is not None:
-            query = mend([query], serving[0])[0]
-            self._encode(serving[1], query)
+            self._encode(serving[1], self._mend(serving[0], query))
+
+    def _mend(self, version: IndexVersion, query: str) -> str:
+        """The speller's text for a cleaned message, once per version: a prefetched or repeated
+        message is not mended again (symspellpy costs milliseconds a message)."""
+        return self._remember(self._mended, (version.name, query), lambda: mend([query], version)[0])
 
     def _encode(self, encoder: Encoder, query: str) -> np.ndarray:
         """One encoder pass per distinct recent query: a prefetched or repeated one is reused."""
-        key = (encoder.name, query)
+        return self._remember(self._vectors, (encoder.name, query), lambda: encoder.encode([query]))
+
+    def _remember(self, cache: OrderedDict, key: tuple[str, str], make: Callable[[], T]) -> T:
+        """``cache[key]``, made (outside the lock) when it is not among the REMEMBERED_QUERIES most recent."""
         with self._vectors_lock:
-            vector = self._vectors.get(key)
-            if vector is not None:
-                self._vectors.move_to_end(key)
-                return vector
-        vector = encoder.encode([query])
+            value = cache.get(key)
+            if value is not None:
+                cache.move_to_end(key)
+                return value
+        value = make()
         with self._vectors_lock:
-            self._vectors[key] = vector
-            if len(self._vectors) > REMEMBERED_QUERIES:
-                self._vectors.popitem(last=False)
-        return vector
+            cache[key] = value
+            if len(cache) > REMEMBERED_QUERIES:
+                cache.popitem(last=False)
+        return value
 
     def thresholds(self) -> Thresholds:
         version = self.version

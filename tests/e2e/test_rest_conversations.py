@@ -101,6 +101,19 @@ def test_smalltalk_and_asking_for_a_person(servers):
     assert "support team" in say(servers, sender, "I want to talk to a real person")[0]["text"]
 
 
+@pytest.mark.parametrize("text, reply", [("hi", "Brightcart assistant"), ("ok", "What else would you like"),
+                                         ("thanks", "welcome")])
+def test_one_word_smalltalk_stays_with_rasa_and_never_reaches_the_faq(servers, text, reply):
+    """Short messages get stricter FAQ thresholds (bot/kb/short.py); greetings and acknowledgements
+    never get there: Rasa's intents and rules answer them."""
+    sender = conversation()
+    replies = say(servers, sender, text)
+    assert replies and reply in replies[0]["text"]
+    events = tracker(servers, sender)
+    assert not any(t == "action" and d["name"] == "action_answer_faq" for t, d in events)
+    assert not any(t == "slot" and d["name"] == "last_faq_decision" for t, d in events)
+
+
 def test_hot_reload_serves_an_edited_answer_within_5_seconds(servers, real_encoder):
     corpus = servers.settings.corpus_path
     f = corpus / "shipping.yml"

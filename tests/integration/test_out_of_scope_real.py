@@ -42,8 +42,8 @@ OTHER_TOPICS = ["do you sell lottery tickets", "can I buy train tickets from you
 
 def answered(version, encoder, texts, decline=True):
     hits, declined = search_and_decline(version, encoder, texts)
-    return sum(decide(h, version.thresholds, version.overrides, d if decline else None).kind == ANSWER
-               for h, d in zip(hits, declined))
+    return sum(decide(h, version.thresholds, version.overrides, d if decline else None, t).kind == ANSWER
+               for h, d, t in zip(hits, declined, texts))
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,18 @@ def test_common_questions_are_answered_and_chitchat_is_not(demo_index, real_enco
         assert kb.ask(text).decision.kind != "answer", text
 
 
+def test_a_question_with_parts_of_two_entries_is_not_answered_with_one_of_them(demo_index, real_encoder):
+    """Delivery times score first (0.61 against 0.51), but only shipping abroad says "canada"."""
+    kb = KnowledgeBase(demo_index, encoder=real_encoder)
+    kb.reload()
+    decision = kb.ask("how long does shipping to canada take").decision
+    assert decision.kind == "clarify", decision.reason
+    assert {"shipping-times", "shipping-international"} <= {o.entry_id for o in decision.options}
+    # one entry's topic only: answered as before
+    assert kb.ask("do you ship to canada").decision.entry_id == "shipping-international"
+    assert kb.ask("how long does delivery take").decision.entry_id == "shipping-times"
+
+
 def test_editing_an_answer_is_served_after_rebuild_without_retraining(tmp_path, root,
                                                                       real_encoder):
     corpus_dir = tmp_path / "faq"

@@ -173,6 +173,7 @@ def serve_with(kb, encoder):
     """Serve the loaded version through ``encoder``, with nothing remembered."""
     kb._serving = (kb.version, encoder)
     kb._vectors.clear()
+    kb._mended.clear()
     return encoder
 
 

@@ -48,3 +48,17 @@ def test_a_loaded_version_has_its_speller_before_the_first_message(kb):  # noqa:
     kb._key = None  # as if the version had just been published
     assert kb.reload()
     assert str(kb.version.path) in spelling._SPELLERS
+
+
+def test_a_prefetched_message_is_mended_once(kb, monkeypatch):  # noqa: F811
+    """prefetch mends and encodes; the FAQ action's ask of the same message reuses that mend."""
+    calls = []
+    real = Speller.mend
+    monkeypatch.setattr(Speller, "mend", lambda self, text: calls.append(text) or real(self, text))
+    serve_with(kb, CountingEncoder())
+    kb.prefetch("I forgot   my pasword")
+    answer = kb.ask("I forgot my pasword")
+    assert calls == ["I forgot my pasword"]
+    assert answer.decision.kind == ANSWER and answer.decision.entry_id == "password-reset"
+    kb.ask("where is my ordr")  # a message not prefetched is mended when asked
+    assert calls == ["I forgot my pasword", "where is my ordr"]
