@@ -26,19 +26,3 @@ def real_encoder():
     from bot.kb.encoder import load_encoder
 
     return load_encoder()
-
-
-def servers_die_with_pytest(monkeypatch) -> None:
-    """The Rasa servers, action servers, workers and editors that tests start get SIGTERM when this
-    pytest dies, even by SIGKILL (bot/cluster/local.py); so do their PostgreSQL, Redis and nginx."""
-    from bot.apps.supervisor import Servers
-    from bot.cluster.local import popen_dying_with_parent
-
-    monkeypatch.setattr(Servers, "popen", staticmethod(popen_dying_with_parent))
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _servers_die_with_pytest():
-    with pytest.MonkeyPatch.context() as mp:
-        servers_die_with_pytest(mp)
-        yield

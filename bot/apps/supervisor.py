@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from bot.apps.child import run_in_child, say
 from bot.apps.environment import process_env
+from bot.apps.parent_death import popen_dying_with_parent
 from bot.apps.restarts import GaveUp, RestartPolicy, Restarts
 from bot.apps.training import TrainError, model_path, train_if_needed
 from bot.settings import Settings
@@ -48,9 +49,12 @@ LABELS = {"actions": "the action server", "worker": "the background worker", "ra
 
 
 class Servers:
-    """The action server, the background worker, the FAQ editor and the Rasa server as child processes."""
+    """The action server, the background worker, the FAQ editor and the Rasa server as child processes,
+which stop when the supervisor dies (so none is left holding its port)."""
 
-    popen: Callable[..., Any] = subprocess.Popen  # replaced by fakes in unit tests
+    # each server gets SIGTERM when this supervisor dies, even by SIGKILL (bot.apps.parent_death);
+    # replaced by fakes in unit tests
+    popen: Callable[..., Any] = staticmethod(popen_dying_with_parent)
     clock: Callable[[], float] = time.monotonic
 
     def __init__(self, settings: Settings, log_dir: Path | None = None,
