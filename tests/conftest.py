@@ -26,3 +26,18 @@ def real_encoder():
     from bot.kb.encoder import load_encoder
 
     return load_encoder()
+
+
+@pytest.fixture(scope="session")
+def index_seed(tmp_path_factory, real_encoder) -> Path:
+    """An index folder's reusable parts, made once per run: the ONNX export of the packaged model
+    (``models/``) and the embedding cache of the demo FAQ's phrasings (``cache/``), from a build of
+    data/faq/ without calibration. A test's fresh index folder gets them through
+    ``tests.helpers.seed_index`` instead of exporting and encoding again (~35 s a folder at load 7);
+    each build there still checks the export and calibrates as ``kb build`` does."""
+    from bot.kb.corpus import load_corpus
+    from bot.kb.ops import build
+
+    seed = tmp_path_factory.mktemp("index-seed")
+    build(load_corpus(ROOT / "data" / "faq"), seed, real_encoder, calibrate=False)
+    return seed
