@@ -28,17 +28,16 @@ def real_encoder():
     return load_encoder()
 
 
-def servers_die_with_pytest(monkeypatch) -> None:
-    """The Rasa servers, action servers, workers and editors that tests start get SIGTERM when this
-    pytest dies, even by SIGKILL (bot/cluster/local.py); so do their PostgreSQL, Redis and nginx."""
-    from bot.apps.supervisor import Servers
-    from bot.cluster.local import popen_dying_with_parent
+@pytest.fixture(scope="session")
+def index_seed(tmp_path_factory, real_encoder) -> Path:
+    """An index folder's reusable parts, made once per run: the ONNX export of the packaged model
+    (``models/``) and the embedding cache of the demo FAQ's phrasings (``cache/``), from a build of
+    data/faq/ without calibration. A test's fresh index folder gets them through
+    ``tests.helpers.seed_index`` instead of exporting and encoding again (~35 s a folder at load 7);
+    each build there still checks the export and calibrates as ``kb build`` does."""
+    from bot.kb.corpus import load_corpus
+    from bot.kb.ops import build
 
-    monkeypatch.setattr(Servers, "popen", staticmethod(popen_dying_with_parent))
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _servers_die_with_pytest():
-    with pytest.MonkeyPatch.context() as mp:
-        servers_die_with_pytest(mp)
-        yield
+    seed = tmp_path_factory.mktemp("index-seed")
+    build(load_corpus(ROOT / "data" / "faq"), seed, real_encoder, calibrate=False)
+    return seed

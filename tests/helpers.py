@@ -45,3 +45,16 @@ async def http_server(path: str, handler):
         yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}{path}"
     finally:
         await runner.cleanup()
+
+
+SEEDED = ("models", "cache")  # an index folder's export and embedding cache (tests/conftest.py index_seed)
+
+
+def seed_index(seed: Path, index_dir: Path) -> Path:
+    """Copy the run's ONNX export and embedding cache into ``index_dir`` unless it has its own."""
+    import shutil
+
+    for part in SEEDED:
+        if (seed / part).is_dir() and not (index_dir / part).exists():
+            shutil.copytree(seed / part, index_dir / part)
+    return index_dir

@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 from bot.apps.restarts import GaveUp
-from bot.apps.supervisor import Servers, StartError, ensure_index
+from bot.apps.supervisor import Servers, StartError, ensure_index, stop_all
 from bot.apps.training import TrainError, train_if_needed
 from bot.cluster.local import Nginx, Postgres, RedisServer
 from bot.kb.shared import publish_serving
@@ -91,6 +91,7 @@ class Cluster:
             raise
 
     def __exit__(self, *exc: object) -> None:
+        stop_all([*self.nodes, *self.actions])  # side by side; then nginx, Redis and PostgreSQL
         self._stack.close()
         self.nodes.clear()
         self.actions.clear()

@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from bot.apps.child import run_in_child, say
 from bot.apps.environment import process_env
+from bot.apps.parent_death import popen_dying_with_parent
 from bot.apps.restarts import GaveUp, RestartPolicy, Restarts
 from bot.apps.training import TrainError, model_path, train_if_needed
 from bot.settings import Settings
@@ -48,9 +49,12 @@ LABELS = {"actions": "the action server", "worker": "the background worker", "ra
 
 
 class Servers:
-    """The action server, the background worker, the FAQ editor and the Rasa server as child processes."""
+    """The action server, the background worker, the FAQ editor and the Rasa server as child processes,
+which stop when the supervisor dies (so none is left holding its port)."""
 
-    popen: Callable[..., Any] = subprocess.Popen  # replaced by fakes in unit tests
+    # each server gets SIGTERM when this supervisor dies, even by SIGKILL (bot.apps.parent_death);
+    # replaced by fakes in unit tests
+    popen: Callable[..., Any] = staticmethod(popen_dying_with_parent)
     clock: Callable[[], float] = time.monotonic
 
     def __init__(self, settings: Settings, log_dir: Path | None = None,
@@ -63,6 +67,7 @@ class Servers:
         self.restarts: dict[str, Restarts] = {}
         self._lock = threading.RLock()  # watching and stopping never interleave
         self._stopping = False
+        self._terminated: set[int] = set()  # pids already sent SIGTERM
 
     @property
     def rest_url(self) -> str:
@@ -173,12 +178,19 @@ class Servers:
             raise
         return self
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
+        """Ask every server to stop (SIGTERM), without waiting: :meth:`stop` waits. Several ``Servers``
+        told first and waited for after stop side by side (:func:`stop_all`)."""
         with self._lock:
             self._stopping = True
             for proc in self.procs.values():
-                if proc.poll() is None:
+                if proc.poll() is None and proc.pid not in self._terminated:
                     os.killpg(proc.pid, signal.SIGTERM)
+                    self._terminated.add(proc.pid)
+
+    def stop(self) -> None:
+        with self._lock:
+            self.terminate()
             for proc in self.procs.values():
                 try:
                     proc.wait(timeout=20)
@@ -187,12 +199,23 @@ class Servers:
                     proc.wait()
             self.procs.clear()
             self.restarts.clear()
+            self._terminated.clear()
 
     def __enter__(self) -> Servers:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def stop_all(servers: list[Servers]) -> None:
+    """Stop several ``Servers`` (a cluster's nodes) side by side: every server is sent SIGTERM first,
+    then each is waited for, so the stop takes the slowest server's time, not the sum (a Rasa server
+    can take seconds to close its connections)."""
+    for s in servers:
+        s.terminate()
+    for s in servers:
+        s.stop()
 
 
 Runner = Callable[..., Any]  # (log file, "module:function", *args) -> result

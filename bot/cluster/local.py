@@ -4,13 +4,11 @@ Each is a context manager that starts it in its own temporary folder and stops a
 PostgreSQL and Redis also ``stop()``, ``start()`` and ``restart()`` on the same port and folder (the
 fault tests);
 ``scripts/system-deps.sh`` installs the packages. Every server here is started with a parent-death
-signal (:func:`popen_dying_with_parent`): when the process that started it dies, even by SIGKILL,
-the server is told to stop, so a killed ``pytest`` or ``make cluster`` leaves no server on its ports."""
+signal (``bot.apps.parent_death``): when the process that started it dies, even by SIGKILL, the
+server is told to stop, so a killed ``pytest`` or ``make cluster`` leaves no server on its ports."""
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import glob
 import os
 import shutil
@@ -19,9 +17,9 @@ import socket
 import subprocess
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+
+from bot.apps.parent_death import popen_dying_with_parent
 
 
 class PostgresUnavailable(RuntimeError):
@@ -59,30 +57,6 @@ def stop(proc: subprocess.Popen | None) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
-@functools.cache
-def _spawner() -> ThreadPoolExecutor:
-    """The one long-lived thread that forks every server: Linux sends the parent-death signal when the
-    *thread* that forked it ends (tests/e2e/test_faults.py restarts servers from a passing thread)."""
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="supportbot-spawner")
-
-
-def popen_dying_with_parent(cmd: list[str], *, death_signal: int = signal.SIGTERM,
-                            **kwargs: Any) -> subprocess.Popen:
-    """``subprocess.Popen(cmd, **kwargs)`` whose child gets ``death_signal`` when this process dies
-    (set after ``user=`` takes effect, which would clear it; it survives ``exec``)."""
-    prctl, parent = ctypes.CDLL(None).prctl, os.getpid()  # looked up before the fork
-
-    def die_with_parent() -> None:
-        prctl(PR_SET_PDEATHSIG, int(death_signal), 0, 0, 0)
-        if os.getppid() != parent:
-            os.kill(os.getpid(), death_signal)
-
-    return _spawner().submit(lambda: subprocess.Popen(cmd, preexec_fn=die_with_parent, **kwargs)).result()
 
 
 def _bin(name: str) -> str:

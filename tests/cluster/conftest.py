@@ -34,11 +34,12 @@ def database(postgres_url):
         yield url
 
 
-def two_nodes(settings, encoder, folder, base: int, agents: tuple[str, ...]):
-    """``make cluster``'s topology (bot/apps/cluster.py) for a test module: the demo FAQ built and the
-    model trained, 2 nodes with nginx on ``base``, Rasa on base+1.., action servers on base+11.. behind
-    nginx's action port base+9, and the editor on base+15, and ``agents`` able to log in. Yields the
-    started Cluster (``.url`` set)."""
+def two_nodes(settings, encoder, seed, folder, base: int, agents: tuple[str, ...]):
+    """``make cluster``'s topology (bot/apps/cluster.py) for a test module: the demo FAQ built (its
+    index folder seeded from ``seed``, tests/conftest.py index_seed) and the model trained, 2 nodes
+    with nginx on ``base``, Rasa on base+1.., action servers on base+11.. behind nginx's action port
+    base+9, and the editor on base+15, and ``agents`` able to log in. Yields the started Cluster
+    (``.url`` set)."""
     import dataclasses
 
     from bot.apps.cluster import Cluster
@@ -49,9 +50,10 @@ def two_nodes(settings, encoder, folder, base: int, agents: tuple[str, ...]):
     from bot.staff.accounts import StaffStore
     from bot.staff.passwords import hash_password
     from tests.e2e.test_handoff import PASSWORD
+    from tests.helpers import seed_index
 
     settings = dataclasses.replace(settings, editor_port=base + 15)
-    build(load_corpus(settings.corpus_path), settings.index_path, encoder)
+    build(load_corpus(settings.corpus_path), seed_index(seed, settings.index_path), encoder)
     train_if_needed(settings)
     c = Cluster(settings, 2, lb_port=base, rasa_port=base + 1, action_port=base + 11,
                 action_lb_port=base + 9, folder=folder)
@@ -65,7 +67,7 @@ def two_nodes(settings, encoder, folder, base: int, agents: tuple[str, ...]):
 
 @pytest.fixture(scope="session")
 def webhooks():
-    """The receiver of the restart tests' cluster's hand-off webhooks (SUPPORTBOT_E2E_PORT+76)."""
+    """The receiver of the shared cluster's hand-off webhooks (SUPPORTBOT_E2E_PORT+76)."""
     from tests.cluster.webhook_receiver import WebhookReceiver
     from tests.e2e.conftest import E2E_PORT
 
@@ -74,25 +76,17 @@ def webhooks():
 
 
 @pytest.fixture(scope="session")
-def restart_cluster(e2e_settings, real_encoder, tmp_path_factory, webhooks):
-    """One cluster for the Redis and PostgreSQL restart tests (their servers are stopped and started
-    again in place): nginx on SUPPORTBOT_E2E_PORT+60, Rasa +61.., action servers +71.., the editor +75;
-    hand-off webhooks go to ``webhooks``."""
+def shared_cluster(e2e_settings, real_encoder, index_seed, tmp_path_factory, webhooks):
+    """One cluster for every module that needs ``make cluster``'s topology: test_action_balancer,
+    test_node_faults, test_two_nodes, and the PostgreSQL and Redis restart tests (which stop those
+    servers and start them again in place). Each restores what it breaks before it ends (a killed
+    server is started again, a stopped one too), so none needs a fresh cluster; one start instead of
+    two saves ~2 minutes. nginx on SUPPORTBOT_E2E_PORT+20 (actions +29), Rasa +21.., action servers
+    +31.., the editor +35; agents ana and bo; hand-off webhooks go to ``webhooks``."""
     import dataclasses
 
     from tests.e2e.conftest import E2E_PORT
 
     settings = dataclasses.replace(e2e_settings, handoff_webhooks=webhooks.url)
-    yield from two_nodes(settings, real_encoder, tmp_path_factory.mktemp("cluster-restarts"),
-                         E2E_PORT + 60, ("ana",))
-
-
-@pytest.fixture(scope="session")
-def shared_cluster(e2e_settings, real_encoder, tmp_path_factory):
-    """One cluster for test_action_balancer, test_node_faults and test_two_nodes (each restores what it
-    breaks before it ends): nginx on SUPPORTBOT_E2E_PORT+20 (actions +29), Rasa +21.., action servers
-    +31.., the editor +35; agents ana and bo."""
-    from tests.e2e.conftest import E2E_PORT
-
-    yield from two_nodes(e2e_settings, real_encoder, tmp_path_factory.mktemp("cluster"), E2E_PORT + 20,
+    yield from two_nodes(settings, real_encoder, index_seed, tmp_path_factory.mktemp("cluster"), E2E_PORT + 20,
                          ("ana", "bo"))

@@ -21,6 +21,7 @@ from bot.kb.index import current_name
 from bot.kb.shared import SharedIndex, blobs, build_once, pack, pointer_table
 from bot.keys import action_server_token
 from tests.e2e.conftest import E2E_PORT, e2e_settings  # noqa: F401 (the fixture)
+from tests.helpers import seed_index
 
 # From SUPPORTBOT_E2E_PORT (P): the action servers P+81, P+82, P+83
 PORT = E2E_PORT + 80
@@ -28,7 +29,7 @@ QUESTION = "how long does it take to get my refund?"
 
 
 @pytest.fixture(scope="module")
-def stack(e2e_settings, real_encoder, postgres_url, tmp_path_factory):  # noqa: F811
+def stack(e2e_settings, real_encoder, index_seed, postgres_url, tmp_path_factory):  # noqa: F811
     """The builder's settings (its own kb_index/ and FAQ copy, hand-offs in PostgreSQL), v1 built and
     published, and a function starting an action server with an empty kb_index/ of its own."""
     from tests.pg import fresh_database
@@ -38,7 +39,8 @@ def stack(e2e_settings, real_encoder, postgres_url, tmp_path_factory):  # noqa: 
     with fresh_database(postgres_url) as url:
         settings = dataclasses.replace(e2e_settings, corpus=work / "faq", index_dir=work / "builder",
                                        handoff_url=url, reload_interval=0.5)
-        build_once(settings, load_corpus(settings.corpus_path), settings.index_path, encoder=real_encoder)
+        build_once(settings, load_corpus(settings.corpus_path), seed_index(index_seed, settings.index_path),
+                   encoder=real_encoder)
         started: list[Servers] = []
 
         def action_server(n: int) -> Servers:

@@ -9,6 +9,7 @@ from bot.apps.training import train_if_needed
 from bot.kb.corpus import load_corpus
 from bot.kb.ops import build
 from bot.settings import Settings
+from tests.helpers import seed_index
 
 # Several checkouts can run their end-to-end tests at once on one machine: each picks its own ports.
 # From SUPPORTBOT_E2E_PORT (P): Rasa P, action server P+50, editor P+54; the fault test's own bot
@@ -39,8 +40,8 @@ def e2e_settings(tmp_path_factory, root) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def servers(e2e_settings, real_encoder):
-    build(load_corpus(e2e_settings.corpus_path), e2e_settings.index_path, real_encoder)
+def servers(e2e_settings, real_encoder, index_seed):
+    build(load_corpus(e2e_settings.corpus_path), seed_index(index_seed, e2e_settings.index_path), real_encoder)
     train_if_needed(e2e_settings)
     s = Servers(e2e_settings, log_dir=Path(e2e_settings.index_path).parent / "logs")
     try:

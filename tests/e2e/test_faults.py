@@ -45,20 +45,21 @@ from bot.staff.accounts import StaffStore
 from bot.staff.passwords import hash_password
 from tests.e2e.test_handoff import PASSWORD, handoff_of, poll, texts, waiting_customer
 from tests.e2e.test_rest_conversations import conversation, say
+from tests.helpers import seed_index
 
 DOWN_S = 6.0  # the first restart waits this long, so "while it is down" is certain
 RECOVERY_S = 240  # Rasa loads its model and TensorFlow again: ~30-60 s on 2 busy cores
 
 
 @pytest.fixture(scope="module")
-def bot(e2e_settings, real_encoder, tmp_path_factory):
+def bot(e2e_settings, real_encoder, index_seed, tmp_path_factory):
     """A bot of its own and its watcher; yields (servers, hand-off store, watcher errors)."""
     work = tmp_path_factory.mktemp("faults")
     settings = replace(e2e_settings, index_dir=work / "kb_index", tracker_db=str(work / "tracker.db"),
                        handoff_db=str(work / "handoff.db"),  # ports: SUPPORTBOT_E2E_PORT + 2, + 52, + 56
                        rasa_port=e2e_settings.rasa_port + 2, action_port=e2e_settings.action_port + 2,
                        editor_port=e2e_settings.editor_port + 2)
-    build(load_corpus(settings.corpus_path), settings.index_path, real_encoder)
+    build(load_corpus(settings.corpus_path), seed_index(index_seed, settings.index_path), real_encoder)
     train_if_needed(settings)
     servers = Servers(settings, log_dir=work / "logs", policy=RestartPolicy(first_s=DOWN_S, cap_s=DOWN_S))
     store = HandoffStore.from_url(settings.handoff_db_url)

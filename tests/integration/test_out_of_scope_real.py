@@ -13,6 +13,7 @@ from bot.kb.decision import ANSWER, decide
 from bot.kb.evaluate import evaluate, read_queries, search_and_decline
 from bot.kb.index import IndexVersion, current_path
 from bot.kb.ops import build
+from tests.helpers import seed_index
 
 # (marked "not ours" by an editor, what a later customer asks): questions that sound like a shop's
 # but are no business of Brightcart's FAQ (data/faq); none is in eval/demo_heldout.csv
@@ -47,10 +48,10 @@ def answered(version, encoder, texts, decline=True):
 
 
 @pytest.fixture(scope="module")
-def before_and_after(tmp_path_factory, root, real_encoder):
+def before_and_after(tmp_path_factory, root, real_encoder, index_seed):
     work = tmp_path_factory.mktemp("oos")
     shutil.copytree(root / "data" / "faq", work / "faq")
-    index_dir, examples = work / "kb_index", work / "out_of_scope.yml"
+    index_dir, examples = seed_index(index_seed, work / "kb_index"), work / "out_of_scope.yml"
     build(load_corpus(work / "faq"), index_dir, real_encoder, out_of_scope=out_of_scope.load(examples))
     before = IndexVersion(current_path(index_dir))
     out_of_scope.add(examples, [marked for marked, _ in FAMILIES])

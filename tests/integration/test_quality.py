@@ -9,11 +9,12 @@ from bot.kb.evaluate import evaluate, read_queries
 from bot.kb.index import IndexVersion, current_path
 from bot.kb.ops import build
 from bot.kb.serving import KnowledgeBase
+from tests.helpers import seed_index
 
 
 @pytest.fixture(scope="module")
-def demo_index(tmp_path_factory, root, real_encoder):
-    index_dir = tmp_path_factory.mktemp("kb_index")
+def demo_index(tmp_path_factory, root, real_encoder, index_seed):
+    index_dir = seed_index(index_seed, tmp_path_factory.mktemp("kb_index"))
     build(load_corpus(root / "data" / "faq"), index_dir, real_encoder)
     return index_dir
 
@@ -53,11 +54,11 @@ def test_a_question_with_parts_of_two_entries_is_not_answered_with_one_of_them(d
     assert kb.ask("how long does delivery take").decision.entry_id == "shipping-times"
 
 
-def test_editing_an_answer_is_served_after_rebuild_without_retraining(tmp_path, root,
-                                                                      real_encoder):
+def test_editing_an_answer_is_served_after_rebuild_without_retraining(tmp_path, root, real_encoder,
+                                                                      index_seed):
     corpus_dir = tmp_path / "faq"
     shutil.copytree(root / "data" / "faq", corpus_dir)
-    index_dir = tmp_path / "idx"
+    index_dir = seed_index(index_seed, tmp_path / "idx")
     build(load_corpus(corpus_dir), index_dir, real_encoder)
     kb = KnowledgeBase(index_dir, encoder=real_encoder)
     kb.reload()

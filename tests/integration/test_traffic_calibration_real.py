@@ -13,6 +13,7 @@ from bot.kb.index import IndexVersion, current_path
 from bot.kb.ops import build
 from bot.kb.traffic import LabelledQuestion
 from bot.kb.traffic_calibration import calibrate_from_traffic
+from tests.helpers import seed_index
 from tests.integration.test_out_of_scope_real import FAMILIES, OTHER_TOPICS
 
 TARGET = 0.9  # what the base model on the demo FAQ can reach at a useful coverage (0.95 it cannot)
@@ -30,11 +31,11 @@ def labelled(root):
 
 
 def test_traffic_calibration_keeps_the_promise_that_corpus_only_calibration_misses(tmp_path, root,
-                                                                                    real_encoder):
+                                                                                    real_encoder, index_seed):
     shutil.copytree(root / "data" / "faq", tmp_path / "faq")
     questions = labelled(root)
     not_ours = [q.text for q in questions if q.out_of_scope]
-    index_dir = tmp_path / "kb_index"
+    index_dir = seed_index(index_seed, tmp_path / "kb_index")
     build(load_corpus(tmp_path / "faq"), index_dir, real_encoder, target_precision=TARGET,
           out_of_scope=not_ours)
     path = current_path(index_dir)
