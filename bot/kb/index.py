@@ -31,6 +31,7 @@ from bot.kb.evidence import SIGNALS, computations
 from bot.kb.evidence.base import Phrasings
 from bot.kb.files import sha256, write_atomic
 from bot.kb.out_of_scope import load_examples
+from bot.kb.query import content_words
 
 FORMAT_VERSION = 1
 FLAT_LIMIT = 20_000  # above this many phrasings an HNSW graph replaces exact search
@@ -263,14 +264,14 @@ class IndexVersion:
         found = [np.unique(self.owners[i[i >= 0]]) for i in ids]
         per_signal = [(self.weights[name], computation.scores(state, vectors, queries, found))
                       for name, (computation, state) in self.signals.items()]
-        lexical = self.state("lexical")
+        lexical = self.state("lexical") if queries is not None else None
         out = []
         for row, (s, i) in enumerate(zip(scores, ids)):
             evidence = [(weight, rows[row]) for weight, rows in per_signal]
             ranked = score_entries(s, i, self.owners, evidence)
+            said = content_words(queries[row]) if lexical is not None and queries is not None else []
             out.append([EntryHit(self.entries[e].id, score, self.texts[pid],
-                                 *(lexical.covered(queries[row], e) if lexical is not None and n < COVERED
-                                   and queries is not None else ()))
+                                 *(lexical.covered(said, e) if lexical is not None and n < COVERED else ()))
                         for n, (e, score, pid) in enumerate(ranked)])
         return out
 

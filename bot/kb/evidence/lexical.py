@@ -16,7 +16,6 @@ import numpy as np
 
 from bot.kb.evidence.base import BuildInput, Phrasings
 from bot.kb.evidence.head import round_robin_folds
-from bot.kb.query import content_words
 
 WORD = re.compile(r"[\w']+")  # letters and digits of any script
 
@@ -50,10 +49,10 @@ class Lexical:
         self._postings = {word: (np.asarray(ids), np.asarray(weights))
                           for word, (ids, weights) in postings.items()}
 
-    def covered(self, text: str, entry: int) -> tuple[frozenset[str], frozenset[str]]:
-        """The content words of ``text`` (``bot.kb.query.content_words``) the entry's document
-        has, and those of them no other entry's document has."""
-        found = [w for w in content_words(text) if w in self._postings and entry in self._postings[w][0]]
+    def covered(self, query_words: Sequence[str], entry: int) -> tuple[frozenset[str], frozenset[str]]:
+        """Of a message's content words (``bot.kb.query.content_words``), those the entry's
+        document has, and those of them no other entry's document has."""
+        found = [w for w in query_words if w in self._postings and entry in self._postings[w][0]]
         return frozenset(found), frozenset(w for w in found if len(self._postings[w][0]) == 1)
 
     def scores(self, text: str) -> np.ndarray:
